@@ -1,0 +1,46 @@
+# mdwatch — every target installs what is missing first, idempotently.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.mdwatch-installed
+APT_PACKAGES := tesseract-ocr tesseract-ocr-chi-sim chromium fonts-noto-cjk
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps sysdeps demo test bench eval lint clean
+
+deps: sysdeps $(STAMP)
+
+sysdeps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(STAMP): pyproject.toml
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+demo: deps
+	$(BIN)/mdwatch demo run
+
+test: deps
+	$(BIN)/pytest -q -n 2
+
+eval: deps
+	$(BIN)/python -m mdwatch.scheduler.evaluation
+
+bench: deps
+	$(BIN)/python benchmarks/bench_analysis.py
+
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

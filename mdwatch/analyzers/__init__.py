@@ -1,0 +1,1 @@
+"""Page → findings. Each module holds one concern; ``registry`` lists them in order."""

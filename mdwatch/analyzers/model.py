@@ -1,0 +1,146 @@
+"""The analyzers' data model: Page (the only input), Context, Finding and Evidence.
+
+Plain frozen dataclasses, no I/O. ``scheduler`` converts crawler captures into Pages and
+Findings into storage rows; analyzers never see either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+PageKind = Literal["platform", "shop", "product"]
+PAGE_KINDS: tuple[PageKind, ...] = ("platform", "shop", "product")
+Severity = Literal["critical", "high", "medium", "low", "info"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
+EvidenceSource = Literal["text", "ocr", "structure"]
+
+
+@dataclass(frozen=True, slots=True)
+class TextBlock:
+    """One visible run of text, as it stood on the page (after whitespace collapsing)."""
+
+    text: str
+    tag: str = "p"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    src: str
+    alt: str = ""
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    href: str
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageText:
+    """Text read from an image by OCR (filled by the OCR stage; empty until then)."""
+
+    image_url: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """What an analyzer sees of one captured page.
+
+    ``related`` holds pages judged together with this one: for a shop, its qualification page
+    (资质 / 证照 / 营业执照 / 亮照) one link away.
+    """
+
+    url: str
+    kind: PageKind
+    title: str = ""
+    blocks: tuple[TextBlock, ...] = ()
+    images: tuple[ImageRef, ...] = ()
+    links: tuple[Link, ...] = ()
+    price: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+    encoding: str = "utf-8"
+    related: tuple[Page, ...] = ()
+    image_texts: tuple[ImageText, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """All visible text of this page, one block per line (title first)."""
+        parts = [self.title] if self.title else []
+        parts.extend(b.text for b in self.blocks)
+        return "\n".join(parts)
+
+    def all_text(self) -> str:
+        """Visible text of this page and of its related pages."""
+        if not self.related:
+            return self.text
+        return "\n".join([self.text, *(p.text for p in self.related)])
+
+    def all_images(self) -> tuple[ImageRef, ...]:
+        return self.images + tuple(i for p in self.related for i in p.images)
+
+    def all_links(self) -> tuple[Link, ...]:
+        return self.links + tuple(link for p in self.related for link in p.links)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    source: EvidenceSource
+    snippet: str
+    match: str = ""
+    image_url: str | None = None
+    page_url: str | None = None
+    detail: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"source": self.source, "snippet": self.snippet, "match": self.match}
+        if self.image_url:
+            out["image_url"] = self.image_url
+        if self.page_url:
+            out["page_url"] = self.page_url
+        if self.detail:
+            out["detail"] = dict(self.detail)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    severity: Severity
+    article: str
+    message: str
+    evidence: tuple[Evidence, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "article": self.article,
+            "message": self.message,
+            "evidence": [e.to_json() for e in self.evidence],
+        }
+
+
+class RegistryLookup(Protocol):
+    """Registration-database look-up, supplied by the composition root (issue 3)."""
+
+    def lookup(self, number: str) -> Mapping[str, str] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Everything an analyzer may consult besides the page. No I/O behind it at call time."""
+
+    now: datetime
+    enabled_rules: frozenset[str] | None = None  # None: every rule
+    registry: RegistryLookup | None = None
+
+    def enabled(self, rule: str) -> bool:
+        return self.enabled_rules is None or rule in self.enabled_rules
+
+
+Analyzer = Callable[[Page, Context], list[Finding]]

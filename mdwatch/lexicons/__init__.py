@@ -1,0 +1,23 @@
+"""Reviewable data files (word lists, warning texts, rule catalogue) and their loader.
+
+Every file here carries a provenance note in its header. Logic lives in ``mdwatch.analyzers``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+
+def read_text(name: str) -> str:
+    """The text of a data file in this package, e.g. ``read_text("claims/absolute.yaml")``."""
+    return resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
+
+
+@cache
+def load_yaml(name: str) -> Any:
+    """Parse a YAML data file of this package (cached: files are read once per process)."""
+    return yaml.safe_load(read_text(name))

@@ -1,0 +1,1 @@
+"""mdwatch.models"""
