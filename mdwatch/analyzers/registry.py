@@ -35,7 +35,7 @@ class AnalyzerSpec:
 @cache
 def analyzers() -> tuple[AnalyzerSpec, ...]:
     specs = []
-    for name, prio in sorted(
+    for name, _prio in sorted(
         ((n, p) for n, p in ANALYZER_MODULES.items() if p is not None), key=lambda item: item[1]
     ):
         mod = importlib.import_module(name)

@@ -1,0 +1,105 @@
+"""The drug pack: Rx/OTC marking, the Rx warning, Rx leaflet before review, banned promotions.
+
+Source: 《云南省药品网络销售监督管理办法实施细则（试行）》 Art. 9, 16, 17 (shared/seeds/004_…).
+Cues: ``lexicons/drug.yaml``; the Rx warning wording: ``lexicons/warnings.yaml``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mdwatch.analyzers.catalogue import finding
+from mdwatch.analyzers.domain import is_drug_listing
+from mdwatch.analyzers.model import Context, Evidence, Finding, Page
+from mdwatch.analyzers.normalize import fold, snippet
+from mdwatch.analyzers.textmatch import has_any_form, squash
+from mdwatch.lexicons import load_yaml
+
+RULES = (
+    "DRUG_RX_NOT_DISTINGUISHED",
+    "DRUG_RX_WARNING_MISSING",
+    "DRUG_RX_INFO_BEFORE_REVIEW",
+    "DRUG_PROMOTION_BANNED",
+)
+KINDS = ("product",)
+
+_NUM = "一二两三四五六七八九十0-9"
+_BUY_GIFT = re.compile(rf"买[{_NUM}]*[盒瓶件支袋份]?[^\n。；;]{{0,8}}?[送赠][{_NUM}]*[盒瓶件支袋份粒片]?")
+_RX_ALONE = re.compile(r"(?<!非)处方药")
+
+
+def _is_rx(text: str, cues: dict[str, list[str]]) -> bool:
+    if _RX_ALONE.search(text):
+        return True
+    return any(m in text for m in cues["rx_markers"] if m != "处方药")
+
+
+def _is_otc(text: str, cues: dict[str, list[str]]) -> bool:
+    return any(m in text for m in cues["otc_markers"])
+
+
+def _leaflet_shown(page: Page, text: str, cues: dict[str, list[str]]) -> str | None:
+    for key in cues["leaflet_fields"]:
+        value = page.fields.get(key, "").strip()
+        if value:
+            return value
+    for heading in cues["leaflet_headings"]:
+        m = re.search(rf"[【\[]?{heading}[】\]：:]\s*(\S.{{3,}})", text)
+        if m:
+            return m.group(0)
+    return None
+
+
+def analyze(page: Page, ctx: Context) -> list[Finding]:
+    if not is_drug_listing(page):
+        return []
+    cues = load_yaml("drug.yaml")
+    text = fold(page.text)
+    rx = _is_rx(text, cues)
+    otc = _is_otc(text, cues)
+    out: list[Finding] = []
+    if not rx and not otc:
+        out.append(
+            finding(
+                "DRUG_RX_NOT_DISTINGUISHED",
+                [Evidence("structure", "页面未标明处方药（Rx）或非处方药（OTC）。", page_url=page.url)],
+            )
+        )
+    if rx:
+        warn = load_yaml("warnings.yaml")["rx"]
+        if not has_any_form(squash(text), warn["accepted"]):
+            out.append(
+                finding(
+                    "DRUG_RX_WARNING_MISSING",
+                    [Evidence("structure", f"应展示：「{warn['text']}」", page_url=page.url)],
+                )
+            )
+        shown = _leaflet_shown(page, text, cues)
+        if shown:
+            out.append(
+                finding(
+                    "DRUG_RX_INFO_BEFORE_REVIEW",
+                    [Evidence("text", shown[:80], match=shown[:30], page_url=page.url)],
+                )
+            )
+    class_a = any(m in text for m in cues["class_a_otc_markers"])
+    promo = None
+    if rx or class_a:
+        m = _BUY_GIFT.search(text)
+        if m:
+            promo = (m.start(), m.end())
+    if promo is None:
+        for word in cues["blind_box_words"]:
+            pos = text.find(word)
+            if pos != -1:
+                promo = (pos, pos + len(word))
+                break
+    if promo is not None:
+        original = page.text
+        out.append(
+            finding(
+                "DRUG_PROMOTION_BANNED",
+                [Evidence("text", snippet(original, *promo), match=original[promo[0] : promo[1]], page_url=page.url)],
+            )
+        )
+    return out
