@@ -1,0 +1,143 @@
+"""The ``mdwatch`` command line: a thin click group; the work is done in ``jobs``.
+
+Exit status (shared/DESIGN.md): 0 scanned (findings or not), 2 bad arguments, 3 the target
+could not be fetched. Errors go to stderr as one sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from urllib.parse import urlsplit
+
+import click
+from rich.console import Console
+
+from mdwatch import __version__
+from mdwatch.analyzers.model import PAGE_KINDS
+
+EXIT_OK, EXIT_USAGE, EXIT_FETCH = 0, 2, 3
+
+
+def _err(message: str) -> None:
+    click.echo(f"mdwatch: {message}", err=True)
+
+
+@click.group(help="mdwatch：医疗器械（及药品）网络销售合规监测工具。")
+@click.version_option(__version__, prog_name="mdwatch")
+def cli() -> None:
+    pass
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(f"不是有效的 http(s) 网址：{url}", param_hint="URL")
+    return url
+
+
+@cli.command(help="扫描一个或多个店铺、商品或平台页面，输出合规问题。")
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@click.option("--kind", type=click.Choice(PAGE_KINDS), help="指定页面类型（默认自动识别）。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（见 DESIGN.md 的约定）。")
+@click.option("--db", "db_url", envvar="MDWATCH_DB_URL", help="数据库 URL（默认：用户数据目录下的 SQLite）。")
+@click.option("--no-store", is_flag=True, help="只输出结果，不写入数据库。")
+@click.option("--timeout", type=float, default=20.0, show_default=True, help="单页抓取超时（秒）。")
+def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | None, no_store: bool,
+         timeout: float) -> int:
+    from mdwatch.crawler.capture import FetchSettings
+    from mdwatch.scheduler.jobs import scan_urls
+    from mdwatch.scheduler.pipeline import outcome_json
+    from mdwatch.scheduler.render import print_outcome
+
+    for url in urls:
+        _check_url(url)
+    result = scan_urls(list(urls), kind=kind, db_url=db_url, store=not no_store,  # type: ignore[arg-type]
+                       settings=FetchSettings(timeout_s=timeout))
+    for failed in result.failed:
+        _err(failed.error or f"无法获取 {failed.url}。")
+    if as_json:
+        docs = [outcome_json(o) for o in result.ok]
+        if docs:
+            payload = docs[0] if len(urls) == 1 else docs
+            click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        console = Console()
+        for outcome in result.ok:
+            print_outcome(console, outcome)
+    return EXIT_FETCH if result.failed else EXIT_OK
+
+
+@cli.command(name="rules", help="列出全部规则及其法律依据和级别。")
+@click.option("--json", "as_json", is_flag=True)
+def list_rules(as_json: bool) -> int:
+    from rich.table import Table
+
+    from mdwatch.analyzers.catalogue import rules
+    from mdwatch.analyzers.registry import implemented_rules
+    from mdwatch.scheduler.render import SEVERITY_STYLE, SEVERITY_ZH
+
+    implemented = implemented_rules()
+    if as_json:
+        click.echo(json.dumps(
+            [{"rule": r.id, "severity": r.severity, "title": r.title, "article": r.article,
+              "pack": r.pack, "implemented": r.id in implemented} for r in rules().values()],
+            ensure_ascii=False, indent=2))
+        return EXIT_OK
+    table = Table(title="mdwatch 规则目录")
+    for col in ("规则", "名称", "级别", "依据", "状态"):
+        table.add_column(col)
+    for r in rules().values():
+        table.add_row(r.id, r.title, f"[{SEVERITY_STYLE[r.severity]}]{SEVERITY_ZH[r.severity]}[/]", r.article,
+                      "已实现" if r.id in implemented else "[dim]待实现[/dim]")
+    Console().print(table)
+    return EXIT_OK
+
+
+@cli.group(help="内置演示平台。")
+def demo() -> None:
+    pass
+
+
+@demo.command(name="serve", help="在 127.0.0.1 上启动演示平台，直到 Ctrl-C。")
+@click.option("--port", type=int, default=8000, show_default=True)
+def demo_serve(port: int) -> int:
+    import time
+
+    from mdwatch.demo.server import serve
+
+    with serve(port=port) as server:
+        click.echo(f"演示平台已启动：{server.base_url}/index.html（Ctrl-C 停止）")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return EXIT_OK
+
+
+@demo.command(name="run", help="启动演示平台，扫描全部页面，写入数据库并输出各规则汇总。")
+@click.option("--db", "db_url", envvar="MDWATCH_DB_URL", help="数据库 URL（默认：用户数据目录下的 SQLite）。")
+def demo_run(db_url: str | None) -> int:
+    from mdwatch.scheduler.demo import run_demo
+
+    return run_demo(db_url)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        rv = cli.main(args=argv, prog_name="mdwatch", standalone_mode=False)
+    except click.UsageError as exc:
+        _err(exc.format_message().replace("\n", " "))
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        _err(exc.format_message().replace("\n", " "))
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        _err("已中断。")
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()

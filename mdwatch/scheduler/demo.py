@@ -1,0 +1,37 @@
+"""``mdwatch demo run``: serve the bundled demo platform, scan every page, store, summarise."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from mdwatch.crawler.capture import FetchResult
+from mdwatch.demo.server import page_paths, serve
+from mdwatch.scheduler.jobs import scan_urls
+from mdwatch.scheduler.render import print_rule_summary
+
+
+def run_demo(db_url: str | None = None) -> int:
+    console = Console()
+    paths = [p for kind in ("platform", "shop", "product") for p in page_paths(kind)]
+    with serve() as server:
+        console.print(f"演示平台：{server.base_url}/index.html，共 {len(paths)} 个页面待扫描。")
+        urls = [server.base_url + p for p in paths]
+        with Progress(TextColumn("扫描中"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=False) as bar:
+            task = bar.add_task("scan", total=len(urls))
+
+            def advance(_: FetchResult) -> None:
+                bar.advance(task)
+
+            result = scan_urls(urls, db_url=db_url, run_kind="demo", progress=advance)
+    for failed in result.failed:
+        console.print(f"[red]抓取失败：{failed.error}[/red]")
+    findings = sum(len(o.findings) for o in result.ok)
+    flagged = sum(1 for o in result.ok if o.findings)
+    console.print(
+        f"扫描完成：{len(result.ok)} 个页面，{flagged} 个页面存在问题，共 {findings} 项发现；"
+        f"运行编号 {result.run_id}（已写入数据库）。"
+    )
+    print_rule_summary(console, result.ok, "各规则汇总（涉及页面数）")
+    return 0 if not result.failed else 3
