@@ -1,1 +1,29 @@
-"""mdwatch.storage"""
+"""mdwatch.storage: SQLAlchemy ORM and repository; imports nothing else of ours."""
+
+from __future__ import annotations
+
+from .config import default_db_url, normalize_db_url
+from .records import (
+    CaptureRecord,
+    FindingRecord,
+    PageRecord,
+    RunRecord,
+    ScanRecord,
+    StoredFinding,
+    StoredRun,
+)
+from .store import Store, create_store_engine
+
+__all__ = [
+    "CaptureRecord",
+    "FindingRecord",
+    "PageRecord",
+    "RunRecord",
+    "ScanRecord",
+    "Store",
+    "StoredFinding",
+    "StoredRun",
+    "create_store_engine",
+    "default_db_url",
+    "normalize_db_url",
+]

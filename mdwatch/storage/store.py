@@ -1,0 +1,355 @@
+"""The repository: saves whole runs atomically and answers the reports' queries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Engine,
+    Table,
+    and_,
+    case,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from .config import default_db_url, normalize_db_url
+from .records import (
+    CaptureRecord,
+    FindingRecord,
+    PageRecord,
+    RunRecord,
+    StoredFinding,
+    StoredRun,
+)
+from .schema import (
+    Base,
+    Capture,
+    FindingRow,
+    Listing,
+    PageCapture,
+    PageRow,
+    Run,
+    Shop,
+)
+
+SHOP_KIND = "shop"
+LISTING_KIND = "product"
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for a (normalised) URL; SQLite gets foreign keys on and its directory created."""
+    sa_url = make_url(url)
+    kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "future": True}
+    if sa_url.get_backend_name() == "sqlite":
+        database = sa_url.database
+        if not database or database == ":memory:":
+            kwargs["poolclass"] = StaticPool
+            kwargs["connect_args"] = {"check_same_thread": False}
+        else:
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(sa_url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs["pool_pre_ping"] = True
+    return create_engine(sa_url, **kwargs)
+
+
+class Store:
+    """Storage on SQLite or PostgreSQL, chosen by URL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Store:
+        """Open (and create the tables of, if absent) the database at ``url`` or the default."""
+        resolved = normalize_db_url(url) if url else default_db_url()
+        store = cls(create_store_engine(resolved))
+        store.create_tables()
+        return store
+
+    def create_tables(self) -> None:
+        Base.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # ---------------------------------------------------------------- writing
+
+    def save_run(self, run: RunRecord) -> int:
+        """Write a run with all its pages, captures, shops, listings and findings; all or nothing."""
+        now = datetime.now(UTC)
+        with self._sessions.begin() as session:
+            row = Run(
+                kind=run.kind,
+                target=run.target,
+                started_at=run.started_at,
+                finished_at=run.finished_at,
+                status=run.status,
+                stats=dict(run.stats),
+            )
+            session.add(row)
+            session.flush()
+            for page in run.pages:
+                self._save_page(session, row.id, page, now)
+            return row.id
+
+    def _save_page(self, session: Session, run_id: int, page: PageRecord, now: datetime) -> int:
+        capture_id = self._capture_id(session, page.capture)
+        seen = page.capture.fetched_at
+        shop_id: int | None = None
+        listing_id: int | None = None
+        if page.kind == SHOP_KIND:
+            shop_id = self._upsert_shop(session, page.url, page.title, seen)
+        elif page.kind == LISTING_KIND:
+            shop_url = page.extracted.get("shop_url")
+            if isinstance(shop_url, str) and shop_url:
+                shop_id = self._upsert_shop(session, shop_url, None, seen)
+            listing_id = self._upsert_listing(session, page.url, page.title, shop_id, seen)
+        row = PageRow(
+            run_id=run_id,
+            capture_id=capture_id,
+            url=page.url,
+            kind=page.kind,
+            title=page.title,
+            extracted=dict(page.extracted),
+            shop_id=shop_id,
+            listing_id=listing_id,
+        )
+        session.add(row)
+        session.flush()
+        related: set[int] = set()
+        for capture in page.related_captures:
+            related_id = self._capture_id(session, capture)
+            if related_id not in related:
+                related.add(related_id)
+                session.add(PageCapture(page_id=row.id, capture_id=related_id))
+        for finding in page.findings:
+            session.add(self._finding_row(run_id, row.id, finding, now))
+        session.flush()
+        return row.id
+
+    @staticmethod
+    def _finding_row(run_id: int, page_id: int, finding: FindingRecord, now: datetime) -> FindingRow:
+        return FindingRow(
+            run_id=run_id,
+            page_id=page_id,
+            rule=finding.rule,
+            severity=finding.severity,
+            article=finding.article,
+            message=finding.message,
+            evidence=[dict(e) for e in finding.evidence],
+            created_at=now,
+        )
+
+    def _insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        if self.dialect == "sqlite":
+            return sqlite.insert(table)
+        raise NotImplementedError(f"unsupported database backend: {self.dialect}")
+
+    def _capture_id(self, session: Session, capture: CaptureRecord) -> int:
+        """Id of the capture with this SHA-256, inserting it if new (never updating it)."""
+        sha = capture.sha256.lower()
+        if len(sha) != 64:
+            raise ValueError(f"capture sha256 must be 64 hex digits: {capture.sha256!r}")
+        existing = session.scalar(select(Capture.id).where(Capture.sha256 == sha))
+        if existing is not None:
+            return existing
+        table = Capture.__table__
+        assert isinstance(table, Table)
+        stmt = (
+            self._insert(table)
+            .values(
+                sha256=sha,
+                url=capture.url,
+                final_url=capture.final_url,
+                status=capture.status,
+                headers=dict(capture.headers),
+                body=bytes(capture.body),
+                encoding=capture.encoding,
+                method=capture.method,
+                fetched_at=capture.fetched_at,
+            )
+            .on_conflict_do_nothing(index_elements=["sha256"])
+        )
+        session.execute(stmt)
+        return session.execute(select(Capture.id).where(Capture.sha256 == sha)).scalar_one()
+
+    def _upsert_seen(self, session: Session, table: Table, values: Mapping[str, Any]) -> int:
+        """Insert by URL or widen first_seen/last_seen of the existing row; returns its id."""
+        stmt = self._insert(table).values(**values)
+        excluded = stmt.excluded
+        c = table.c
+        set_: dict[str, Any] = {
+            "first_seen": case((excluded.first_seen < c.first_seen, excluded.first_seen), else_=c.first_seen),
+            "last_seen": case((excluded.last_seen > c.last_seen, excluded.last_seen), else_=c.last_seen),
+        }
+        for name in ("name", "title", "shop_id"):
+            if name in values and values[name] is not None:
+                # the newest sighting's name/title wins
+                set_[name] = case((excluded.last_seen >= c.last_seen, excluded[name]), else_=c[name])
+        if "gone_at" in c:
+            set_["gone_at"] = case(
+                (and_(c.gone_at.is_not(None), excluded.last_seen > c.gone_at), None), else_=c.gone_at
+            )
+        session.execute(stmt.on_conflict_do_update(index_elements=["url"], set_=set_))
+        return session.execute(select(c.id).where(c.url == values["url"])).scalar_one()
+
+    def _upsert_shop(self, session: Session, url: str, name: str | None, seen: datetime) -> int:
+        table = Shop.__table__
+        assert isinstance(table, Table)
+        return self._upsert_seen(
+            session, table, {"url": url, "name": name, "first_seen": seen, "last_seen": seen}
+        )
+
+    def _upsert_listing(
+        self, session: Session, url: str, title: str | None, shop_id: int | None, seen: datetime
+    ) -> int:
+        table = Listing.__table__
+        assert isinstance(table, Table)
+        return self._upsert_seen(
+            session,
+            table,
+            {"url": url, "title": title, "shop_id": shop_id, "first_seen": seen, "last_seen": seen},
+        )
+
+    def mark_listing_gone(self, url: str, at: datetime) -> bool:
+        """Record that a listing is no longer online (it is never deleted). False if unknown."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(Listing).where(Listing.url == url).values(gone_at=at).returning(Listing.id)
+            )
+            return result.first() is not None
+
+    # ---------------------------------------------------------------- reading
+
+    def rule_summary(self, run_id: int) -> list[tuple[str, str, int]]:
+        """(rule, severity, count) of one run's findings, most frequent first."""
+        n = func.count(FindingRow.id).label("n")
+        stmt = (
+            select(FindingRow.rule, FindingRow.severity, n)
+            .where(FindingRow.run_id == run_id)
+            .group_by(FindingRow.rule, FindingRow.severity)
+            .order_by(n.desc(), FindingRow.rule, FindingRow.severity)
+        )
+        with self._sessions() as session:
+            return [(rule, severity, int(count)) for rule, severity, count in session.execute(stmt)]
+
+    def findings(self, run_id: int | None = None, rule: str | None = None) -> list[StoredFinding]:
+        stmt = (
+            select(FindingRow, PageRow.url, Capture.sha256)
+            .join(PageRow, FindingRow.page_id == PageRow.id)
+            .join(Capture, PageRow.capture_id == Capture.id)
+            .order_by(FindingRow.id)
+        )
+        if run_id is not None:
+            stmt = stmt.where(FindingRow.run_id == run_id)
+        if rule is not None:
+            stmt = stmt.where(FindingRow.rule == rule)
+        with self._sessions() as session:
+            return [
+                StoredFinding(
+                    id=f.id,
+                    run_id=f.run_id,
+                    page_id=f.page_id,
+                    page_url=page_url,
+                    capture_sha256=sha,
+                    rule=f.rule,
+                    severity=f.severity,
+                    article=f.article,
+                    message=f.message,
+                    evidence=list(f.evidence),
+                    created_at=f.created_at,
+                )
+                for f, page_url, sha in session.execute(stmt).tuples()
+            ]
+
+    def get_capture(self, sha256: str) -> CaptureRecord | None:
+        with self._sessions() as session:
+            row = session.scalar(select(Capture).where(Capture.sha256 == sha256.lower()))
+            if row is None:
+                return None
+            return CaptureRecord(
+                url=row.url,
+                final_url=row.final_url,
+                status=row.status,
+                headers=dict(row.headers),
+                body=bytes(row.body),
+                sha256=row.sha256,
+                fetched_at=row.fetched_at,
+                method=row.method,
+                encoding=row.encoding,
+            )
+
+    def runs(self, limit: int = 20) -> list[StoredRun]:
+        """The latest runs, newest first."""
+        stmt = select(Run).order_by(Run.started_at.desc(), Run.id.desc()).limit(limit)
+        with self._sessions() as session:
+            return [
+                StoredRun(
+                    id=r.id,
+                    kind=r.kind,
+                    target=r.target,
+                    started_at=r.started_at,
+                    finished_at=r.finished_at,
+                    status=r.status,
+                    stats=dict(r.stats),
+                )
+                for r in session.scalars(stmt)
+            ]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table."""
+        models: dict[str, type[Base]] = {
+            "captures": Capture,
+            "runs": Run,
+            "shops": Shop,
+            "listings": Listing,
+            "pages": PageRow,
+            "page_captures": PageCapture,
+            "findings": FindingRow,
+        }
+        with self._sessions() as session:
+            return {
+                name: int(session.scalar(select(func.count()).select_from(model)) or 0)
+                for name, model in models.items()
+            }
+
+
+__all__ = ["Store", "create_store_engine"]
