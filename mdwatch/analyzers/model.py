@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal, Protocol
 
 PageKind = Literal["platform", "shop", "product"]
@@ -125,10 +125,46 @@ class Finding:
         }
 
 
-class RegistryLookup(Protocol):
-    """Registration-database look-up, supplied by the composition root (issue 3)."""
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """One registration certificate or class I filing, as the registration database holds it."""
 
-    def lookup(self, number: str) -> Mapping[str, str] | None: ...
+    number: str
+    product_name: str = ""
+    registrant: str = ""
+    manufacturer: str = ""
+    model_specs: tuple[str, ...] = ()
+    structure: str = ""
+    scope: str = ""
+    device_class: int | None = None
+    category_code: str = ""
+    approved_on: date | None = None
+    valid_until: date | None = None
+    status: str = "valid"  # valid | cancelled | revoked | expired
+    brand_names: tuple[str, ...] = ()
+    source: str = ""  # csv | udid
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySnapshot:
+    """The registry as far as one page needs it, looked up by the composition root beforehand.
+
+    Analyzers stay pure: ``records`` maps each number looked up for this page to its record;
+    a number in ``looked_up`` but not in ``records`` was not found. ``description`` says which
+    registry was consulted (source, size, date) so a finding can say what "not found" means.
+    """
+
+    records: Mapping[str, Registration]
+    looked_up: frozenset[str]
+    loaded: bool
+    complete: bool
+    description: str
+
+
+class RegistryLookup(Protocol):
+    """Registration-database look-up (storage side), used by the composition root only."""
+
+    def lookup(self, number: str) -> Registration | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +173,7 @@ class Context:
 
     now: datetime
     enabled_rules: frozenset[str] | None = None  # None: every rule
-    registry: RegistryLookup | None = None
+    registry: RegistrySnapshot | None = None  # None: no registry loaded; registry rules skip
 
     def enabled(self, rule: str) -> bool:
         return self.enabled_rules is None or rule in self.enabled_rules
