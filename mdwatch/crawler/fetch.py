@@ -1,0 +1,217 @@
+"""``fetch_pages``: capture a list of URLs in one Scrapy crawl, run in a child process.
+
+Twisted's reactor cannot be restarted, so each call runs its crawl in a fresh child process
+(``fork`` where it is safe, else ``spawn``) and receives pickled
+:class:`~mdwatch.crawler.capture.FetchResult` objects through a pipe as each URL finishes.
+The caller's process never starts a reactor, so ``fetch_pages`` can be called any number of
+times. Scrapy's own logging and any stray output of the child go to ``/dev/null``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .capture import FetchError, FetchResult, FetchSettings
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import ForkContext, SpawnContext
+
+__all__ = ["fetch_pages", "scrapy_settings"]
+
+Progress = Callable[[FetchResult], None]
+
+
+def scrapy_settings(settings: FetchSettings) -> dict[str, Any]:
+    """The Scrapy settings of a capture crawl."""
+    result: dict[str, Any] = {
+        "LOG_ENABLED": False,
+        "LOG_LEVEL": "ERROR",
+        "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,
+        "COOKIES_ENABLED": False,
+        "HTTPCACHE_ENABLED": False,
+        "ROBOTSTXT_OBEY": settings.obey_robots,
+        "USER_AGENT": settings.user_agent,
+        "DOWNLOAD_TIMEOUT": settings.timeout_s,
+        "DNS_TIMEOUT": settings.timeout_s,
+        "DOWNLOAD_MAXSIZE": settings.max_bytes,
+        "DOWNLOAD_WARNSIZE": 0,
+        "DOWNLOAD_DELAY": 0,
+        # Redirects are followed by the spider itself, so a loop can be reported as such.
+        "REDIRECT_ENABLED": False,
+        "METAREFRESH_ENABLED": False,
+        "RETRY_ENABLED": settings.retries > 0,
+        "RETRY_TIMES": max(settings.retries, 0),
+        "CONCURRENT_REQUESTS": settings.concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": settings.concurrency,
+        "AUTOTHROTTLE_ENABLED": False,
+        "EXTENSIONS": {
+            "scrapy.extensions.telnet.TelnetConsole": None,
+            "scrapy.extensions.memusage.MemoryUsage": None,
+            "scrapy.extensions.logstats.LogStats": None,
+            "scrapy.extensions.remote_control.RemoteControl": None,
+        },
+    }
+    result.update(dict(settings.extra_scrapy_settings))
+    return result
+
+
+def _silence_output() -> None:
+    """Point fds 1 and 2 (and sys.stdout/stderr) of the child at /dev/null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            os.dup2(devnull, fd)
+    os.close(devnull)
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the child
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+
+
+def _child_main(conn: Connection, jobs: list[tuple[int, str]], settings: FetchSettings) -> None:
+    """Entry point of the crawl process: run one crawl, send each result as it finishes."""
+    _silence_output()
+    try:
+        from scrapy.crawler import CrawlerProcess
+
+        from .spiders import CaptureSpider
+
+        def sink(index: int, result: FetchResult) -> None:
+            conn.send(("result", index, result))
+
+        process = CrawlerProcess(scrapy_settings(settings), install_root_handler=False)
+        process.crawl(CaptureSpider, jobs=jobs, fetch_settings=settings, sink=sink)
+        process.start(install_signal_handlers=False)
+    except BaseException:
+        conn.send(("fatal", -1, traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def _context() -> ForkContext | SpawnContext:
+    """``fork`` is fast (Scrapy already imported); unsafe once a reactor exists, or off Linux."""
+    if sys.platform.startswith("linux") and "twisted.internet.reactor" not in sys.modules:
+        _warm_imports()
+        if "twisted.internet.reactor" not in sys.modules:
+            return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+_warmed = False
+
+
+def _warm_imports() -> None:
+    """Import Scrapy and the components it loads by dotted path, once, in the parent.
+
+    A forked child then builds its crawler without ~0.5 s of imports. Importing a reactor
+    module does not install a reactor; ``twisted.internet.reactor`` itself is never imported.
+    """
+    global _warmed
+    if _warmed:
+        return
+    _warmed = True
+    import importlib
+
+    import scrapy.crawler
+    from scrapy.settings import default_settings
+
+    from . import spiders  # noqa: F401
+
+    paths: set[str] = set()
+    for name in dir(default_settings):
+        if not name.isupper():
+            continue
+        value = getattr(default_settings, name)
+        candidates = list(value) if isinstance(value, dict) else [value]
+        candidates += list(value.values()) if isinstance(value, dict) else []
+        for item in candidates:
+            if isinstance(item, str) and item.startswith(("scrapy.", "twisted.")) and item.count(".") >= 2:
+                paths.add(item.rsplit(".", 1)[0])
+    del scrapy.crawler
+    for module in sorted(paths):
+        if module == "twisted.internet" or module.startswith("twisted.internet.reactor"):
+            continue
+        if module.startswith("scrapy.core.downloader.handlers.") and module.rsplit(".", 1)[1] in ("s3", "ftp"):
+            continue
+        try:
+            importlib.import_module(module)
+        except Exception:  # an optional dependency is missing: the child imports it if needed
+            continue
+
+
+def _invalid(url: str) -> FetchError | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return FetchError(url, "other", f"无法获取 {url}：这不是有效的 http(s) 网址。")
+    return None
+
+
+def fetch_pages(
+    urls: Sequence[str],
+    settings: FetchSettings = FetchSettings(),  # noqa: B008 - frozen, safe as a default
+    progress: Progress | None = None,
+) -> list[FetchResult]:
+    """Fetch every URL (and its qualification pages) in one crawl; results in input order.
+
+    Never raises for a failed fetch: each failure is a ``FetchResult`` with ``error`` set.
+    ``progress`` is called in the caller's process once per finished URL.
+    """
+    results: list[FetchResult | None] = [None] * len(urls)
+    jobs: list[tuple[int, str]] = []
+
+    def finish(index: int, result: FetchResult) -> None:
+        if results[index] is None:
+            results[index] = result
+            if progress is not None:
+                progress(result)
+
+    for index, url in enumerate(urls):
+        error = _invalid(url)
+        if error is not None:
+            finish(index, FetchResult(url, None, error))
+        else:
+            jobs.append((index, url))
+
+    fatal = ""
+    if jobs:
+        ctx = _context()
+        receiver, sender = ctx.Pipe(duplex=False)
+        process = ctx.Process(
+            target=_child_main,
+            args=(sender, jobs, settings),
+            name="mdwatch-crawl",
+            daemon=not multiprocessing.current_process().daemon,
+        )
+        process.start()
+        sender.close()
+        try:
+            while True:
+                try:
+                    kind, index, payload = receiver.recv()
+                except EOFError:
+                    break
+                if kind == "result":
+                    finish(index, payload)
+                else:
+                    fatal = str(payload)
+        finally:
+            receiver.close()
+            if process.is_alive():
+                process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+
+    for index, url in jobs:
+        if results[index] is None:
+            detail = fatal.strip().splitlines()[-1] if fatal.strip() else "抓取进程意外退出"
+            finish(index, FetchResult(url, None, FetchError(url, "other", f"无法获取 {url}：{detail}。")))
+
+    return [r for r in results if r is not None]

@@ -1,0 +1,311 @@
+"""The capture spider: fetches a list of URLs once each, plus qualification pages one hop away.
+
+It runs inside a Scrapy crawl started by :func:`mdwatch.crawler.fetch.fetch_pages`. Redirects
+are followed here (Scrapy's RedirectMiddleware is off) so that a redirect loop can be told
+apart from other failures; every outcome is reported through a ``sink`` callable as a
+:class:`~mdwatch.crawler.capture.FetchResult`, never raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import scrapy
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+    UnsupportedURLSchemeError,
+)
+from scrapy.http import HtmlResponse, Response, TextResponse
+from twisted.internet.defer import CancelledError
+from twisted.internet.error import (
+    ConnectError,
+    ConnectionDone,
+    ConnectionLost,
+    DNSLookupError,
+)
+from twisted.internet.error import TimeoutError as TxTimeoutError
+from twisted.python.failure import Failure
+from w3lib.url import safe_url_string
+
+from .capture import Capture, FetchError, FetchResult, FetchSettings, FrozenHeaders
+
+__all__ = ["CaptureSpider", "classify_failure", "is_html", "qualification_links"]
+
+Sink = Callable[[int, FetchResult], None]
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<title")
+_META_KEY = "mdwatch_hop"
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _content_type(headers: FrozenHeaders) -> str:
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def is_html(content_type: str, body: bytes) -> bool:
+    """True if the declared type is HTML, or the body sniffs as HTML whatever the header says."""
+    if content_type in _HTML_TYPES:
+        return True
+    head = body[:2048].removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    if not head.startswith(b"<"):
+        return False
+    return any(marker in head for marker in _HTML_MARKERS)
+
+
+def _decode_header(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _headers_of(response: Response) -> FrozenHeaders:
+    pairs: list[tuple[str, str]] = []
+    for key in response.headers:
+        name = _decode_header(key if isinstance(key, bytes) else str(key).encode("latin-1"))
+        for value in response.headers.getlist(key):
+            pairs.append((name, _decode_header(value)))
+    return FrozenHeaders(pairs)
+
+
+def _html_response(response: Response) -> TextResponse:
+    if isinstance(response, TextResponse):
+        return response
+    return HtmlResponse(url=response.url, status=response.status, headers=response.headers, body=response.body)
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def qualification_links(
+    response: TextResponse, words: Sequence[str], limit: int, exclude: Sequence[str] = ()
+) -> list[str]:
+    """Absolute same-host URLs of ``<a>`` elements whose text (or title / image alt) has a word."""
+    if not words or limit <= 0:
+        return []
+    page_host = _host(response.url)
+    seen = {urldefrag(u)[0] for u in (response.url, *exclude)}
+    found: list[str] = []
+    for anchor in response.css("a[href]"):
+        label = " ".join(
+            [
+                *anchor.css("*::text").getall(),
+                anchor.attrib.get("title", ""),
+                *anchor.css("img::attr(alt)").getall(),
+            ]
+        )
+        if not any(word in label for word in words):
+            continue
+        href = anchor.attrib.get("href", "").strip()
+        if not href or href.lower().startswith(("javascript:", "mailto:", "tel:", "#")):
+            continue
+        absolute = urldefrag(safe_url_string(urljoin(response.url, href)))[0]
+        if urlsplit(absolute).scheme not in ("http", "https") or _host(absolute) != page_host:
+            continue
+        if absolute in seen:
+            continue
+        seen.add(absolute)
+        found.append(absolute)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):g} MB" if n >= 1024 * 1024 else f"{n} 字节"
+
+
+def classify_failure(failure: Failure, url: str, settings: FetchSettings) -> FetchError:
+    """Map a download failure to an error kind and a one-sentence Chinese message."""
+    exc = failure.value
+    if isinstance(exc, DownloadTimeoutError | TxTimeoutError):
+        return FetchError(url, "timeout", f"无法获取 {url}：服务器在 {settings.timeout_s:g} 秒内没有响应。")
+    if isinstance(exc, CannotResolveHostError | DNSLookupError):
+        return FetchError(url, "dns", f"无法获取 {url}：无法解析域名 {_host(url)}。")
+    if isinstance(exc, DownloadCancelledError | CancelledError):
+        # DOWNLOAD_MAXSIZE is the only thing that cancels a download before the crawl ends.
+        return FetchError(url, "too_large", f"无法获取 {url}：页面超过大小上限 {_mb(settings.max_bytes)}。")
+    if isinstance(
+        exc,
+        DownloadConnectionRefusedError
+        | ConnectError
+        | ConnectionLost
+        | ConnectionDone
+        | DownloadFailedError
+        | ResponseDataLossError
+        | ConnectionError,
+    ):
+        return FetchError(url, "connection", f"无法获取 {url}：无法连接到服务器或连接中断。")
+    if isinstance(exc, UnsupportedURLSchemeError):
+        return FetchError(url, "other", f"无法获取 {url}：不支持该网址协议。")
+    if isinstance(exc, IgnoreRequest):
+        return FetchError(url, "other", f"无法获取 {url}：请求被忽略（可能被 robots.txt 禁止）。")
+    return FetchError(url, "other", f"无法获取 {url}：{type(exc).__name__}。")
+
+
+# ----------------------------------------------------------------------------- state
+
+
+@dataclass(frozen=True, slots=True)
+class _Hop:
+    index: int  # position in the caller's URL list
+    url: str  # URL as first requested (before redirects)
+    related: bool  # a qualification page rather than the page itself
+    chain: tuple[str, ...] = ()  # URLs already visited in this redirect chain
+
+
+@dataclass(slots=True)
+class _Job:
+    url: str
+    capture: Capture | None = None
+    error: FetchError | None = None
+    pending: int = 0
+    related: list[Capture] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)  # qualification links, in page order
+    done: bool = False
+
+
+# ----------------------------------------------------------------------------- spider
+
+
+class CaptureSpider(scrapy.Spider):
+    """Fetch each job once; report each finished job through ``sink``."""
+
+    name = "mdwatch_capture"
+
+    def __init__(
+        self,
+        jobs: Sequence[tuple[int, str]],
+        fetch_settings: FetchSettings,
+        sink: Sink,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._settings = fetch_settings
+        self._sink = sink
+        self._jobs: dict[int, _Job] = {index: _Job(url) for index, url in jobs}
+
+    # -- requests
+
+    def _request(self, url: str, hop: _Hop) -> scrapy.Request:
+        return scrapy.Request(
+            url,
+            callback=self.parse,
+            errback=self.failed,
+            dont_filter=True,
+            meta={_META_KEY: hop, "handle_httpstatus_all": True, "dont_redirect": True},
+        )
+
+    async def start(self) -> AsyncIterator[Any]:
+        for index, job in self._jobs.items():
+            yield self._request(job.url, _Hop(index, job.url, related=False))
+
+    # -- outcomes
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[scrapy.Request]:
+        hop: _Hop = response.meta[_META_KEY]
+        job = self._jobs[hop.index]
+        settings = self._settings
+        status = response.status
+
+        if 300 <= status < 400 and (location := response.headers.get(b"Location")):
+            target = urldefrag(safe_url_string(urljoin(response.url, _decode_header(location))))[0]
+            chain = (*hop.chain, urldefrag(response.url)[0])
+            if target in chain or len(chain) > settings.max_redirects:
+                self._fail(
+                    hop,
+                    job,
+                    FetchError(
+                        hop.url,
+                        "redirect_loop",
+                        f"无法获取 {hop.url}：重定向形成循环或超过 {settings.max_redirects} 次。",
+                    ),
+                )
+                return
+            yield self._request(target, _Hop(hop.index, hop.url, hop.related, chain))
+            return
+
+        if status >= 400:
+            self._fail(hop, job, FetchError(hop.url, "http_status", f"无法获取 {hop.url}：服务器返回 HTTP {status}。"))
+            return
+
+        headers = _headers_of(response)
+        content_type = _content_type(headers)
+        if not is_html(content_type, response.body):
+            shown = content_type or "未声明"
+            self._fail(
+                hop,
+                job,
+                FetchError(hop.url, "not_html", f"无法获取 {hop.url}：返回的内容不是网页（Content-Type：{shown}）。"),
+            )
+            return
+
+        page = _html_response(response)
+        capture = Capture.build(
+            url=hop.url,
+            final_url=response.url,
+            status=status,
+            headers=headers,
+            body=response.body,
+            fetched_at=datetime.now(UTC),
+            encoding=page.encoding,
+        )
+        if hop.related:
+            job.related.append(capture)
+            job.pending -= 1
+            self._maybe_finish(hop.index, job)
+            return
+
+        job.capture = capture
+        links: list[str] = []
+        if settings.follow_qualification:
+            links = qualification_links(
+                page, settings.qualification_link_words, settings.max_related, exclude=(hop.url,)
+            )
+        job.links = links
+        job.pending += len(links)
+        self._maybe_finish(hop.index, job)
+        for link in links:
+            yield self._request(link, _Hop(hop.index, link, related=True))
+
+    def failed(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        hop: _Hop | None = request.meta.get(_META_KEY) if request is not None else None
+        if hop is None:
+            return
+        job = self._jobs[hop.index]
+        self._fail(hop, job, classify_failure(failure, hop.url, self._settings))
+
+    def _fail(self, hop: _Hop, job: _Job, error: FetchError) -> None:
+        if hop.related:  # a failed qualification page never fails the page itself
+            job.pending -= 1
+        else:
+            job.error = error
+        self._maybe_finish(hop.index, job)
+
+    def _maybe_finish(self, index: int, job: _Job) -> None:
+        if job.done or job.pending > 0 or (job.capture is None and job.error is None):
+            return
+        job.done = True
+        order = {link: n for n, link in enumerate(job.links)}
+        related = tuple(sorted(job.related, key=lambda c: order.get(c.url, len(order))))
+        result = FetchResult(job.url, job.capture if job.error is None else None, job.error, related)
+        self._sink(index, result)
+
+    def unfinished(self) -> list[int]:
+        """Indices of jobs that never reported (should be empty after a clean crawl)."""
+        return [index for index, job in self._jobs.items() if not job.done]
