@@ -297,7 +297,7 @@ class Store:
                     evidence=list(f.evidence),
                     created_at=f.created_at,
                 )
-                for f, page_url, sha in session.execute(stmt).tuples()
+                for f, page_url, sha in session.execute(stmt)
             ]
 
     def get_capture(self, sha256: str) -> CaptureRecord | None:
