@@ -1,0 +1,508 @@
+"""Captured bytes → Page: decoding, visible text blocks, title, price, images, links, labelled fields.
+
+Pure and offline: stdlib, lxml and w3lib only. One pass over the tree with ``lxml.etree.iterwalk``
+collects text runs per block-level element (hidden subtrees skipped), table rows as cells, images,
+links and price candidates; labelled fields are read from the same runs. The page kind comes from
+``mdwatch.analyzers.pagekind`` unless the caller names it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from functools import cache
+from urllib.parse import urljoin
+
+import lxml.html
+from lxml import etree
+from w3lib.encoding import html_to_unicode, resolve_encoding
+
+from mdwatch.analyzers.model import ImageRef, Link, Page, PageKind, TextBlock
+from mdwatch.analyzers.pagekind import detect_kind
+from mdwatch.lexicons import load_yaml
+
+__all__ = ["ExtractError", "decode_body", "extract_page", "field_labels", "with_related"]
+
+
+class ExtractError(Exception):
+    """The body cannot be turned into a Page (message: one Chinese sentence)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# decoding
+
+_GB_FAMILY = {"gb2312", "gbk", "gb_2312-80", "gb_2312", "csgb2312", "x-gbk", "cp936", "euc-cn", "ms936"}
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
+
+
+def _norm_encoding(name: str | None) -> str | None:
+    """A Python codec name for a declared charset; GB2312/GBK become their superset GB18030."""
+    if not name:
+        return None
+    low = name.strip().strip("\"'").lower()
+    if low in _GB_FAMILY:
+        return "gb18030"
+    resolved = resolve_encoding(low)
+    if resolved in {"gbk", "gb2312"}:
+        return "gb18030"
+    return resolved
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    for k, v in headers.items():
+        if k.lower() == name:
+            return v.decode("latin-1") if isinstance(v, bytes) else str(v)
+    return None
+
+
+def _auto_detect(body: bytes) -> str | None:
+    """Fallback when nothing is declared: UTF-8 if it decodes, else GB18030 (Chinese sites)."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8"
+
+
+def decode_body(
+    body: bytes, headers: Mapping[str, str] | None = None, declared_encoding: str | None = None
+) -> tuple[str, str]:
+    """``(text, encoding)`` of an HTML body.
+
+    Order: byte-order mark, ``declared_encoding`` (e.g. the crawler's), the HTTP Content-Type
+    charset, the ``<meta>`` declaration, then UTF-8 if the bytes decode as UTF-8, else GB18030.
+    GB2312/GBK declarations are read as GB18030, their superset (pages mislabelled GB2312 often
+    hold GBK characters).
+    """
+    content_type = _header(headers, "content-type")
+    declared = _norm_encoding(declared_encoding)
+    if declared is None and content_type:
+        m = _CHARSET.search(content_type)
+        if m:
+            declared = _norm_encoding(m.group(1))
+    ct = f"text/html; charset={declared}" if declared else None
+    encoding, text = html_to_unicode(ct, body, default_encoding="utf-8", auto_detect_fun=_auto_detect)
+    encoding = _norm_encoding(encoding) or encoding
+    return text, encoding
+
+
+# ---------------------------------------------------------------------------------------------
+# field labels
+
+_LABEL_STRIP = " \t\r\n\u3000\u00a0:：*＊【】[]「」●·•◆■▪-—|"
+_SPACES = re.compile(r"[\s\u00a0\u3000]+")
+
+
+def _label_key(text: str) -> str:
+    """The form a label is compared in: no spaces, no colons/brackets/bullets at either end."""
+    return _SPACES.sub("", text).strip(_LABEL_STRIP)
+
+
+@cache
+def field_labels() -> dict[str, str]:
+    """Normalised label → canonical field key (lexicons/field_labels.yaml); first listing wins."""
+    data: Mapping[str, Sequence[str]] = load_yaml("field_labels.yaml")
+    out: dict[str, str] = {}
+    for key, labels in data.items():
+        for label in labels:
+            out.setdefault(_label_key(str(label)), str(key))
+    return out
+
+
+@cache
+def _inline_label_re() -> re.Pattern[str]:
+    """``label：`` at the start of a block or after a separator (several labels per line allowed)."""
+    labels = sorted(field_labels(), key=len, reverse=True)
+    alt = "|".join(re.escape(x) for x in labels)
+    return re.compile(rf"(?:^|(?<=[\s，,；;。|｜]))[【\[]?({alt})[】\]]?\s*[：:]|^[【\[]({alt})[】\]]")
+
+
+def _fields_from_line(text: str) -> tuple[list[tuple[str, str]], str | None]:
+    """Label/value pairs in one block of text, and a label left without a value (if it ends so)."""
+    labels = field_labels()
+    whole = labels.get(_label_key(text)) if len(text) <= 24 else None
+    if whole:
+        return [], whole
+    matches = list(_inline_label_re().finditer(text))
+    if not matches:
+        return [], None
+    pairs: list[tuple[str, str]] = []
+    pending: str | None = None
+    for i, m in enumerate(matches):
+        key = labels[_label_key(m.group(1) or m.group(2))]
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        value = text[m.end() : end].strip(" \t\u3000\u00a0:：;；,，|｜")
+        if value:
+            pairs.append((key, value))
+            pending = None
+        else:
+            pending = key
+    return pairs, pending
+
+
+# ---------------------------------------------------------------------------------------------
+# tree walk
+
+_DROP = frozenset(
+    {"script", "style", "noscript", "template", "svg", "head", "iframe", "object", "embed", "canvas",
+     "math", "select", "datalist", "audio", "video", "map"}
+)
+_BLOCK = frozenset(
+    {"address", "article", "aside", "blockquote", "body", "center", "dd", "details", "dialog", "dir", "div",
+     "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
+     "header", "hgroup", "hr", "html", "li", "main", "menu", "nav", "ol", "p", "pre", "section", "summary",
+     "table", "tbody", "thead", "tfoot", "tr", "ul", "caption", "legend", "textarea", "button"}
+)
+_CELL = frozenset({"td", "th"})
+# blocks whose whole text may be a label for the block that follows (<h3>适用范围</h3><p>…</p>)
+_LABEL_BLOCKS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt", "div", "p", "li", "strong", "th", "tr"})
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_LAZY_SRC = ("data-src", "data-original", "data-lazy-src", "data-lazy", "lazy-src", "data-ks-lazyload", "original")
+_AMOUNT = re.compile(r"[¥￥]\s*\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s*元|\d[\d,]*(?:\.\d+)?")
+_MONEY = re.compile(r"[¥￥]\s*\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s*元")
+_PRICE_WORDS = ("价格", "售价", "促销价", "优惠价", "零售价", "单价", "现价")
+
+
+def _collapse(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
+def _is_hidden(el: etree._Element) -> bool:
+    attrib = el.attrib
+    if not attrib:
+        return False
+    if "hidden" in attrib:
+        return True
+    if attrib.get("aria-hidden", "").strip().lower() == "true":
+        return True
+    style = attrib.get("style")
+    if style and _HIDDEN_STYLE.search(style):
+        return True
+    return el.tag == "input" and attrib.get("type", "").strip().lower() == "hidden"
+
+
+def _short_text(el: etree._Element | None, limit: int = 120) -> str:
+    if el is None or not isinstance(el.tag, str) or el.tag in _DROP:
+        return ""
+    text = _collapse("".join(el.itertext("*")))
+    return text if len(text) <= limit else ""
+
+
+def _image_src(el: etree._Element) -> str:
+    for attr in _LAZY_SRC:
+        v = (el.get(attr) or "").strip()
+        if v and not v.startswith("data:"):
+            return v
+    v = (el.get("src") or "").strip()
+    return "" if v.startswith("data:") else v
+
+
+def _image_caption(img: etree._Element) -> str:
+    """figcaption of the enclosing figure, else title, else short nearby text."""
+    parent = img.getparent()
+    node: etree._Element | None = img
+    for _ in range(3):
+        if node is None:
+            break
+        if node.tag == "figure":
+            cap = node.find(".//figcaption")
+            if cap is not None:
+                return _collapse("".join(cap.itertext("*")))
+        node = node.getparent()
+    title = (img.get("title") or "").strip()
+    if title:
+        return _collapse(title)
+    tail = _collapse(img.tail or "")
+    if tail:
+        return tail
+    # the immediately surrounding element (walking out of a bare <a> wrapper), then the next sibling
+    holder: etree._Element | None = img
+    container = parent
+    for _ in range(2):
+        if container is None:
+            break
+        text = _short_text(container)
+        if text:
+            return text
+        holder, container = container, container.getparent()
+    sib = holder.getnext() if holder is not None else None
+    while sib is not None and not isinstance(sib.tag, str):
+        sib = sib.getnext()
+    return _short_text(sib)
+
+
+class _Walker:
+    """State of one pass over the tree."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.blocks: list[TextBlock] = []
+        self.pieces: list[str] = []
+        self.piece_in_link: list[bool] = []
+        self.block_stack: list[str] = []
+        self.cell_stack: list[list[str]] = []
+        self.row_stack: list[list[str]] = []
+        self.link_depth = 0
+        self.title = ""
+        self.h1 = ""
+        self.images: list[ImageRef] = []
+        self.links: list[Link] = []
+        self.price_els: list[etree._Element] = []
+        self.fields: dict[str, str] = {}
+        self.pending_label: str | None = None
+
+    # text runs ------------------------------------------------------------------------------
+    def add(self, text: str | None) -> None:
+        if not text:
+            return
+        self.pieces.append(text)
+        self.piece_in_link.append(self.link_depth > 0)
+        if self.cell_stack:
+            self.cell_stack[-1].append(text)
+
+    def set_field(self, key: str, value: str) -> None:
+        if key not in self.fields and value:
+            self.fields[key] = value
+
+    def flush(self) -> None:
+        if not self.pieces:
+            return
+        pieces, in_link = self.pieces, self.piece_in_link
+        self.pieces, self.piece_in_link = [], []
+        text = _collapse("".join(pieces))
+        if not text:
+            return
+        tag = self.block_stack[-1] if self.block_stack else "p"
+        self.blocks.append(TextBlock(text, tag))
+        if tag == "h1" and not self.h1:
+            self.h1 = text
+        self._fields_of_block(text, tag, pieces, in_link)
+
+    def _fields_of_block(self, text: str, tag: str, pieces: list[str], in_link: list[bool]) -> None:
+        pending, self.pending_label = self.pending_label, None
+        if tag == "tr":  # rows are read cell by cell in end_row
+            return
+        pairs, label_only = _fields_from_line(text)
+        if pending is not None and not pairs and label_only is None:
+            self.set_field(pending, text)
+            return
+        for key, value in pairs:
+            self.set_field(key, value)
+        if pairs:
+            if label_only:
+                self.pending_label = label_only
+            return
+        if label_only is not None:
+            if tag in _LABEL_BLOCKS and not all(in_link):
+                self.pending_label = label_only
+            return
+        # <div><span>品牌</span><span>鱼跃</span></div>: the first run is a label, the rest its value
+        labels = field_labels()
+        for i, piece in enumerate(pieces):
+            if not piece.strip():
+                continue
+            if in_link[i]:
+                break
+            found = labels.get(_label_key(piece)) if len(piece) <= 24 else None
+            if found:
+                self.set_field(found, _collapse("".join(pieces[i + 1 :])).lstrip(":： "))
+            break
+
+    def end_row(self, cells: list[str]) -> None:
+        labels = field_labels()
+        cells = [c for c in cells if c]
+        i = 0
+        while i < len(cells):
+            key = labels.get(_label_key(cells[i])) if len(cells[i]) <= 24 else None
+            if key is None:
+                pairs, _ = _fields_from_line(cells[i])
+                for k, v in pairs:
+                    self.set_field(k, v)
+                i += 1
+                continue
+            nxt = cells[i + 1] if i + 1 < len(cells) else ""
+            nxt_is_label = len(nxt) <= 24 and _label_key(nxt) in labels
+            if nxt and not nxt_is_label:
+                self.set_field(key, nxt)
+                i += 2
+            else:
+                if not nxt:
+                    self.pending_label = key  # label row, value in the next row/block
+                i += 1
+
+    # elements -------------------------------------------------------------------------------
+    def start(self, el: etree._Element) -> bool:
+        """Handle an opening tag; False to skip the element's subtree (its tail still counts)."""
+        tag = el.tag
+        if not isinstance(tag, str):
+            return True
+        if tag in _DROP or tag == "title" or _is_hidden(el):
+            return False
+        if tag == "br":
+            self.flush()
+            return True
+        if tag in _BLOCK:
+            self.flush()
+            self.block_stack.append(tag)
+            if tag == "tr":
+                self.row_stack.append([])
+        elif tag in _CELL:
+            self.add(" ")
+            self.cell_stack.append([])
+        elif tag == "img":
+            src = _image_src(el)
+            if src:
+                self.images.append(
+                    ImageRef(urljoin(self.base, src), _collapse(el.get("alt") or ""), _image_caption(el))
+                )
+        elif tag == "a":
+            self.link_depth += 1
+        elif tag == "input":
+            itype = (el.get("type") or "").lower()
+            if itype in {"button", "submit"}:
+                self.add(" " + (el.get("value") or "") + " ")
+        cls = el.get("class")
+        ident = el.get("id")
+        if (cls and "price" in cls.lower()) or (ident and "price" in ident.lower()):
+            self.price_els.append(el)
+        self.add(el.text)
+        return True
+
+    def end(self, el: etree._Element, visited: bool) -> None:
+        tag = el.tag
+        if visited and isinstance(tag, str):
+            if tag in _BLOCK:
+                self.flush()
+                if self.block_stack:
+                    self.block_stack.pop()
+                if tag == "tr" and self.row_stack:
+                    self.end_row(self.row_stack.pop())
+            elif tag in _CELL:
+                cell = _collapse("".join(self.cell_stack.pop())) if self.cell_stack else ""
+                if self.row_stack:
+                    self.row_stack[-1].append(cell)
+                self.add(" ")
+            elif tag == "a":
+                self.link_depth -= 1
+                self._link(el)
+        self.add(el.tail)
+
+    def _link(self, el: etree._Element) -> None:
+        href = (el.get("href") or "").strip()
+        if not href or href.startswith("#") or href[:11].lower() == "javascript:":
+            return
+        text = _collapse("".join(el.itertext("*")))
+        if not text:
+            text = _collapse(el.get("title") or "")
+        if not text:
+            img = el.find(".//img")
+            if img is not None:
+                text = _collapse(img.get("alt") or "")
+        self.links.append(Link(urljoin(self.base, href), text))
+
+    # price ----------------------------------------------------------------------------------
+    def price(self) -> str | None:
+        for el in self.price_els:
+            text = _collapse("".join(el.itertext("*")))
+            m = _MONEY.search(text) or _AMOUNT.search(text)
+            if m:
+                return m.group(0).strip()
+        for i, block in enumerate(self.blocks):
+            text = block.text
+            pos = -1
+            for word in _PRICE_WORDS:
+                pos = text.find(word)
+                if pos >= 0:
+                    break
+            if pos < 0:
+                continue
+            m = _MONEY.search(text, pos) or _MONEY.search(text)
+            if m is None and i + 1 < len(self.blocks):
+                m = _MONEY.search(self.blocks[i + 1].text)
+            if m:
+                return m.group(0).strip()
+        return None
+
+
+def _walk(root: etree._Element, walker: _Walker) -> None:
+    skipped: set[etree._Element] = set()
+    it = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
+    for event, el in it:
+        if event == "start":
+            if not walker.start(el):
+                it.skip_subtree()
+                skipped.add(el)
+        elif event == "end":
+            walker.end(el, el not in skipped)
+        else:  # comment / processing instruction: only its tail is text
+            walker.add(el.tail)
+    walker.flush()
+
+
+def _parse(text: str) -> etree._Element:
+    text = _XML_DECL.sub("", text, count=1)
+    if not text.strip():
+        raise ExtractError("页面内容为空，无法解析。")
+    try:
+        return lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError) as exc:
+        raise ExtractError("页面无法解析为 HTML。") from exc
+
+
+def _base_url(root: etree._Element, url: str) -> str:
+    for base in root.iter("base"):
+        href = (base.get("href") or "").strip()
+        if href:
+            return urljoin(url, href)
+        break
+    return url
+
+
+def extract_page(
+    url: str,
+    body: bytes | str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    encoding: str | None = None,
+    kind: PageKind | None = None,
+) -> Page:
+    """Turn a captured body into a Page. Raises ExtractError for an empty or unparsable body."""
+    if isinstance(body, bytes):
+        if not body.strip():
+            raise ExtractError("页面内容为空，无法解析。")
+        text, enc = decode_body(body, headers, encoding)
+    else:
+        text, enc = body, "utf-8"
+    root = _parse(text)
+    walker = _Walker(_base_url(root, url))
+    for title in root.iter("title"):
+        if any(a.tag == "svg" for a in title.iterancestors()):
+            continue
+        walker.title = _collapse("".join(title.itertext("*")))
+        break
+    _walk(root, walker)
+    if not walker.blocks and not walker.title and not walker.images and not walker.links:
+        raise ExtractError("页面没有可见内容，无法解析。")
+    page = Page(
+        url=url,
+        kind=kind or "product",
+        title=walker.title or walker.h1,
+        blocks=tuple(walker.blocks),
+        images=tuple(walker.images),
+        links=tuple(walker.links),
+        price=walker.price(),
+        fields=dict(walker.fields),
+        encoding=enc,
+    )
+    if kind is None:
+        page = dataclasses.replace(page, kind=detect_kind(page))
+    return page
+
+
+def with_related(page: Page, related: Sequence[Page]) -> Page:
+    """``page`` judged together with ``related`` (e.g. a shop and its qualification page)."""
+    return dataclasses.replace(page, related=tuple(related))

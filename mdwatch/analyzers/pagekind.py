@@ -1,0 +1,119 @@
+"""Guess a page's kind (platform / shop / product) from the parsed page; cues in lexicons/page_kinds.yaml."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from mdwatch.analyzers.model import Page, PageKind
+from mdwatch.lexicons import load_yaml
+
+__all__ = ["KindScores", "detect_kind", "kind_scores"]
+
+
+@dataclass(frozen=True, slots=True)
+class KindScores:
+    product: int
+    shop: int
+    platform: int
+    reasons: tuple[str, ...] = ()
+
+    def best(self) -> PageKind:
+        """Highest score; ties go to product, then shop, then platform."""
+        scores: dict[PageKind, int] = {"product": self.product, "shop": self.shop, "platform": self.platform}
+        order: tuple[PageKind, ...] = ("product", "shop", "platform")
+        return max(order, key=lambda k: (scores[k], -order.index(k)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Cues:
+    raw: Mapping[str, Any]
+    product_url: re.Pattern[str]
+    shop_url: re.Pattern[str]
+
+
+@cache
+def _cues() -> _Cues:
+    raw: Mapping[str, Any] = load_yaml("page_kinds.yaml")
+    product_url = re.compile("|".join(f"(?:{p})" for p in raw["product"]["url_patterns"]), re.I)
+    shop_url = re.compile("|".join(f"(?:{p})" for p in raw["shop"]["url_patterns"]), re.I)
+    return _Cues(raw, product_url, shop_url)
+
+
+def _word_score(cfg: Mapping[str, Any], text: str, kind: str, reasons: list[str]) -> int:
+    total = 0
+    for word, weight in cfg.get("words", {}).items():
+        if word in text:
+            total += int(weight)
+            reasons.append(f"{kind}:{word}")
+    return total
+
+
+def _shop_key(href: str) -> str:
+    """What tells two shop links apart: host plus the first two path segments."""
+    parts = urlsplit(href)
+    segs = [s for s in parts.path.split("/") if s][:2]
+    return parts.netloc.lower() + "/" + "/".join(segs) + ("?" + parts.query if parts.query else "")
+
+
+def kind_scores(page: Page) -> KindScores:
+    """The score of each kind for ``page``, with the cues that fired (for debugging and tests)."""
+    cues = _cues()
+    raw = cues.raw
+    reasons: list[str] = []
+    link_text = " ".join(link.text for link in page.links)
+    text = page.text + "\n" + link_text
+
+    # product
+    pcfg = raw["product"]
+    product = _word_score(pcfg, text, "product", reasons)
+    if page.price:
+        product += int(pcfg["has_price"])
+        reasons.append("product:price")
+    nfields = sum(1 for k in pcfg["fields"] if page.fields.get(k))
+    if nfields:
+        product += min(nfields * int(pcfg["field_weight"]), int(pcfg["field_cap"]))
+        reasons.append(f"product:fields={nfields}")
+    if cues.product_url.search(page.url):
+        product += int(pcfg["url_weight"])
+        reasons.append("product:url")
+
+    # shop
+    scfg = raw["shop"]
+    shop = _word_score(scfg, text, "shop", reasons)
+    product_links = {link.href.split("#", 1)[0] for link in page.links if cues.product_url.search(link.href)}
+    product_links.discard(page.url)
+    if len(product_links) >= int(scfg["product_links_min"]):
+        shop += int(scfg["product_links_weight"])
+        reasons.append(f"shop:product_links={len(product_links)}")
+    if cues.shop_url.search(page.url):
+        shop += int(scfg["url_weight"])
+        reasons.append("shop:url")
+
+    # platform
+    lcfg = raw["platform"]
+    platform = _word_score(lcfg, text, "platform", reasons)
+    suffixes = tuple(lcfg["shop_link_text_suffixes"])
+    shops = {
+        _shop_key(link.href)
+        for link in page.links
+        if cues.shop_url.search(link.href) or (link.text and link.text.strip().endswith(suffixes))
+    }
+    shops.discard(_shop_key(page.url))
+    if len(shops) >= int(lcfg["shop_links_min"]):
+        platform += int(lcfg["shop_links_weight"])
+        reasons.append(f"platform:shop_links={len(shops)}")
+    parts = urlsplit(page.url)
+    if parts.path in {"", "/", "/index.html", "/index.htm", "/index.php"} and not parts.query:
+        platform += int(lcfg["root_url_weight"])
+        reasons.append("platform:root_url")
+    return KindScores(product, shop, platform, tuple(reasons))
+
+
+def detect_kind(page: Page) -> PageKind:
+    """The most likely kind of ``page`` (its current ``kind`` is ignored)."""
+    return kind_scores(page).best()
