@@ -10,10 +10,10 @@ from datetime import UTC
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+from localsite import LocalSite, Reply, free_port, html, redirect, serve_directory
 
 from mdwatch.crawler import Capture, FetchResult, FetchSettings, fetch_pages
 from mdwatch.crawler.capture import FrozenHeaders
-from localsite import LocalSite, Reply, free_port, html, redirect, serve_directory
 
 pytestmark = pytest.mark.network
 
@@ -61,6 +61,9 @@ ROUTES = {
     "/gbk-header": html(f"<html><body>{GB_TEXT}</body></html>", charset="GBK", encoding="gbk"),
     "/gb18030-bare": Reply(
         body=f"<html><body>{GB_TEXT}</body></html>", headers={"Content-Type": "text/html"}, encoding="gb18030"
+    ),
+    "/gbk-short-bare": Reply(
+        body="<html><body>注册证编号</body></html>", headers={"Content-Type": "text/html"}, encoding="gbk"
     ),
     "/moved": redirect("/utf8"),
     "/loop-a": redirect("/loop-b"),
@@ -129,6 +132,12 @@ def test_chinese_encodings_detected(site: LocalSite, path: str) -> None:
     cap = _capture(_one(site, path))
     assert cap.encoding in ("gbk", "gb18030"), cap.encoding
     assert GB_TEXT in cap.body.decode(cap.encoding)
+
+
+def test_short_undeclared_gbk_is_not_taken_for_korean(site: LocalSite) -> None:
+    cap = _capture(_one(site, "/gbk-short-bare"))
+    assert cap.encoding == "gb18030"
+    assert "注册证编号" in cap.body.decode(cap.encoding)
 
 
 def test_redirect_sets_final_url(site: LocalSite) -> None:
