@@ -245,6 +245,16 @@ def test_callable_repeatedly_and_cheaply(site: LocalSite) -> None:
     assert (time.monotonic() - started) / 3 < 1.0
 
 
+def test_spawn_start_method_works_too(site: LocalSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+
+    from mdwatch.crawler import fetch
+
+    monkeypatch.setattr(fetch, "_context", lambda: multiprocessing.get_context("spawn"))
+    [result] = fetch_pages([site.url("/shop")], FAST)
+    assert _capture(result).status == 200 and len(result.related) == 2
+
+
 def test_no_output_on_stdout_or_stderr(site: LocalSite, capfd: pytest.CaptureFixture[str]) -> None:
     fetch_pages([site.url("/utf8"), site.url("/missing"), site.url("/huge"), site.url("/loop-a")], FAST)
     out, err = capfd.readouterr()

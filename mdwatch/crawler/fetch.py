@@ -86,9 +86,17 @@ def _child_main(conn: Connection, jobs: list[tuple[int, str]], settings: FetchSe
         def sink(index: int, result: FetchResult) -> None:
             conn.send(("result", index, result))
 
-        process = CrawlerProcess(scrapy_settings(settings), install_root_handler=False)
-        process.crawl(CaptureSpider, jobs=jobs, fetch_settings=settings, sink=sink)
+        options = scrapy_settings(settings)
+        if "twisted.internet.reactor" in sys.modules:
+            # A reactor came with the parent (spawn re-imports __main__): use it as it is.
+            options["TWISTED_REACTOR"] = None
+        process = CrawlerProcess(options)
+        failures: list[str] = []
+        done = process.crawl(CaptureSpider, jobs=jobs, fetch_settings=settings, sink=sink)
+        done.addErrback(lambda failure: failures.append(failure.getTraceback()))
         process.start(install_signal_handlers=False)
+        if failures:
+            conn.send(("fatal", -1, failures[0]))
     except BaseException:
         conn.send(("fatal", -1, traceback.format_exc()))
     finally:
@@ -211,7 +219,7 @@ def fetch_pages(
 
     for index, url in jobs:
         if results[index] is None:
-            detail = fatal.strip().splitlines()[-1] if fatal.strip() else "抓取进程意外退出"
+            detail = f"抓取进程出错（{fatal.strip().splitlines()[-1]}）" if fatal.strip() else "抓取进程意外退出"
             finish(index, FetchResult(url, None, FetchError(url, "other", f"无法获取 {url}：{detail}。")))
 
     return [r for r in results if r is not None]

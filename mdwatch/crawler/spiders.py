@@ -247,6 +247,15 @@ class CaptureSpider(scrapy.Spider):
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[scrapy.Request]:
         hop: _Hop = response.meta[_META_KEY]
+        try:
+            requests = list(self._handle(response, hop))
+        except Exception as exc:  # a bug or a pathological page must not lose the result
+            job = self._jobs[hop.index]
+            self._fail(hop, job, FetchError(hop.url, "other", f"无法处理 {hop.url}：{type(exc).__name__}。"))
+            return
+        yield from requests
+
+    def _handle(self, response: Response, hop: _Hop) -> Iterator[scrapy.Request]:
         job = self._jobs[hop.index]
         settings = self._settings
         status = response.status
