@@ -1,0 +1,550 @@
+"""Generate the bundled demo platform 「康护优选」 from ``spec.yaml``.
+
+Writes static HTML (UTF-8, GBK or GB18030 bytes), placeholder PNGs and ``manifest.json`` into
+``mdwatch/demo/site/`` and the labelled truth ``tests/corpus/pages.yaml`` (when the repository's
+``tests/`` folder is present). Labels are written per page in the spec; :func:`check_labels`
+cross-checks the structural ones (missing number, warning mode, omitted fields, Rx marking)
+against how the page is rendered, so labels and pages cannot drift apart.
+
+Regenerate with ``python -m mdwatch.demo.sitegen``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import shutil
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mdwatch.demo.images import png_for
+
+HERE = Path(__file__).resolve().parent
+SPEC_PATH = HERE / "spec.yaml"
+SITE_DIR = HERE / "site"
+REPO_ROOT = HERE.parent.parent
+LABELS_PATH = REPO_ROOT / "tests" / "corpus" / "pages.yaml"
+
+# The rule IDs the corpus labels (issue scope), in report order.
+LABEL_RULES: tuple[str, ...] = (
+    "PLATFORM_FILING_MISSING",
+    "SHOP_LICENSE_NO_INVALID",
+    "SHOP_CONTACT_MISSING",
+    "SHOP_BUSINESS_LICENSE_MISSING",
+    "PRODUCT_REGNO_MISSING",
+    "PRODUCT_REGNO_INVALID",
+    "PRODUCT_WARNING_RETAIL_MISSING",
+    "PRODUCT_WARNING_FITTING_MISSING",
+    "PRODUCT_DETAIL_INCOMPLETE",
+    "CLAIM_ABSOLUTE",
+    "CLAIM_GUARANTEE",
+    "CLAIM_ENDORSEMENT",
+    "CLAIM_COMPARATIVE",
+    "DRUG_RX_WARNING_MISSING",
+    "DRUG_RX_NOT_DISTINGUISHED",
+    "DRUG_RX_INFO_BEFORE_REVIEW",
+    "DRUG_PROMOTION_BANNED",
+)
+
+# encoding variant → (codec, <meta charset> in the page, charset in the HTTP Content-Type)
+ENCODINGS: dict[str, tuple[str, bool, bool]] = {
+    "utf8": ("utf-8", True, True),
+    "utf8-meta": ("utf-8", True, False),
+    "gbk-meta": ("gbk", True, True),
+    "gbk-header": ("gbk", False, True),
+    "gbk-meta-only": ("gbk", True, False),
+    "gb18030-bare": ("gb18030", False, False),
+}
+
+RETAIL_TEXT = {
+    "full": "购买和使用前请仔细阅读产品说明书或者在医务人员的指导下购买和使用。",
+    "split": "购买和使用前请仔细阅读产品说明书，\n或者在医务人员的 指导下购买和使用。",
+    "equivalent": "请仔细阅读产品说明书或者在医务人员的指导下购买和使用。",
+    "truncated": "购买和使用前请仔细阅读产品说明书。",
+    "short": "请仔细阅读说明书。",
+    "none": "",
+}
+RETAIL_OK = {"full", "split", "equivalent"}
+
+FITTING_TEXT = {
+    "lens": {
+        "full": "配戴本产品，应由眼视光专业人士进行验配。",
+        "draft": "请按照经医学验配的参数选购或者调试使用。",
+    },
+    "hearing": {
+        "full": "验配助听器前应经过专业的检查及听力测试，并在助听器验配师调试并试听试戴和验配师指导下使用。",
+        "draft": "请按照经医学验配的参数选购或者调试使用。",
+    },
+}
+
+RX_WARNING = "处方药须凭处方在药师指导下购买和使用"
+RX_BADGES = {
+    "rx": "处方药 Rx",
+    "rx-symbol": "Rx",
+    "otc-a": "甲类非处方药 OTC",
+    "otc-b": "乙类非处方药 OTC",
+    "none": "",
+}
+
+# canonical device field key → default label shown on the page
+DEVICE_FIELDS: tuple[tuple[str, str], ...] = (
+    ("name", "产品名称"),
+    ("regno", "注册证编号"),
+    ("model", "型号规格"),
+    ("structure", "结构及组成"),
+    ("scope", "适用范围"),
+    ("contra", "禁忌症"),
+    ("registrant", "注册人/备案人"),
+    ("manufacturer", "生产企业"),
+)
+DETAIL_KEYS = ("model", "structure", "scope", "contra", "registrant")
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def el(tag: str, inner: str = "", **attrs: str) -> str:
+    """An element whose ``inner`` is already-escaped HTML; attribute values are escaped here."""
+    parts = [tag]
+    for key, value in attrs.items():
+        parts.append(f'{key.rstrip("_").replace("_", "-")}="{esc(value)}"')
+    return f"<{' '.join(parts)}>{inner}</{tag}>"
+
+
+def txt(tag: str, text: object, **attrs: str) -> str:
+    """An element holding plain ``text`` (escaped; newlines become <br>)."""
+    return el(tag, "<br>\n".join(esc(line) for line in str(text).split("\n")), **attrs)
+
+
+def img(src: str, alt: str) -> str:
+    return f'<img src="{esc(src)}" alt="{esc(alt)}" width="120" height="90">'
+
+
+def link(href: str, text: str, **attrs: str) -> str:
+    return el("a", esc(text), href=href, **attrs)
+
+
+@dataclass
+class Rendered:
+    path: str
+    kind: str
+    html: str
+    variant: str
+    rules: list[str]
+    images: list[str] = field(default_factory=list)
+
+    @property
+    def codec(self) -> str:
+        return ENCODINGS[self.variant][0]
+
+
+def document(title: str, body: str, variant: str, *, chrome: bool = True, footer_extra: Sequence[str] = ()) -> str:
+    codec, meta, _ = ENCODINGS[variant]
+    head = ['<meta name="viewport" content="width=device-width, initial-scale=1">']
+    if meta:
+        head.insert(0, f'<meta charset="{codec}">')
+    head.append(txt("title", title))
+    head.append('<link rel="stylesheet" href="/static/site.css">')
+    parts = ["<!DOCTYPE html>", '<html lang="zh-CN">', el("head", "\n".join(head)), "<body>"]
+    if chrome:
+        nav = " ".join(
+            link(href, label)
+            for href, label in (
+                ("/index.html", "首页"),
+                ("/index.html#devices", "家用医疗器械"),
+                ("/index.html#rehab", "康复护理"),
+                ("/index.html#vision", "眼镜视光"),
+                ("/index.html#drugs", "药品专区"),
+            )
+        )
+        search = '<form class="search" action="/index.html"><input name="q" placeholder="搜索商品/店铺"><button>搜索</button></form>'
+        parts.append(el("header", txt("div", "康护优选", class_="logo") + el("nav", nav) + search, class_="site-header"))
+    parts.append(el("main", body))
+    footer_lines = ["关于康护优选 | 帮助中心 | 隐私政策 | 规则中心", *footer_extra, "Copyright 2018-2026 康护优选 京ICP备18012345号-1"]
+    parts.append(el("footer", "\n".join(txt("p", line) for line in footer_lines), class_="site-footer"))
+    parts.append("</body>\n</html>\n")
+    return "\n".join(parts)
+
+
+def price_html(price: float, codec: str) -> str:
+    sign = "¥" if codec == "utf-8" else "￥"
+    return txt("span", f"{sign}{price:.2f}", class_="price")
+
+
+# ---------------------------------------------------------------------------- platforms
+
+
+def render_platform(p: dict[str, Any], shops: dict[str, dict[str, Any]]) -> Rendered:
+    variant = p.get("encoding", "utf8")
+    body = [txt("h1", p["name"]), txt("p", p["slogan"], class_="slogan")]
+    cats = "".join(
+        el("li", link(f"#{anchor}", label))
+        for anchor, label in (("devices", "家用医疗器械"), ("rehab", "康复护理"), ("vision", "眼镜视光"), ("adult", "计生用品"), ("drugs", "药品专区"))
+    )
+    body.append(el("ul", cats, class_="categories"))
+    items = "".join(
+        el("li", link(f"/shops/{slug}/index.html", shops[slug]["name"]) + txt("span", shops[slug]["tagline"]))
+        for slug in p["shops"]
+    )
+    body.append(el("section", txt("h2", "入驻店铺") + el("ul", items, class_="shop-list"), class_="shops"))
+    for para in p.get("copy", []):
+        body.append(txt("p", para, class_="notice"))
+    html_text = document(p["name"], "\n".join(body), variant, footer_extra=p.get("footer", []))
+    return Rendered(p["path"], "platform", html_text, variant, list(p.get("rules", [])))
+
+
+# ---------------------------------------------------------------------------- shops
+
+
+def render_shop(s: dict[str, Any], products: list[dict[str, Any]]) -> tuple[Rendered, Rendered]:
+    slug = s["slug"]
+    variant = s.get("encoding", "utf8")
+    codec = ENCODINGS[variant][0]
+    home = f"/shops/{slug}/index.html"
+    qual = f"/shops/{slug}/qualification.html"
+    body = [
+        el(
+            "div",
+            txt("h1", s["name"]) + txt("p", s["tagline"]) + txt("span", "店铺评分 4.8 | 关注 12.6万", class_="score"),
+            class_="shop-banner",
+        ),
+        el("nav", link("#all", "全部宝贝") + " " + link(qual, s["qual_link"]) + " " + link("#new", "新品上架"), class_="shop-nav"),
+    ]
+    for para in s.get("copy", []):
+        body.append(txt("p", para, class_="shop-notice"))
+    grid = []
+    for prod in products:
+        item = link(f"/products/{prod['id']}.html", prod["_short"]) + price_html(prod["price"], codec)
+        grid.append(el("li", item))
+    body.append(el("section", txt("h2", "全部宝贝") + el("ul", "".join(grid), class_="goods"), id="all"))
+    info = [txt("h2", "店铺信息"), txt("p", f"企业名称：{s['company']}"), txt("p", f"所在地：{s['city']}")]
+    for line in s.get("contact", []):
+        info.append(txt("p", line))
+    for text, href in s.get("contact_links", []):
+        info.append(el("p", link(href, text)))
+    for line in s.get("info", []):
+        info.append(txt("p", line))
+    body.append(el("section", "\n".join(info), class_="shop-info", id="contact"))
+    home_page = Rendered(home, "shop", document(s["name"], "\n".join(body), variant), variant, list(s.get("rules", [])))
+
+    lic = s["license"]
+    q = [
+        txt("h1", f"{s['name']} · {s['qual_link']}"),
+        el("figure", img(f"/img/{slug}-license.png", lic.get("title", "医疗器械经营许可证")) + txt("figcaption", lic.get("title", "医疗器械经营许可证"))),
+        el(
+            "table",
+            "".join(
+                el("tr", txt("th", k) + txt("td", v))
+                for k, v in (
+                    ("企业名称", s["company"]),
+                    (lic.get("number_label", "许可证编号"), lic["number"]),
+                    ("住所", lic["address"]),
+                    ("经营范围", lic["scope"]),
+                    ("有效期至", lic.get("valid_until", "")),
+                )
+                if v
+            ),
+            class_="license",
+        ),
+    ]
+    images = [f"/img/{slug}-license.png"]
+    biz = s.get("bizlic") or {}
+    if biz.get("alt"):
+        q.append(el("figure", img(f"/img/{slug}-bizlic.png", biz["alt"]) + txt("figcaption", biz.get("caption", ""))))
+        images.append(f"/img/{slug}-bizlic.png")
+    if biz.get("uscc"):
+        q.append(txt("p", f"统一社会信用代码：{biz['uscc']}"))
+    for line in s.get("qual_extra", []):
+        q.append(txt("p", line))
+    q.append(el("p", link(home, "返回店铺首页")))
+    qual_page = Rendered(qual, "qualification", document(f"{s['name']} {s['qual_link']}", "\n".join(q), variant), variant, [])
+    return home_page, qual_page
+
+
+# ---------------------------------------------------------------------------- products
+
+
+def device_rows(prod: dict[str, Any], cat: dict[str, Any]) -> list[tuple[str, str]]:
+    labels = {**dict(DEVICE_FIELDS), **cat.get("labels", {}), **prod.get("labels", {})}
+    omit = set(prod.get("omit", []))
+    rows = []
+    for key, _ in DEVICE_FIELDS:
+        value = prod[key] if key in prod else cat.get(key)
+        if key in omit or value is None:
+            continue
+        rows.append((labels[key], str(value)))
+    return rows
+
+
+def params_html(rows: Iterable[tuple[str, str]], layout: str) -> str:
+    rows = list(rows)
+    if layout == "dl":
+        return el("dl", "".join(txt("dt", k) + txt("dd", v) for k, v in rows), class_="params")
+    if layout == "p":
+        return el("div", "".join(txt("p", f"{k}：{v}") for k, v in rows), class_="params")
+    return el("table", "".join(el("tr", txt("th", k) + txt("td", v)) for k, v in rows), class_="params")
+
+
+def render_product(prod: dict[str, Any], cat: dict[str, Any], shop: dict[str, Any]) -> Rendered:
+    pid = prod["id"]
+    variant = prod.get("encoding", "utf8")
+    codec = ENCODINGS[variant][0]
+    layout = prod.get("layout", "table")
+    is_drug = cat.get("drug", False)
+    name = prod.get("name", cat.get("name", ""))
+    images = [f"/img/{pid}-main.png", f"/img/{pid}-detail.png"]
+    gallery = [img(images[0], f"{name}主图"), img(images[1], f"{name}细节图")]
+    regno = prod["regno"] if "regno" in prod else cat.get("regno")
+    if not is_drug and regno and prod.get("cert_image", True):
+        alt = cat.get("cert_alt", "医疗器械注册证")
+        images.append(f"/img/{pid}-cert.png")
+        gallery.append(img(images[-1], alt))
+    if is_drug:
+        images.append(f"/img/{pid}-box.png")
+        gallery.append(img(images[-1], "药品包装图"))
+
+    body = [
+        el(
+            "div",
+            link("/index.html", "首页") + " &gt; " + link(f"/shops/{shop['slug']}/index.html", shop["name"]) + " &gt; " + esc(name),
+            class_="breadcrumb",
+        ),
+        el("div", "".join(gallery), class_="gallery"),
+        txt("h1", prod["title"], class_="title"),
+    ]
+    if is_drug:
+        badge = RX_BADGES[prod.get("rx", "none")]
+        if badge:
+            body.append(txt("span", badge, class_="rx-badge"))
+    body.append(el("div", txt("span", "价格") + price_html(prod["price"], codec), class_="price-box"))
+    if prod.get("promo"):
+        body.append(txt("div", f"限时活动：{prod['promo']}", class_="promo"))
+    body.append(
+        el(
+            "div",
+            el("button", "立即购买", class_="buy") + el("button", "加入购物车", class_="cart"),
+            class_="actions",
+        )
+    )
+    if is_drug and prod.get("rx_warning"):
+        body.append(txt("p", RX_WARNING, class_="rx-warning"))
+    if is_drug and prod.get("review_note"):
+        body.append(txt("p", prod["review_note"], class_="review-note"))
+
+    if is_drug:
+        rows = [
+            ("通用名称", name),
+            ("商品名称", prod.get("brand", "")),
+            ("批准文号", prod["approval"]),
+            ("规格", prod["spec"]),
+            ("剂型", prod.get("form", cat.get("form", ""))),
+            ("生产企业", prod["maker"]),
+            *[(k, v) for k, v in prod.get("info_rows", {}).items()],
+        ]
+        body.append(txt("h2", "药品信息"))
+        body.append(params_html([(k, v) for k, v in rows if v], layout))
+        for heading, content in prod.get("info_sections", {}).items():
+            body.append(el("section", txt("h3", heading) + txt("p", content), class_="drug-info"))
+    else:
+        body.append(txt("h2", "产品参数"))
+        body.append(params_html(device_rows(prod, cat), layout))
+
+    details = [txt("h2", "商品详情")]
+    for para in prod.get("copy", []):
+        details.append(txt("p", para, class_="copy"))
+    for para in [*cat.get("desc", []), *prod.get("extra", [])]:
+        details.append(txt("p", para))
+    body.append(el("section", "\n".join(details), class_="detail"))
+
+    notices = []
+    if not is_drug:
+        mode = prod.get("retail", "full")
+        if RETAIL_TEXT[mode]:
+            notices.append(txt("p", f"温馨提示：{RETAIL_TEXT[mode]}", class_="warning"))
+        ftype = cat.get("fitting")
+        if ftype:
+            fmode = prod.get("fitting", "full")
+            if fmode != "none":
+                notices.append(txt("p", FITTING_TEXT[ftype][fmode], class_="warning"))
+    notices.append(txt("p", "发货：48小时内发货 | 正品保障 | 支持开具发票"))
+    body.append(el("section", "\n".join(notices), class_="notices"))
+    body.append(el("aside", link(f"/shops/{shop['slug']}/index.html", f"进入店铺：{shop['name']}"), class_="shop-card"))
+    page = Rendered(f"/products/{pid}.html", "product", document(prod["title"], "\n".join(body), variant), variant, list(prod.get("rules", [])), images)
+    return page
+
+
+# ---------------------------------------------------------------------------- label checks
+
+
+def expected_structural(prod: dict[str, Any], cat: dict[str, Any]) -> set[str]:
+    """Structural rules implied by how the page is built (claims cannot be derived)."""
+    out: set[str] = set()
+    if cat.get("drug"):
+        rx = prod.get("rx", "none")
+        if rx == "none":
+            out.add("DRUG_RX_NOT_DISTINGUISHED")
+        if rx in ("rx", "rx-symbol"):
+            if not prod.get("rx_warning"):
+                out.add("DRUG_RX_WARNING_MISSING")
+            if prod.get("info_rows") or prod.get("info_sections"):
+                out.add("DRUG_RX_INFO_BEFORE_REVIEW")
+        promo = prod.get("promo", "")
+        if "盲盒" in promo or "盲盒" in prod["title"] or (promo and rx in ("rx", "rx-symbol", "otc-a")):
+            out.add("DRUG_PROMOTION_BANNED")
+        return out
+    regno = prod["regno"] if "regno" in prod else cat.get("regno")
+    if not regno or "regno" in prod.get("omit", []):
+        out.add("PRODUCT_REGNO_MISSING")
+    if prod.get("retail", "full") not in RETAIL_OK:
+        out.add("PRODUCT_WARNING_RETAIL_MISSING")
+    if cat.get("fitting") and prod.get("fitting", "full") == "none":
+        out.add("PRODUCT_WARNING_FITTING_MISSING")
+    if set(prod.get("omit", [])) & set(DETAIL_KEYS):
+        out.add("PRODUCT_DETAIL_INCOMPLETE")
+    return out
+
+
+STRUCTURAL = {
+    "DRUG_RX_NOT_DISTINGUISHED",
+    "DRUG_RX_WARNING_MISSING",
+    "DRUG_RX_INFO_BEFORE_REVIEW",
+    "DRUG_PROMOTION_BANNED",
+    "PRODUCT_REGNO_MISSING",
+    "PRODUCT_WARNING_RETAIL_MISSING",
+    "PRODUCT_WARNING_FITTING_MISSING",
+    "PRODUCT_DETAIL_INCOMPLETE",
+}
+
+
+def check_labels(spec: dict[str, Any]) -> list[str]:
+    """Problems where a product's declared labels disagree with how it is rendered."""
+    problems = []
+    cats = spec["categories"]
+    for prod in spec["products"]:
+        declared = set(prod.get("rules", []))
+        unknown = declared - set(LABEL_RULES)
+        if unknown:
+            problems.append(f"{prod['id']}: unknown rules {sorted(unknown)}")
+        want = expected_structural(prod, cats[prod["cat"]])
+        have = declared & STRUCTURAL
+        if want != have:
+            problems.append(f"{prod['id']}: structural labels {sorted(have)} but page implies {sorted(want)}")
+    for entry in [*spec["platforms"], *spec["shops"]]:
+        unknown = set(entry.get("rules", [])) - set(LABEL_RULES)
+        if unknown:
+            problems.append(f"{entry.get('slug', entry.get('path'))}: unknown rules {sorted(unknown)}")
+    return problems
+
+
+# ---------------------------------------------------------------------------- build
+
+
+def load_spec(path: Path = SPEC_PATH) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as fh:
+        data: dict[str, Any] = yaml.safe_load(fh)
+    return data
+
+
+def build(spec: dict[str, Any]) -> list[Rendered]:
+    cats: dict[str, dict[str, Any]] = spec["categories"]
+    shops = {s["slug"]: s for s in spec["shops"]}
+    by_shop: dict[str, list[dict[str, Any]]] = {slug: [] for slug in shops}
+    for prod in spec["products"]:
+        cat = cats[prod["cat"]]
+        name = prod.get("name", cat.get("name", ""))
+        model = prod.get("model", cat.get("model", "")) or ""
+        prod["_short"] = prod.get("short") or (f"{name} {model.split()[0]}" if model and not cat.get("drug") else name)
+        by_shop[prod["shop"]].append(prod)
+    pages: list[Rendered] = [render_platform(p, shops) for p in spec["platforms"]]
+    for slug, shop in shops.items():
+        pages.extend(render_shop(shop, by_shop[slug]))
+    for prod in spec["products"]:
+        pages.append(render_product(prod, cats[prod["cat"]], shops[prod["shop"]]))
+    return pages
+
+
+def _label_order(rules: Iterable[str]) -> list[str]:
+    return sorted(set(rules), key=LABEL_RULES.index)
+
+
+def labels_yaml(pages: Sequence[Rendered]) -> str:
+    lines = [
+        "# Labelled truth for the bundled demo platform (mdwatch/demo/site/).",
+        "# GENERATED by `python -m mdwatch.demo.sitegen` from mdwatch/demo/spec.yaml: edit the spec, not this file.",
+        "# Labels follow docs/rule-semantics.md. A shop's labels cover its home page plus its qualification page;",
+        "# qualification pages are not judged on their own. Only the issue-scope rule IDs are labelled.",
+    ]
+    for page in sorted(pages, key=lambda p: p.path):
+        rules = ", ".join(_label_order(page.rules))
+        lines.append(f"{page.path}: {{kind: {page.kind}, rules: [{rules}]}}")
+    return "\n".join(lines) + "\n"
+
+
+SITE_CSS = """body{font-family:"PingFang SC","Microsoft YaHei",sans-serif;margin:0;color:#333}
+.site-header{display:flex;gap:2em;align-items:center;background:#e4393c;color:#fff;padding:.5em 1em}
+.site-header a{color:#fff;margin-right:1em}.logo{font-size:1.5em;font-weight:bold}
+main{max-width:1000px;margin:1em auto}.price{color:#e4393c;font-size:1.4em}
+.params th{text-align:left;background:#f5f5f5;padding:.2em .6em}.warning{color:#c00}
+.site-footer{border-top:1px solid #ddd;color:#888;font-size:.8em;text-align:center}
+"""
+
+
+def write_site(pages: Sequence[Rendered], site_dir: Path = SITE_DIR) -> None:
+    if site_dir.exists():
+        shutil.rmtree(site_dir)
+    manifest = []
+    images: set[str] = set()
+    for page in sorted(pages, key=lambda p: p.path):
+        target = site_dir / page.path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(page.html.encode(page.codec))  # strict: fail on any unencodable character
+        codec, meta, header = ENCODINGS[page.variant]
+        manifest.append(
+            {"path": page.path, "kind": page.kind, "encoding": codec, "charset_in_header": header, "meta_charset": meta}
+        )
+        images.update(page.images)
+        if page.kind in ("shop", "qualification"):
+            slug = page.path.split("/")[2]
+            images.add(f"/img/{slug}-license.png")
+    for src in sorted(images):
+        target = site_dir / src.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(png_for(src))
+    (site_dir / "static").mkdir(parents=True, exist_ok=True)
+    (site_dir / "static" / "site.css").write_text(SITE_CSS, encoding="utf-8")
+    (site_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mdwatch.demo.sitegen", description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", type=Path, default=SPEC_PATH)
+    parser.add_argument("--site", type=Path, default=SITE_DIR)
+    parser.add_argument("--labels", type=Path, default=LABELS_PATH if (REPO_ROOT / "tests").is_dir() else None)
+    args = parser.parse_args(argv)
+    spec = load_spec(args.spec)
+    problems = check_labels(spec)
+    if problems:
+        for line in problems:
+            print(line, file=sys.stderr)
+        return 1
+    pages = build(spec)
+    write_site(pages, args.site)
+    if args.labels is not None:
+        args.labels.parent.mkdir(parents=True, exist_ok=True)
+        args.labels.write_text(labels_yaml(pages), encoding="utf-8")
+    counts: dict[str, int] = {}
+    for page in pages:
+        counts[page.kind] = counts.get(page.kind, 0) + 1
+    print(f"wrote {len(pages)} pages to {args.site}: {counts}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
