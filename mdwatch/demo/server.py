@@ -1,0 +1,260 @@
+"""Serve the bundled demo platform on a local port (a background ThreadingHTTPServer).
+
+Pages come from package data (``mdwatch/demo/site``). The Content-Type of each page follows its
+manifest entry: ``text/html; charset=<encoding>`` when ``charset_in_header`` is true, plain
+``text/html`` otherwise (the page relies on its ``<meta charset>`` or on sniffing). Test
+endpoints for the crawler's error handling live under ``/_test/``:
+
+- ``/_test/slow``: waits 30 s (``?seconds=N`` for less) before answering;
+- ``/_test/loop``: a 302 redirect to itself;
+- ``/_test/big``: streams 50 MB of HTML (``?nolength=1`` omits Content-Length);
+- ``/_test/image.png``: a small PNG;
+- ``/_test/redirect``: a 302 to ``/index.html``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import posixpath
+import sys
+import threading
+from collections.abc import Sequence
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from importlib.resources.abc import Traversable
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from mdwatch.demo.images import png_for
+
+BIG_SIZE = 50 * 1024 * 1024
+SLOW_SECONDS = 30.0
+
+_STATIC_TYPES = {
+    ".png": "image/png",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+}
+
+
+def site_root() -> Traversable:
+    return resources.files("mdwatch.demo").joinpath("site")
+
+
+@cache
+def manifest() -> tuple[dict[str, Any], ...]:
+    """The manifest entries: path, kind, encoding, charset_in_header, meta_charset."""
+    data = json.loads(site_root().joinpath("manifest.json").read_text(encoding="utf-8"))
+    return tuple(data)
+
+
+def page_paths(kind: str | None = None) -> list[str]:
+    """Paths of the demo pages, optionally only those of one kind (platform, shop, qualification, product)."""
+    return [entry["path"] for entry in manifest() if kind is None or entry["kind"] == kind]
+
+
+def _entries() -> dict[str, dict[str, Any]]:
+    return {entry["path"]: entry for entry in manifest()}
+
+
+def _resolve(path: str) -> Traversable | None:
+    clean = posixpath.normpath(unquote(path))
+    if clean in ("/", "."):
+        clean = "/index.html"
+    elif path.endswith("/"):
+        clean = clean.rstrip("/") + "/index.html"
+    parts = [p for p in clean.split("/") if p]
+    if any(p in ("..", ".") or p.startswith(".") for p in parts):
+        return None
+    node = site_root()
+    for part in parts:
+        node = node.joinpath(part)
+    if node.is_file():
+        return node
+    if node.is_dir():
+        index = node.joinpath("index.html")
+        return index if index.is_file() else None
+    return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _DemoHTTPServer
+    server_version = "KanghuDemo/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: no request log on stderr
+        return
+
+    def do_HEAD(self) -> None:
+        self._dispatch(head=True)
+
+    def do_GET(self) -> None:
+        self._dispatch(head=False)
+
+    # -- plumbing
+
+    def _send(self, status: int, body: bytes, content_type: str, head: bool, extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _not_found(self, head: bool) -> None:
+        body = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>404</title></head><body><h1>404 页面不存在</h1></body></html>"
+        self._send(404, body.encode("utf-8"), "text/html; charset=utf-8", head)
+
+    def _dispatch(self, head: bool) -> None:
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        try:
+            if url.path.startswith("/_test/"):
+                self._test_endpoint(url.path, query, head)
+            else:
+                self._static(url.path, head)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _static(self, path: str, head: bool) -> None:
+        node = _resolve(path)
+        if node is None:
+            self._not_found(head)
+            return
+        key = posixpath.normpath(unquote(path))
+        key = "/index.html" if key in ("/", ".") else key
+        if path.endswith("/") and key != "/index.html":
+            key = key.rstrip("/") + "/index.html"
+        entry = _entries().get(key)
+        name = node.name
+        if entry is not None:
+            ctype = f"text/html; charset={entry['encoding']}" if entry["charset_in_header"] else "text/html"
+        elif name.endswith(".html"):
+            ctype = "text/html"
+        else:
+            ctype = _STATIC_TYPES.get(posixpath.splitext(name)[1], "application/octet-stream")
+        self._send(200, node.read_bytes(), ctype, head)
+
+    def _test_endpoint(self, path: str, query: dict[str, list[str]], head: bool) -> None:
+        if path == "/_test/slow":
+            try:
+                seconds = min(float(query.get("seconds", [str(SLOW_SECONDS)])[0]), SLOW_SECONDS)
+            except ValueError:
+                seconds = SLOW_SECONDS
+            if self.server.stopping.wait(max(seconds, 0.0)):
+                return
+            self._send(200, "<html><body><p>慢速响应</p></body></html>".encode(), "text/html; charset=utf-8", head)
+        elif path == "/_test/loop":
+            self._send(302, b"", "text/html", head, {"Location": "/_test/loop"})
+        elif path == "/_test/redirect":
+            self._send(302, b"", "text/html", head, {"Location": "/index.html"})
+        elif path == "/_test/image.png":
+            self._send(200, png_for("/_test/image.png"), "image/png", head)
+        elif path == "/_test/big":
+            self._big(head, with_length=not query.get("nolength"))
+        else:
+            self._not_found(head)
+
+    def _big(self, head: bool, with_length: bool) -> None:
+        opening = b'<!DOCTYPE html><html><head><meta charset="utf-8"><title>big</title></head><body>\n'
+        closing = b"</body></html>\n"
+        line = "<p>康护优选 大页面测试数据 0123456789</p>\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        if with_length:
+            self.send_header("Content-Length", str(BIG_SIZE))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        if head:
+            return
+        remaining = BIG_SIZE - len(opening) - len(closing)
+        self.wfile.write(opening)
+        block = line * (65536 // len(line))
+        while remaining > 0 and not self.server.stopping.is_set():
+            chunk = block[:remaining]
+            self.wfile.write(chunk)
+            remaining -= len(chunk)
+        self.wfile.write(closing)
+
+
+class _DemoHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        super().__init__(address, _Handler)
+        self.stopping = threading.Event()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # quiet on client disconnects
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+
+class DemoServer:
+    """A running demo server; use as a context manager or call :meth:`stop`."""
+
+    def __init__(self, httpd: _DemoHTTPServer, thread: threading.Thread) -> None:
+        self._httpd = httpd
+        self._thread = thread
+        host, port = httpd.server_address[:2]
+        self.host = str(host)
+        self.port = int(port)
+        self.base_url = f"http://{self.host}:{self.port}"
+
+    def url(self, path: str = "/") -> str:
+        return self.base_url + (path if path.startswith("/") else "/" + path)
+
+    def stop(self) -> None:
+        if self._httpd.stopping.is_set():
+            return
+        self._httpd.stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> DemoServer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def serve(host: str = "127.0.0.1", port: int = 0) -> DemoServer:
+    """Start serving the demo site in a background thread; ``port=0`` picks a free port."""
+    httpd = _DemoHTTPServer((host, port))
+    thread = threading.Thread(target=httpd.serve_forever, name="mdwatch-demo-server", daemon=True)
+    thread.start()
+    return DemoServer(httpd, thread)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mdwatch.demo.server", description="Serve the demo platform 康护优选.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    try:
+        server = serve(args.host, args.port)
+    except OSError as exc:
+        print(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"demo platform 康护优选 at {server.base_url}/  (Ctrl-C to stop)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
