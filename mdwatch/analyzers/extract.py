@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from functools import cache
 from urllib.parse import urljoin
 
-import lxml.html
 from lxml import etree
 from w3lib.encoding import html_to_unicode, resolve_encoding
 
@@ -93,12 +93,12 @@ def decode_body(
 # field labels
 
 _LABEL_STRIP = " \t\r\n\u3000\u00a0:：*＊【】[]「」●·•◆■▪-—|"
-_SPACES = re.compile(r"[\s\u00a0\u3000]+")
+_MAX_LABEL = 24  # longer text is never a bare label
 
 
 def _label_key(text: str) -> str:
     """The form a label is compared in: no spaces, no colons/brackets/bullets at either end."""
-    return _SPACES.sub("", text).strip(_LABEL_STRIP)
+    return "".join(text.split()).strip(_LABEL_STRIP)
 
 
 @cache
@@ -113,6 +113,26 @@ def field_labels() -> dict[str, str]:
 
 
 @cache
+def _label_prefixes() -> frozenset[str]:
+    return frozenset(k[:2] for k in field_labels())
+
+
+def _lookup_label(text: str) -> str | None:
+    """The field key ``text`` is a bare label of, if it is one (cheap reject on the first characters)."""
+    if len(text) > _MAX_LABEL:
+        return None
+    head = text.strip(_LABEL_STRIP)
+    # reject unless the first two characters start some label (or are spaced out: 注 册 证 号)
+    if head[:2] not in _label_prefixes() and (len(head) < 2 or not head[1].isspace()):
+        return None
+    labels = field_labels()
+    key = labels.get(head)
+    if key is None and len(head) > 2:
+        key = labels.get(_label_key(head))
+    return key
+
+
+@cache
 def _inline_label_re() -> re.Pattern[str]:
     """``label：`` at the start of a block or after a separator (several labels per line allowed)."""
     labels = sorted(field_labels(), key=len, reverse=True)
@@ -122,17 +142,18 @@ def _inline_label_re() -> re.Pattern[str]:
 
 def _fields_from_line(text: str) -> tuple[list[tuple[str, str]], str | None]:
     """Label/value pairs in one block of text, and a label left without a value (if it ends so)."""
-    labels = field_labels()
-    whole = labels.get(_label_key(text)) if len(text) <= 24 else None
+    whole = _lookup_label(text)
     if whole:
         return [], whole
+    if "：" not in text and ":" not in text and text[:1] not in "【[":
+        return [], None
     matches = list(_inline_label_re().finditer(text))
     if not matches:
         return [], None
     pairs: list[tuple[str, str]] = []
     pending: str | None = None
     for i, m in enumerate(matches):
-        key = labels[_label_key(m.group(1) or m.group(2))]
+        key = field_labels()[_label_key(m.group(1) or m.group(2))]
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         value = text[m.end() : end].strip(" \t\u3000\u00a0:：;；,，|｜")
         if value:
@@ -157,6 +178,7 @@ _BLOCK = frozenset(
      "table", "tbody", "thead", "tfoot", "tr", "ul", "caption", "legend", "textarea", "button"}
 )
 _CELL = frozenset({"td", "th"})
+_SPECIAL = _DROP | _BLOCK | _CELL | {"br", "a", "img", "input", "title"}
 # blocks whose whole text may be a label for the block that follows (<h3>适用范围</h3><p>…</p>)
 _LABEL_BLOCKS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt", "div", "p", "li", "strong", "th", "tr"})
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
@@ -168,21 +190,26 @@ _PRICE_WORDS = ("价格", "售价", "促销价", "优惠价", "零售价", "单�
 
 
 def _collapse(text: str) -> str:
-    return _SPACES.sub(" ", text).strip()
+    """Whitespace runs (incl. U+3000 and U+00A0) to one space, trimmed."""
+    return " ".join(text.split())
 
 
-def _is_hidden(el: etree._Element) -> bool:
-    attrib = el.attrib
-    if not attrib:
-        return False
-    if "hidden" in attrib:
+_ATTR_CHECK = frozenset({"hidden", "aria-hidden", "style", "type", "class", "id"})
+
+
+def _attr_hides_or_prices(walker: _Walker, el: etree._Element, tag: str, name: str, value: str) -> bool:
+    """True if the attribute hides the element; records price candidates (class/id with "price")."""
+    if name == "hidden":
         return True
-    if attrib.get("aria-hidden", "").strip().lower() == "true":
-        return True
-    style = attrib.get("style")
-    if style and _HIDDEN_STYLE.search(style):
-        return True
-    return el.tag == "input" and attrib.get("type", "").strip().lower() == "hidden"
+    if name == "style":
+        return bool(_HIDDEN_STYLE.search(value))
+    if name == "aria-hidden":
+        return value.strip().lower() == "true"
+    if name == "type":
+        return tag == "input" and value.strip().lower() == "hidden"
+    if "price" in value.lower() and (not walker.price_els or walker.price_els[-1] is not el):
+        walker.price_els.append(el)
+    return False
 
 
 def _short_text(el: etree._Element | None, limit: int = 120) -> str:
@@ -247,6 +274,9 @@ class _Walker:
         self.cell_stack: list[list[str]] = []
         self.row_stack: list[list[str]] = []
         self.link_depth = 0
+        self.link_marks: list[tuple[int, int]] = []  # (len(pieces), flushes) at each open <a>
+        self.flushes = 0
+        self.scheme = base.split(":", 1)[0] if "://" in base else "http"
         self.title = ""
         self.h1 = ""
         self.images: list[ImageRef] = []
@@ -268,9 +298,17 @@ class _Walker:
         if key not in self.fields and value:
             self.fields[key] = value
 
+    def absolute(self, href: str) -> str:
+        if href.startswith(("http://", "https://")):
+            return href
+        if href.startswith("//"):
+            return f"{self.scheme}:{href}"
+        return urljoin(self.base, href)
+
     def flush(self) -> None:
         if not self.pieces:
             return
+        self.flushes += 1
         pieces, in_link = self.pieces, self.piece_in_link
         self.pieces, self.piece_in_link = [], []
         text = _collapse("".join(pieces))
@@ -301,23 +339,23 @@ class _Walker:
                 self.pending_label = label_only
             return
         # <div><span>品牌</span><span>鱼跃</span></div>: the first run is a label, the rest its value
-        labels = field_labels()
+        if len(pieces) < 2:
+            return
         for i, piece in enumerate(pieces):
             if not piece.strip():
                 continue
             if in_link[i]:
                 break
-            found = labels.get(_label_key(piece)) if len(piece) <= 24 else None
+            found = _lookup_label(piece)
             if found:
                 self.set_field(found, _collapse("".join(pieces[i + 1 :])).lstrip(":： "))
             break
 
     def end_row(self, cells: list[str]) -> None:
-        labels = field_labels()
         cells = [c for c in cells if c]
         i = 0
         while i < len(cells):
-            key = labels.get(_label_key(cells[i])) if len(cells[i]) <= 24 else None
+            key = _lookup_label(cells[i])
             if key is None:
                 pairs, _ = _fields_from_line(cells[i])
                 for k, v in pairs:
@@ -325,7 +363,7 @@ class _Walker:
                 i += 1
                 continue
             nxt = cells[i + 1] if i + 1 < len(cells) else ""
-            nxt_is_label = len(nxt) <= 24 and _label_key(nxt) in labels
+            nxt_is_label = _lookup_label(nxt) is not None
             if nxt and not nxt_is_label:
                 self.set_field(key, nxt)
                 i += 2
@@ -338,43 +376,47 @@ class _Walker:
     def start(self, el: etree._Element) -> bool:
         """Handle an opening tag; False to skip the element's subtree (its tail still counts)."""
         tag = el.tag
-        if not isinstance(tag, str):
-            return True
-        if tag in _DROP or tag == "title" or _is_hidden(el):
+        if tag in _DROP or tag == "title":
             return False
-        if tag == "br":
-            self.flush()
-            return True
+        attrs = el.items()
+        if attrs:
+            for name, value in attrs:
+                if name in _ATTR_CHECK and _attr_hides_or_prices(self, el, tag, name, value):
+                    if self.price_els and self.price_els[-1] is el:
+                        self.price_els.pop()
+                    return False
         if tag in _BLOCK:
-            self.flush()
+            if self.pieces:
+                self.flush()
             self.block_stack.append(tag)
             if tag == "tr":
                 self.row_stack.append([])
         elif tag in _CELL:
             self.add(" ")
             self.cell_stack.append([])
+        elif tag == "br":
+            self.flush()
+        elif tag == "a":
+            self.link_depth += 1
+            self.link_marks.append((len(self.pieces), self.flushes))
         elif tag == "img":
             src = _image_src(el)
             if src:
                 self.images.append(
-                    ImageRef(urljoin(self.base, src), _collapse(el.get("alt") or ""), _image_caption(el))
+                    ImageRef(self.absolute(src), _collapse(el.get("alt") or ""), _image_caption(el))
                 )
-        elif tag == "a":
-            self.link_depth += 1
         elif tag == "input":
             itype = (el.get("type") or "").lower()
             if itype in {"button", "submit"}:
                 self.add(" " + (el.get("value") or "") + " ")
-        cls = el.get("class")
-        ident = el.get("id")
-        if (cls and "price" in cls.lower()) or (ident and "price" in ident.lower()):
-            self.price_els.append(el)
-        self.add(el.text)
+        text = el.text
+        if text:
+            self.add(text)
         return True
 
     def end(self, el: etree._Element, visited: bool) -> None:
         tag = el.tag
-        if visited and isinstance(tag, str):
+        if visited:
             if tag in _BLOCK:
                 self.flush()
                 if self.block_stack:
@@ -388,21 +430,26 @@ class _Walker:
                 self.add(" ")
             elif tag == "a":
                 self.link_depth -= 1
-                self._link(el)
-        self.add(el.tail)
+                mark = self.link_marks.pop() if self.link_marks else (0, -1)
+                if mark[1] == self.flushes:
+                    self._link(el, _collapse("".join(self.pieces[mark[0] :])))
+                else:  # a block inside the link flushed part of its text
+                    self._link(el, _collapse("".join(el.itertext("*"))))
+        tail = el.tail
+        if tail:
+            self.add(tail)
 
-    def _link(self, el: etree._Element) -> None:
+    def _link(self, el: etree._Element, text: str) -> None:
         href = (el.get("href") or "").strip()
         if not href or href.startswith("#") or href[:11].lower() == "javascript:":
             return
-        text = _collapse("".join(el.itertext("*")))
         if not text:
             text = _collapse(el.get("title") or "")
         if not text:
             img = el.find(".//img")
             if img is not None:
                 text = _collapse(img.get("alt") or "")
-        self.links.append(Link(urljoin(self.base, href), text))
+        self.links.append(Link(self.absolute(href), text))
 
     # price ----------------------------------------------------------------------------------
     def price(self) -> str | None:
@@ -429,28 +476,46 @@ class _Walker:
 
 
 def _walk(root: etree._Element, walker: _Walker) -> None:
+    # Hot loop: plain inline elements without attributes (span, em, b, font…) only add their text.
     skipped: set[etree._Element] = set()
+    special = _SPECIAL
+    start, end, add = walker.start, walker.end, walker.add
     it = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
     for event, el in it:
         if event == "start":
-            if not walker.start(el):
-                it.skip_subtree()
-                skipped.add(el)
+            if el.tag in special or el.attrib:
+                if not start(el):
+                    it.skip_subtree()
+                    skipped.add(el)
+            elif el.text:
+                add(el.text)
         elif event == "end":
-            walker.end(el, el not in skipped)
-        else:  # comment / processing instruction: only its tail is text
-            walker.add(el.tail)
+            if el.tag in special:
+                end(el, el not in skipped)
+            elif el.tail:
+                add(el.tail)
+        elif el.tail:  # comment / processing instruction: only its tail is text
+            add(el.tail)
     walker.flush()
+
+
+_PARSERS = threading.local()  # lxml parsers are not to be shared between threads
 
 
 def _parse(text: str) -> etree._Element:
     text = _XML_DECL.sub("", text, count=1)
     if not text.strip():
         raise ExtractError("页面内容为空，无法解析。")
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = etree.HTMLParser(remove_comments=False, no_network=True)
     try:
-        return lxml.html.document_fromstring(text)
-    except (etree.ParserError, ValueError) as exc:
+        root = etree.fromstring(text, parser)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError) as exc:
         raise ExtractError("页面无法解析为 HTML。") from exc
+    if root is None:
+        raise ExtractError("页面没有可见内容，无法解析。")
+    return root
 
 
 def _base_url(root: etree._Element, url: str) -> str:
