@@ -36,7 +36,7 @@ def print_outcome(console: Console, outcome: ScanOutcome) -> None:
         return
     table = Table(title=f"发现 {len(outcome.findings)} 项问题", show_lines=True)
     table.add_column("级别", no_wrap=True)
-    table.add_column("规则", no_wrap=True)
+    table.add_column("规则", no_wrap=True, min_width=31)
     table.add_column("说明")
     table.add_column("证据")
     for f in sorted(outcome.findings, key=lambda f: SEVERITY_ORDER[f.severity]):
@@ -60,7 +60,7 @@ def print_rule_summary(console: Console, outcomes: Iterable[ScanOutcome], title:
             pages[rule] += 1
     catalogue = rules()
     table = Table(title=title)
-    table.add_column("规则")
+    table.add_column("规则", no_wrap=True, min_width=31)
     table.add_column("名称")
     table.add_column("级别")
     table.add_column("涉及页面数", justify="right")
