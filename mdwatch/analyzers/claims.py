@@ -1,0 +1,273 @@
+"""Claim rules: absolute terms, efficacy/safety guarantees, endorsements, comparisons.
+
+RULES.md "Claim rules" (CLAIM_ABSOLUTE, CLAIM_GUARANTEE, CLAIM_ENDORSEMENT, CLAIM_COMPARATIVE);
+the terms, exceptions, negation cues and patterns are data in ``lexicons/claims/``.
+
+One Aho-Corasick automaton (built once) holds every normalised term, its generated pinyin and
+homophone variants, the triggers of the regex patterns and the exception phrases. A page is
+normalised once (``evasion.fold_for_matching``: full-width, case, traditional, in-word symbols),
+scanned once, and only hits are mapped back to the original text for evidence.
+
+Per hit: exceptions of the same rule whose span holds the hit's start cancel it; a term that
+begins or ends with an ASCII letter or digit must not continue an ASCII word on the page
+(``gen治`` yes, ``origen治`` no); overlapping hits keep the longest (one phrase, one category:
+100%有效 is a guarantee, not also an absolute term); last, a negation cue just before a hit
+cancels it (ABSOLUTE / COMPARATIVE, and a narrow set of denials for GUARANTEE).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+from mdwatch.analyzers.catalogue import finding
+from mdwatch.analyzers.evasion import OffsetMap, fold_for_matching
+from mdwatch.analyzers.model import Context, Evidence, Finding, Page, PageKind
+from mdwatch.analyzers.normalize import snippet
+from mdwatch.lexicons import load_yaml
+
+RULES: tuple[str, ...] = ("CLAIM_ABSOLUTE", "CLAIM_GUARANTEE", "CLAIM_ENDORSEMENT", "CLAIM_COMPARATIVE")
+KINDS: tuple[PageKind, ...] = ("platform", "shop", "product")
+
+LEXICON_FILES: dict[str, str] = {
+    "CLAIM_ABSOLUTE": "claims/absolute.yaml",
+    "CLAIM_GUARANTEE": "claims/guarantee.yaml",
+    "CLAIM_ENDORSEMENT": "claims/endorsement.yaml",
+    "CLAIM_COMPARATIVE": "claims/comparative.yaml",
+}
+_BOUNDARY = frozenset("。，！？；：、,!?;:\n")
+_BACK = 24  # regex window before a trigger
+_AHEAD = 32  # regex window after a trigger
+
+EntryKind = Literal["term", "pattern", "exception", "exception_pattern"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimHit:
+    """One claim found in a text; ``start``/``end``/``matched`` refer to the ORIGINAL text."""
+
+    rule: str
+    term: str
+    start: int
+    end: int
+    matched: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    kind: EntryKind
+    rule: str
+    canonical: str
+    regex: re.Pattern[str] | None = None
+    term_from_match: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Lexicon:
+    automaton: Any  # ahocorasick.Automaton: key -> (key length, entries)
+    negation: dict[str, tuple[str, ...]]
+    negation_window: int
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
+
+
+def _is_ascii_alnum(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def variants(term: str, homophones: dict[str, list[str]], pinyin: bool) -> list[str]:
+    """Deterministic evasion variants of ``term``: one character as toneless pinyin, the whole
+    term as pinyin (all-CJK terms), one homophone substitution (terms of 3+ characters)."""
+    out: list[str] = []
+    cjk = [i for i, ch in enumerate(term) if _is_cjk(ch)]
+    if pinyin and len(cjk) >= 2:
+        from pypinyin import lazy_pinyin  # build time only
+
+        syllables = lazy_pinyin(term)
+        if len(syllables) == len(term) and all(s.isascii() and s.isalpha() for i, s in enumerate(syllables) if i in cjk):
+            for i in cjk:
+                out.append(term[:i] + syllables[i] + term[i + 1 :])
+            if len(cjk) == len(term):
+                out.append("".join(syllables))
+    if len(term) >= 3:
+        for i, ch in enumerate(term):
+            for alt in homophones.get(ch, []):
+                out.append(term[:i] + alt + term[i + 1 :])
+    return out
+
+
+@cache
+def _lexicon() -> _Lexicon:
+    import ahocorasick  # third-party, C extension
+
+    common = load_yaml("claims/common.yaml")
+    homophones: dict[str, list[str]] = {k: list(v) for k, v in common.get("homophones", {}).items()}
+    table: dict[str, list[_Entry]] = {}
+
+    def add(key: str, entry: _Entry) -> None:
+        norm = fold_for_matching(key)
+        if norm:
+            bucket = table.setdefault(norm, [])
+            if entry not in bucket:
+                bucket.append(entry)
+
+    for rule, path in LEXICON_FILES.items():
+        data = load_yaml(path)
+        pinyin = bool(data.get("pinyin_variants", False))
+        for canonical, explicit in (data.get("terms") or {}).items():
+            canonical = str(canonical)
+            entry = _Entry("term", rule, canonical)
+            for key in [canonical, *(str(v) for v in explicit or [])]:
+                add(key, entry)
+                for var in variants(key, homophones, pinyin):
+                    add(var, entry)
+                if "100%" in key:
+                    for word in ("百分百", "百分之百"):
+                        add(key.replace("100%", word), entry)
+        for pat in data.get("patterns") or []:
+            entry = _Entry(
+                "pattern", rule, str(pat["term"]), re.compile(pat["regex"]), bool(pat.get("term_from_match"))
+            )
+            for trig in pat["trigger"]:
+                add(str(trig), entry)
+        for phrase in data.get("exceptions") or []:
+            add(str(phrase), _Entry("exception", rule, str(phrase)))
+        for pat in data.get("exception_patterns") or []:
+            entry = _Entry("exception_pattern", rule, pat["regex"], re.compile(pat["regex"]))
+            for trig in pat["trigger"]:
+                add(str(trig), entry)
+
+    automaton = ahocorasick.Automaton()
+    for key in sorted(table):
+        automaton.add_word(key, (len(key), tuple(table[key])))
+    automaton.make_automaton()
+    negation = {rule: tuple(fold_for_matching(c) for c in cues) for rule, cues in common["negation"].items()}
+    return _Lexicon(automaton, negation, int(common.get("negation_window", 4)))
+
+
+def _regex_spans(regex: re.Pattern[str], norm: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans of ``regex`` matches near ``[start, end)`` that contain that trigger occurrence."""
+    lo = max(0, start - _BACK)
+    hi = min(len(norm), end + _AHEAD)
+    out: list[tuple[int, int]] = []
+    for m in regex.finditer(norm, lo, hi):
+        if m.start() <= start and m.end() >= end:
+            out.append((m.start(), m.end()))
+    return out
+
+
+def _negated(norm: str, start: int, cues: tuple[str, ...], width: int) -> bool:
+    lo = max(0, start - width - max((len(c) for c in cues), default=0))
+    window = norm[lo:start]
+    for i in range(len(window) - 1, -1, -1):
+        if window[i] in _BOUNDARY:
+            window = window[i + 1 :]
+            break
+    if not window:
+        return False
+    for cue in cues:
+        idx = window.rfind(cue)
+        if idx >= 0 and len(window) - (idx + len(cue)) <= width:
+            return True
+    return False
+
+
+_Hit = tuple[int, int, str, str]  # normalised start, end, rule, canonical term
+
+
+def _scan(norm: str) -> list[_Hit]:
+    """Claims in normalised text as ``(start, end, rule, canonical)``, exceptions applied."""
+    lex = _lexicon()
+    cands: list[_Hit] = []
+    excs: list[tuple[int, int, str]] = []
+    for last, (length, entries) in lex.automaton.iter(norm):
+        start, end = last - length + 1, last + 1
+        for entry in entries:
+            if entry.kind == "term":
+                cands.append((start, end, entry.rule, entry.canonical))
+            elif entry.kind == "exception":
+                excs.append((start, end, entry.rule))
+            elif entry.regex is not None:
+                for s, e in _regex_spans(entry.regex, norm, start, end):
+                    if entry.kind == "pattern":
+                        canonical = norm[s:e] if entry.term_from_match else entry.canonical
+                        cands.append((s, e, entry.rule, canonical))
+                    else:
+                        excs.append((s, e, entry.rule))
+    if not cands:
+        return []
+    return [h for h in cands if not any(es <= h[0] < ee and er == h[2] for es, ee, er in excs)]
+
+
+def _negation_filter(norm: str, hits: list[_Hit]) -> list[_Hit]:
+    """Drop hits right after a negation cue of their rule (after overlap resolution, so that
+    不保证100%有效 leaves neither the guarantee nor the 100% inside it)."""
+    lex = _lexicon()
+    out: list[_Hit] = []
+    for hit in hits:
+        cues = lex.negation.get(hit[2])
+        if cues and _negated(norm, hit[0], cues, lex.negation_window):
+            continue
+        out.append(hit)
+    return out
+
+
+def _resolve(hits: list[_Hit]) -> list[_Hit]:
+    """Keep the longest of overlapping hits (earliest first on ties)."""
+    kept: list[_Hit] = []
+    for hit in sorted(set(hits), key=lambda h: (-(h[1] - h[0]), h[0], h[2])):
+        if all(hit[1] <= k[0] or hit[0] >= k[1] for k in kept):
+            kept.append(hit)
+    return sorted(kept)
+
+
+def find_claims(text: str) -> list[ClaimHit]:
+    """Every claim in ``text`` (page text or OCR text), in order, with original offsets."""
+    norm = fold_for_matching(text)
+    raw = _scan(norm)
+    if not raw:
+        return []
+    omap = OffsetMap.build(text)
+    checked: list[_Hit] = []
+    for s, e, rule, canonical in raw:
+        os_, oe = omap.span(s, e)
+        if _is_ascii_alnum(norm[s]) and os_ > 0 and _is_ascii_alnum(text[os_ - 1]):
+            continue
+        if _is_ascii_alnum(norm[e - 1]) and oe < len(text) and _is_ascii_alnum(text[oe]):
+            continue
+        checked.append((s, e, rule, canonical))
+    out: list[ClaimHit] = []
+    for s, e, rule, canonical in _negation_filter(norm, _resolve(checked)):
+        os_, oe = omap.span(s, e)
+        out.append(ClaimHit(rule, canonical, os_, oe, text[os_:oe]))
+    return out
+
+
+def sentence_rules(text: str) -> set[str]:
+    """The claim rules that fire on ``text`` (for the evaluation runner)."""
+    return {h.rule for h in find_claims(text)}
+
+
+def analyze(page: Page, ctx: Context) -> list[Finding]:
+    """One finding per claim rule, with every hit on the page and its related pages as evidence."""
+    if not any(ctx.enabled(r) for r in RULES):
+        return []
+    evidence: dict[str, list[Evidence]] = {r: [] for r in RULES}
+    sources: list[tuple[str, str | None]] = [(page.text, None)]
+    sources.extend((rel.text, rel.url) for rel in page.related)
+    for text, url in sources:
+        for hit in find_claims(text):
+            evidence[hit.rule].append(
+                Evidence(
+                    source="text",
+                    snippet=snippet(text, hit.start, hit.end),
+                    match=hit.matched,
+                    page_url=url,
+                    detail={"term": hit.term},
+                )
+            )
+    return [finding(rule, evidence[rule]) for rule in RULES if evidence[rule] and ctx.enabled(rule)]

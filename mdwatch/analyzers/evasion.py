@@ -1,0 +1,179 @@
+"""Normalisation that sees through the ways sellers dodge keyword filters.
+
+``normalize_for_matching`` folds full-width forms to ASCII, upper to lower case and traditional
+to simplified characters (1:1, from OpenCC's ``TSCharacters`` table), and drops the spaces,
+symbols and in-word punctuation sellers insert inside words (根 治, 根*治, 根-治, 根·治, 根🔥治).
+Sentence punctuation (。，！？；：、 and their ASCII forms) and line breaks are kept, so separate
+sentences and separate text blocks are never glued into one word.
+
+The folded text is usually what a matcher needs; the map back to the page's original offsets
+is built only when a hit needs evidence (``OffsetMap``), and costs nothing when no character
+was dropped. See ``docs/rule-semantics.md`` and RULES.md ("Sellers dodge keyword filters").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from mdwatch.analyzers.normalize import FOLD_TABLE
+
+# Kept as boundaries: sentence and clause punctuation, line breaks, and ``%`` (part of claims).
+KEEP = frozenset("。，！？；：、,!?;:%\n")
+_DROP_CATEGORIES = frozenset({"Zs", "So", "Sk", "Sm", "Sc", "Pd", "Pc", "Ps", "Pe", "Pi", "Pf", "Po", "Cf"})
+_MAX_CP = 0x20000
+
+
+@cache
+def t2s_table() -> dict[int, int]:
+    """Traditional → simplified, one character to one character (OpenCC ``TSCharacters``)."""
+    data = resources.files("opencc").joinpath("dictionary/TSCharacters.txt").read_text(encoding="utf-8")
+    out: dict[int, int] = {}
+    for line in data.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 2 or len(parts[0]) != 1:
+            continue
+        target = parts[1].split(" ")[0]
+        if len(target) == 1 and target != parts[0]:
+            out[ord(parts[0])] = ord(target)
+    return out
+
+
+@cache
+def drop_codepoints() -> frozenset[int]:
+    """Characters removed before matching: spaces (not line breaks), symbols, in-word punctuation."""
+    out = set()
+    for cp in range(0x20, _MAX_CP):
+        ch = chr(cp)
+        if ch in KEEP:
+            continue
+        if unicodedata.category(ch) in _DROP_CATEGORIES:
+            out.add(cp)
+    out.add(0x09)  # tab
+    out.add(0x0D)  # carriage return
+    # Keep the full-width forms of kept punctuation: they fold to their ASCII forms instead.
+    return frozenset(cp for cp in out if chr(FOLD_TABLE.get(cp, cp)) not in KEEP)
+
+
+@cache
+def match_table() -> dict[int, int | None]:
+    """The single ``str.translate`` table: fold, lower, traditional → simplified, drop."""
+    table: dict[int, int | None] = {}
+    t2s = t2s_table()
+    for cp, folded in FOLD_TABLE.items():
+        ch = chr(folded).lower()
+        table[cp] = t2s.get(ord(ch), ord(ch))
+    for cp in range(ord("A"), ord("Z") + 1):
+        table[cp] = cp + 32
+    for cp, simp in t2s.items():
+        table.setdefault(cp, simp)
+    for cp in drop_codepoints():
+        table[cp] = None
+    for cp, folded in FOLD_TABLE.items():  # a full-width symbol is dropped like its ASCII form
+        if folded in table and table[folded] is None:
+            table[cp] = None
+    return table
+
+
+def _ranges(cps: frozenset[int]) -> str:
+    items = sorted(cps)
+    parts: list[str] = []
+    i = 0
+    while i < len(items):
+        j = i
+        while j + 1 < len(items) and items[j + 1] == items[j] + 1:
+            j += 1
+        lo, hi = items[i], items[j]
+        parts.append(re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}")
+        i = j + 1
+    return "".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    drop_re: re.Pattern[str]  # BMP characters to drop (one C pass, no Python per character)
+    map_re: re.Pattern[str]  # BMP characters to map (full-width letters/digits/%, traditional)
+    map_table: dict[int, int]
+    full_table: dict[int, int | None]  # slow path: astral characters, length-changing lower()
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+
+
+@cache
+def _compiled() -> _Compiled:
+    table = match_table()
+    drop = frozenset(cp for cp, v in table.items() if v is None and cp < 0x10000)
+    mapping = {
+        cp: v
+        for cp, v in table.items()
+        # full-width ，！？；： stay as they are: they are boundaries either way
+        if v is not None and cp < 0x10000 and not (65 <= cp <= 90) and not (cp > 127 and chr(v) in KEEP and v != 37)
+    }
+    return _Compiled(
+        drop_re=re.compile("[" + _ranges(drop) + "]"),
+        map_re=re.compile("[" + _ranges(frozenset(mapping)) + "]"),
+        map_table=mapping,
+        full_table=table,
+    )
+
+
+def _fast_ok(text: str, lowered: str) -> bool:
+    return len(lowered) == len(text) and _ASTRAL.search(text) is None
+
+
+def fold_for_matching(text: str) -> str:
+    """The normalised text only (fast path; no offsets). Full-width ，！？；： are kept as they are."""
+    comp = _compiled()
+    lowered = text.lower()
+    if not _fast_ok(text, lowered):
+        return text.translate(comp.full_table)
+    if comp.map_re.search(lowered) is not None:
+        lowered = lowered.translate(comp.map_table)
+    return comp.drop_re.sub("", lowered)
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetMap:
+    """Maps an index in the normalised text back to the index in the original text."""
+
+    original: str
+    _marks: tuple[int, ...]  # for the k-th dropped character: its original position minus k
+
+    @classmethod
+    def build(cls, original: str) -> OffsetMap:
+        comp = _compiled()
+        if _fast_ok(original, original.lower()):
+            marks = tuple(m.start() - k for k, m in enumerate(comp.drop_re.finditer(original)))
+        else:
+            table = comp.full_table
+            dropped = [i for i, ch in enumerate(original) if table.get(ord(ch), 0) is None]
+            marks = tuple(pos - k for k, pos in enumerate(dropped))
+        return cls(original, marks)
+
+    def orig(self, i: int) -> int:
+        """Original index of normalised character ``i``."""
+        return i + bisect_right(self._marks, i) if self._marks else i
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original ``(start, end)`` of the normalised span ``[start, end)`` (``end > start``)."""
+        return self.orig(start), self.orig(end - 1) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class NormText:
+    """Normalised text; ``offsets[i]`` is the index in the original of normalised char ``i``."""
+
+    text: str
+    offsets: tuple[int, ...] | list[int]
+
+
+def normalize_for_matching(text: str) -> NormText:
+    """Fold, lower, traditional → simplified, drop in-word symbols; with the full offset map."""
+    norm = fold_for_matching(text)
+    omap = OffsetMap.build(text)
+    return NormText(norm, [omap.orig(i) for i in range(len(norm))])

@@ -1,0 +1,162 @@
+"""Claim rules: corpus precision/recall per rule, and specific cases."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mdwatch.analyzers.claims import RULES, analyze, find_claims, sentence_rules
+from mdwatch.analyzers.model import Context, Page, TextBlock
+
+CORPUS = Path(__file__).parent / "corpus" / "sentences.yaml"
+
+
+def _corpus() -> list[dict[str, object]]:
+    data = yaml.safe_load(CORPUS.read_text(encoding="utf-8"))
+    assert isinstance(data, list)
+    return data
+
+
+def _scores() -> dict[str, tuple[float, float, int, int, int]]:
+    counts = {r: [0, 0, 0] for r in RULES}
+    for item in _corpus():
+        got = sentence_rules(str(item["text"]))
+        expected = set(item["rules"])  # type: ignore[call-overload]
+        for r in RULES:
+            if r in got and r in expected:
+                counts[r][0] += 1
+            elif r in got:
+                counts[r][1] += 1
+            elif r in expected:
+                counts[r][2] += 1
+    out = {}
+    for r, (tp, fp, fn) in counts.items():
+        out[r] = (tp / max(1, tp + fp), tp / max(1, tp + fn), tp, fp, fn)
+    return out
+
+
+def test_corpus_size_and_labels() -> None:
+    items = _corpus()
+    assert len(items) >= 300
+    for item in items:
+        assert set(item["rules"]) <= set(RULES)  # type: ignore[call-overload]
+    for r in RULES:
+        assert sum(r in item["rules"] for item in items) >= 30  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_corpus_precision_recall(rule: str) -> None:
+    precision, recall, tp, fp, fn = _scores()[rule]
+    print(f"{rule}: P={precision:.3f} R={recall:.3f} (tp={tp} fp={fp} fn={fn})")
+    assert precision >= 0.9
+    assert recall >= 0.9
+
+
+def _one(text: str) -> list[tuple[str, str]]:
+    return [(h.rule, h.matched) for h in find_claims(text)]
+
+
+def test_evidence_quotes_the_original_text() -> None:
+    text = "本品可根 * 治高血壓，無副作用！１００％有效"
+    hits = find_claims(text)
+    assert [(h.rule, h.term, h.matched) for h in hits] == [
+        ("CLAIM_GUARANTEE", "根治", "根 * 治"),
+        ("CLAIM_GUARANTEE", "无副作用", "無副作用"),
+        ("CLAIM_GUARANTEE", "100%有效", "１００％有效"),
+    ]
+    for h in hits:
+        assert text[h.start : h.end] == h.matched
+
+
+def test_pinyin_and_homophones() -> None:
+    assert _one("gen zhi 静脉曲张") == [("CLAIM_GUARANTEE", "gen zhi")]
+    assert _one("根zhi老寒腿") == [("CLAIM_GUARANTEE", "根zhi")]
+    assert _one("无腹作用") == [("CLAIM_GUARANTEE", "无腹作用")]
+    assert _one("无fu作用") == [("CLAIM_GUARANTEE", "无fu作用")]
+    assert _one("百分百有效") == [("CLAIM_GUARANTEE", "百分百有效")]
+    assert _one("Origen治疗仪") == []  # pinyin must not continue an ASCII word
+
+
+def test_negation() -> None:
+    assert _one("我们不敢说是最好的") == []
+    assert _one("并非第一") == []
+    assert _one("不保证100%有效") == []
+    assert _one("本品不能根治疾病") == []
+    # negative in form, still a guarantee
+    assert _one("无副作用") == [("CLAIM_GUARANTEE", "无副作用")]
+    assert _one("零风险") == [("CLAIM_GUARANTEE", "零风险")]
+    assert _one("用完不反弹") == [("CLAIM_GUARANTEE", "不反弹")]
+    # a cue in another clause does not negate
+    assert _one("不是吹，最好的血压计") == [("CLAIM_ABSOLUTE", "最好")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "最大测量范围0-300mmHg",
+        "最小分度值0.1℃",
+        "最近更新",
+        "第一次使用前请阅读说明书",
+        "第一步：缠绕袖带",
+        "第一类医疗器械",
+        "治愈系小熊",
+        "最高温度可达55℃",
+        "面料：100%纯棉",
+        "湿度10%-100%RH",
+        "国家级高新技术企业",
+        "适用于乳腺癌根治术后上肢水肿",
+        "建议最好在早晨测量",
+        "限时秒杀",
+    ],
+)
+def test_exceptions(text: str) -> None:
+    assert _one(text) == []
+
+
+def test_no_match_across_blocks() -> None:
+    page = Page(url="https://shop.example/p/1", kind="product", title="家用血压计", blocks=(TextBlock("根"), TextBlock("治")))
+    assert analyze(page, Context(now=datetime.now(UTC))) == []
+
+
+def test_analyze_findings_and_related_pages() -> None:
+    rel = Page(url="https://shop.example/about", kind="shop", blocks=(TextBlock("医生推荐，品质保证"),))
+    page = Page(
+        url="https://shop.example/p/1",
+        kind="product",
+        title="最好的血压计",
+        blocks=(TextBlock("全国销量第一，無副作用"),),
+        related=(rel,),
+    )
+    findings = analyze(page, Context(now=datetime.now(UTC)))
+    by_rule = {f.rule: f for f in findings}
+    assert set(by_rule) == {"CLAIM_ABSOLUTE", "CLAIM_GUARANTEE", "CLAIM_ENDORSEMENT"}
+    absolute = by_rule["CLAIM_ABSOLUTE"]
+    assert [e.match for e in absolute.evidence] == ["最好", "销量第一"]
+    assert absolute.evidence[0].snippet.startswith("最好的血压计")
+    assert absolute.evidence[0].detail == {"term": "最好"}
+    assert by_rule["CLAIM_GUARANTEE"].evidence[0].match == "無副作用"
+    endorsement = by_rule["CLAIM_ENDORSEMENT"].evidence[0]
+    assert endorsement.page_url == "https://shop.example/about"
+    assert endorsement.source == "text"
+    only = analyze(page, Context(now=datetime.now(UTC), enabled_rules=frozenset({"CLAIM_GUARANTEE"})))
+    assert [f.rule for f in only] == ["CLAIM_GUARANTEE"]
+
+
+def test_speed_report() -> None:
+    """Prints claims throughput on ~3k-character pages (not a timed assertion)."""
+    texts = [str(item["text"]) for item in _corpus()]
+    clean = "\n".join(t for t in texts if "血" in t or "适用" in t)
+    page = (clean * 20)[:3000]
+    dirty = ("\n".join(texts) * 2)[:3000]
+    find_claims(page)
+    for label, text in (("typical", page), ("claim-dense", dirty)):
+        n = 300
+        t0 = time.perf_counter()
+        for _ in range(n):
+            find_claims(text)
+        per = (time.perf_counter() - t0) / n
+        print(f"claims {label} 3k-char page: {per * 1e3:.3f} ms/page ({1 / per:.0f} pages/s)")
