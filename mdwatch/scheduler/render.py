@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
@@ -11,6 +12,7 @@ from rich.table import Table
 from mdwatch.analyzers.catalogue import rules
 from mdwatch.scheduler.pipeline import ScanOutcome
 
+DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
 SEVERITY_ZH = {"critical": "严重", "high": "高", "medium": "中", "low": "低", "info": "提示"}
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 KIND_ZH = {"platform": "平台首页", "shop": "店铺页", "product": "商品页"}
@@ -23,7 +25,7 @@ def print_outcome(console: Console, outcome: ScanOutcome) -> None:
     console.print(f"[bold]{page.title or outcome.url}[/bold]")
     console.print(
         f"网址：{outcome.url}\n页面类型：{KIND_ZH[page.kind]}　编码：{page.encoding}　"
-        f"抓取时间：{outcome.capture.fetched_at.astimezone().isoformat(timespec='seconds')}\n"
+        f"抓取时间：{outcome.capture.fetched_at.astimezone(DISPLAY_TZ).isoformat(timespec='seconds')}\n"
         f"SHA-256：{outcome.capture.sha256}"
     )
     for label, key in (("注册证/备案编号", "registration_numbers"), ("许可/备案编号", "license_numbers"),
@@ -31,25 +33,22 @@ def print_outcome(console: Console, outcome: ScanOutcome) -> None:
         values = ex.get(key) or []
         if values:
             console.print(f"{label}：{'，'.join(map(str, values))}")  # type: ignore[call-overload]
+    for rel in page.related:
+        console.print(f"同时检查资质页：{rel.url}", markup=False)
     if not outcome.findings:
         console.print("[green]未发现问题。[/green]\n")
         return
-    table = Table(title=f"发现 {len(outcome.findings)} 项问题", show_lines=True)
-    table.add_column("级别", no_wrap=True)
-    table.add_column("规则", no_wrap=True, min_width=31)
-    table.add_column("说明")
-    table.add_column("证据")
-    for f in sorted(outcome.findings, key=lambda f: SEVERITY_ORDER[f.severity]):
-        ev = "\n".join(
-            (f"[图片 {e.image_url}] " if e.image_url else "") + e.snippet for e in f.evidence[:3]
-        )
-        table.add_row(
-            f"[{SEVERITY_STYLE[f.severity]}]{SEVERITY_ZH[f.severity]}[/]",
-            f.rule,
-            f"{f.message}\n[dim]{f.article}[/dim]",
-            ev,
-        )
-    console.print(table)
+    console.print(f"[bold]发现 {len(outcome.findings)} 项问题：[/bold]")
+    for n, f in enumerate(sorted(outcome.findings, key=lambda f: SEVERITY_ORDER[f.severity]), 1):
+        style = SEVERITY_STYLE[f.severity]
+        console.print(f"{n}. [{style}]【{SEVERITY_ZH[f.severity]}】[/] [bold]{f.rule}[/bold]  {f.message}", soft_wrap=True)
+        console.print(f"   [dim]依据：{f.article}[/dim]", soft_wrap=True)
+        for e in f.evidence[:5]:
+            where = f"图片 {e.image_url} " if e.image_url else ("" if e.page_url in (None, outcome.url) else f"{e.page_url} ")
+            match = f"（命中：{e.match}）" if e.match and e.source != "structure" else ""
+            console.print(f"   证据：{where}{e.snippet}{match}", soft_wrap=True, markup=False)
+        if len(f.evidence) > 5:
+            console.print(f"   …另有 {len(f.evidence) - 5} 处", soft_wrap=True)
     console.print()
 
 
