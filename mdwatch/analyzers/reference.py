@@ -41,7 +41,9 @@ REG_OLD = re.compile(
     rf"(?P<issuer>国|[{_PROV}]{_CJK}??)\(?(?P<agency>食|食药监|药监|药管|食药管)?\)?(?:药监)?械\((?P<origin>[准进许试])\)字"
     r"(?P<year>(?:19|20)\d{2})第(?P<cls>\d)(?P<cat>\d{2})(?P<serial>\d{3,4})号"
 )
-FILING = re.compile(rf"(?P<issuer>国|[{_PROV}]{_CJK}{{0,2}}?)械备(?P<year>20\d{{2}})(?P<serial>\d{{4,5}})(?!\d)号?")
+FILING = re.compile(
+    rf"(?P<issuer>国|[{_PROV}]{_CJK}{{0,2}}?)械备(?P<year>20\d{{2}})(?P<serial>\d{{4,5}})(?!\d)号?"
+)
 # Anything that looks like a device number, valid or not (for "no number anywhere on the page").
 LOOSE = re.compile(rf"{_CJK}{{1,8}}械(?:注|备|\(|（)[^\n]{{0,6}}?\d{{4}}")
 _WS = re.compile(r"\s+")
@@ -207,13 +209,11 @@ def is_filing_exempt_class2(product_name: str) -> bool:
     name = fold(product_name)
     if any(word in name for word in spec.get("exclude", [])):
         return False
-    return any(
-        word in name for canonical, words in spec["products"].items() for word in (canonical, *words)
-    )
+    return any(word in name for canonical, words in spec["products"].items() for word in (canonical, *words))
 
 
 def fitting_kind(product_name: str, category_code: str | None = None) -> str | None:
-    """"contact_lens" or "hearing_aid" for products with special fitting requirements (§4.2), else None."""
+    """ "contact_lens" or "hearing_aid" for products with special fitting requirements (§4.2), else None."""
     spec = _lists()["fitting"]
     if category_code:
         code = category_code.strip()

@@ -1,0 +1,365 @@
+"""Claims beyond the registered 适用范围, and medical claims by non-devices.
+
+CLAIM_SCOPE_EXCEEDED (GSP-NET 13 ¶2; PLATFORM-QMS 2.1.2, 2.2.1): the page claims a disease, symptom
+or effect that the registration's 适用范围 does not cover, or claims treatment while the registered
+scope only measures / diagnoses. Needs ``ctx.registry`` holding the page's registration.
+
+CLAIM_NONDEVICE_MEDICAL (HAINAN (12)): a product page with no device registration / filing number
+anywhere, not a drug listing, claims to treat, cure or diagnose a disease.
+
+Claim finding: a fast pass (Aho-Corasick over the vocabulary of ``lexicons/indications.yaml``) picks
+candidate clauses; jieba then segments only those clauses, and a claim is confirmed when a term and a
+treatment verb (or an effect term on its own) sit on token boundaries, with no measuring verb between
+them and no negation before. 「测量血压」 is not a claim; 「降血压」, 「治疗高血压」 are.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+import ahocorasick
+import jieba
+
+from mdwatch.analyzers.catalogue import finding
+from mdwatch.analyzers.domain import is_drug_listing
+from mdwatch.analyzers.model import Context, Evidence, EvidenceSource, Finding, Page, Registration
+from mdwatch.analyzers.normalize import fold, snippet
+from mdwatch.analyzers.reference import find_device_numbers, has_device_number
+from mdwatch.lexicons import load_yaml
+
+RULES = ("CLAIM_SCOPE_EXCEEDED", "CLAIM_NONDEVICE_MEDICAL")
+KINDS = ("product",)
+
+ClaimKind = Literal["treat", "cure", "diagnose", "effect"]
+TermType = Literal["disease", "symptom", "effect", "body_part"]
+
+_CLAUSE = re.compile(r"[^。！？!?；;，,\n]+")
+_VERB_GAP = 16  # max characters between a verb and its term
+_POST_GAP = 10  # max characters between a term and a post word (「失眠克星」「对关节炎有很好的疗效」)
+_MAX_EVIDENCE = 10
+_VERB_KINDS = ("treat", "cure", "diagnose", "measure")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    canonical: str
+    type: TermType
+    forms: tuple[str, ...]
+    cover: tuple[str, ...]  # scope words that cover a claim of this term
+    medical: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    canonical: str
+    kind: ClaimKind
+    start: int  # span of the term in the analysed text
+    end: int
+    match: str  # verb + term as on the page (or the term alone for effects)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    start: int
+    end: int
+    word: str
+    label: str  # canonical term, or verb kind
+
+
+class _Vocabulary:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        raw: dict[str, dict[str, Any]] = spec["terms"]
+        forms: dict[str, tuple[str, ...]] = {
+            name: tuple(dict.fromkeys([name, *(entry.get("forms") or [])])) for name, entry in raw.items()
+        }
+        related: dict[str, set[str]] = {name: set(entry.get("related") or []) for name, entry in raw.items()}
+        for name, rel in list(related.items()):
+            for other in rel:
+                if other not in raw:
+                    raise ValueError(f"indications.yaml: {name} relates to unknown term {other}")
+                related[other].add(name)
+        self.terms: dict[str, Term] = {}
+        for name, entry in raw.items():
+            kind: TermType = entry["type"]
+            cover = [*forms[name], *(entry.get("covered_by") or [])]
+            for other in sorted(related[name]):
+                cover.extend(forms[other])
+            medical = bool(entry.get("medical", kind in ("disease", "symptom")))
+            self.terms[name] = Term(name, kind, forms[name], tuple(dict.fromkeys(cover)), medical)
+        verbs: dict[str, list[str]] = spec["verbs"]
+        self.negation: tuple[str, ...] = tuple(verbs["negation"])
+        self.post: tuple[str, ...] = tuple(verbs["post"])
+        self.measure: tuple[str, ...] = tuple(verbs["measure"])
+        self.cure: tuple[str, ...] = tuple(verbs["cure"])
+        self.scope_treat: tuple[str, ...] = tuple(spec["scope_treat_words"])
+        self.scope_diagnose: tuple[str, ...] = tuple(spec["scope_diagnose_words"])
+        self.exclude: tuple[str, ...] = tuple(spec.get("exclude_contexts") or [])
+        self.term_automaton = ahocorasick.Automaton()
+        for name, term in self.terms.items():
+            for form in term.forms:
+                self.term_automaton.add_word(fold(form), (fold(form), name))
+        self.term_automaton.make_automaton()
+        self.verb_automaton = ahocorasick.Automaton()
+        for verb_kind in _VERB_KINDS:
+            for verb in verbs[verb_kind]:
+                self.verb_automaton.add_word(verb, (verb, verb_kind))
+        self.verb_automaton.make_automaton()
+        jieba.setLogLevel(logging.WARNING)  # jieba's own logger: no "Building prefix dict" chatter
+        self.tokenizer = jieba.Tokenizer()
+        self.tokenizer.initialize()
+        for term in self.terms.values():
+            for form in term.forms:
+                self.tokenizer.add_word(fold(form))
+        for verb_kind in _VERB_KINDS:
+            for verb in verbs[verb_kind]:
+                if len(verb) > 1:
+                    self.tokenizer.add_word(verb)
+
+
+@cache
+def vocabulary() -> _Vocabulary:
+    """The indications vocabulary, automata and tokenizer (built once per process)."""
+    spec: dict[str, Any] = load_yaml("indications.yaml")
+    return _Vocabulary(spec)
+
+
+def _longest(hits: Iterable[_Hit]) -> list[_Hit]:
+    """Non-overlapping hits, longer ones first, in text order."""
+    chosen: list[_Hit] = []
+    for hit in sorted(hits, key=lambda h: (-(h.end - h.start), h.start)):
+        if all(hit.end <= c.start or hit.start >= c.end for c in chosen):
+            chosen.append(hit)
+    return sorted(chosen, key=lambda h: h.start)
+
+
+def _scan(automaton: Any, text: str) -> Iterator[_Hit]:
+    for end, (word, label) in automaton.iter(text):
+        yield _Hit(end - len(word) + 1, end + 1, word, label)
+
+
+def _clauses(text: str) -> Iterator[tuple[int, str]]:
+    for m in _CLAUSE.finditer(text):
+        yield m.start(), m.group(0)
+
+
+def _boundaries(vocab: _Vocabulary, clause: str) -> set[int]:
+    out = {0, len(clause)}
+    for _word, start, end in vocab.tokenizer.tokenize(clause):
+        out.add(start)
+        out.add(end)
+    return out
+
+
+def find_claims(text: str) -> list[Claim]:
+    """Treatment / diagnosis / effect claims in ``text`` (offsets into ``text``)."""
+    vocab = vocabulary()
+    folded = fold(text)
+    out: list[Claim] = []
+    for offset, clause in _clauses(folded):
+        terms = _longest(_scan(vocab.term_automaton, clause))
+        if not terms:
+            continue
+        bounds = _boundaries(vocab, clause)
+        verbs = [
+            v
+            for v in _longest(_scan(vocab.verb_automaton, clause))
+            if v.start in bounds
+            and v.end in bounds
+            and all(v.end <= t.start or v.start >= t.end for t in terms)
+        ]
+        for term_hit in terms:
+            term = vocab.terms[term_hit.label]
+            if term.type == "body_part":
+                continue
+            if term_hit.start not in bounds or term_hit.end not in bounds:
+                continue
+            if any(_inside(clause, term_hit, ex) for ex in vocab.exclude):
+                continue
+            claim = _confirm(vocab, clause, term, term_hit, verbs)
+            if claim is not None:
+                kind, lo, hi = claim
+                out.append(
+                    Claim(
+                        term.canonical,
+                        kind,
+                        offset + term_hit.start,
+                        offset + term_hit.end,
+                        text[offset + lo : offset + hi],
+                    )
+                )
+    return out
+
+
+def _inside(clause: str, hit: _Hit, phrase: str) -> bool:
+    lo = max(0, hit.start - len(phrase))
+    pos = clause.find(phrase, lo)
+    while 0 <= pos <= hit.start:
+        if pos + len(phrase) >= hit.end:
+            return True
+        pos = clause.find(phrase, pos + 1)
+    return False
+
+
+def _negated(vocab: _Vocabulary, before: str) -> bool:
+    return any(n in before for n in vocab.negation)
+
+
+def _confirm(
+    vocab: _Vocabulary, clause: str, term: Term, hit: _Hit, verbs: list[_Hit]
+) -> tuple[ClaimKind, int, int] | None:
+    """(kind, span start, span end) of the claim around ``hit`` in ``clause``, or None."""
+    before = [v for v in verbs if v.end <= hit.start and hit.start - v.end <= _VERB_GAP]
+    nearest = before[-1] if before else None
+    if term.type == "effect":
+        if nearest is not None and nearest.label == "measure" and hit.start - nearest.end <= 4:
+            return None
+        if _negated(vocab, clause[: hit.start]):
+            return None
+        return "effect", hit.start, hit.end
+    if nearest is not None and nearest.label in ("treat", "cure", "diagnose"):
+        if not _negated(vocab, clause[: nearest.start]):
+            kind: ClaimKind = (
+                "diagnose" if nearest.label == "diagnose" else "cure" if nearest.label == "cure" else "treat"
+            )
+            return kind, nearest.start, hit.end
+        return None
+    if nearest is not None and nearest.label == "measure":
+        return None
+    tail = clause[hit.end : hit.end + _POST_GAP]
+    if any(m in tail for m in vocab.measure):
+        cut = min(tail.find(m) for m in vocab.measure if m in tail)
+        tail = tail[:cut]
+    post = next((p for p in vocab.post if p in tail), None)
+    if post is not None and not _negated(vocab, clause[: hit.start]):
+        return "treat", hit.start, hit.end + tail.find(post) + len(post)
+    return None
+
+
+# --- registered scope ---------------------------------------------------------------------------
+
+
+def scope_mode(scope: str) -> Literal["measure", "treat", "other"]:
+    """ "measure" when the registered scope only measures / monitors / tests (no treatment word)."""
+    vocab = vocabulary()
+    text = fold(scope)
+    if any(w in text for w in vocab.scope_treat):
+        return "treat"
+    if any(m in text for m in vocab.measure) or any(d in text for d in vocab.scope_diagnose):
+        return "measure"
+    return "other"
+
+
+def covered(claim: Claim, scope: str) -> bool:
+    """True when the registered 适用范围 ``scope`` covers ``claim``."""
+    vocab = vocabulary()
+    term = vocab.terms[claim.canonical]
+    text = fold(scope)
+    names_it = any(fold(w) in text for w in term.cover)
+    if claim.kind == "diagnose":
+        return names_it and any(d in text for d in vocab.scope_diagnose)
+    if claim.kind == "cure" and not any(c in text for c in vocab.cure):
+        return False
+    if scope_mode(scope) == "measure":
+        return False
+    return names_it
+
+
+def _registration(page: Page, ctx: Context) -> Registration | None:
+    registry = ctx.registry
+    if registry is None or not registry.loaded:
+        return None
+    raw = page.fields.get("registration_no", "")
+    candidates = [*find_device_numbers(raw), *re.split(r"[,，、;；/\s]+", raw.strip())]
+    candidates.extend(find_device_numbers(page.all_text()))
+    by_key = {re.sub(r"\s+", "", fold(k)): v for k, v in registry.records.items()}
+    for number in candidates:
+        if not number:
+            continue
+        rec = registry.records.get(number) or by_key.get(re.sub(r"\s+", "", fold(number)))
+        if rec is not None:
+            return rec
+    return None
+
+
+def _sources(page: Page) -> Iterator[tuple[str, EvidenceSource, str | None]]:
+    yield page.text, "text", None
+    for image in page.image_texts:
+        yield image.text, "ocr", image.image_url
+
+
+def _evidence(
+    text: str, claim: Claim, source: EvidenceSource, image_url: str | None, page: Page, detail: dict[str, str]
+) -> Evidence:
+    return Evidence(
+        source,
+        snippet(text, claim.start, claim.end),
+        match=claim.match,
+        image_url=image_url,
+        page_url=page.url,
+        detail=detail,
+    )
+
+
+def analyze(page: Page, ctx: Context) -> list[Finding]:
+    if page.kind != "product" or is_drug_listing(page):
+        return []
+    want_scope = ctx.enabled("CLAIM_SCOPE_EXCEEDED") and ctx.registry is not None
+    want_nondevice = ctx.enabled("CLAIM_NONDEVICE_MEDICAL")
+    if not (want_scope or want_nondevice):
+        return []
+    found = [
+        (text, source, url, claim) for text, source, url in _sources(page) for claim in find_claims(text)
+    ]
+    if not found:
+        return []
+    out: list[Finding] = []
+    if want_scope:
+        reg = _registration(page, ctx)
+        if reg is not None and reg.scope.strip():
+            evidence: list[Evidence] = []
+            seen: set[str] = set()
+            for text, source, url, claim in found:
+                if claim.canonical in seen or covered(claim, reg.scope):
+                    continue
+                seen.add(claim.canonical)
+                detail = {
+                    "claimed": claim.canonical,
+                    "registered_scope": reg.scope,
+                    "registration_no": reg.number,
+                }
+                evidence.append(_evidence(text, claim, source, url, page, detail))
+            if evidence:
+                claimed = "、".join(e.detail["claimed"] for e in evidence)
+                out.append(
+                    finding(
+                        "CLAIM_SCOPE_EXCEEDED",
+                        evidence[:_MAX_EVIDENCE],
+                        message=f"宣称「{claimed}」超出注册证（{reg.number}）载明的适用范围：「{reg.scope}」。",
+                    )
+                )
+    if want_nondevice:
+        page_numbers = " ".join([page.all_text(), *page.fields.values(), *(i.text for i in page.image_texts)])
+        if not has_device_number(page_numbers):
+            vocab = vocabulary()
+            evidence = []
+            seen = set()
+            for text, source, url, claim in found:
+                if not vocab.terms[claim.canonical].medical or claim.canonical in seen:
+                    continue
+                seen.add(claim.canonical)
+                evidence.append(_evidence(text, claim, source, url, page, {"claimed": claim.canonical}))
+            if evidence:
+                claimed = "、".join(e.detail["claimed"] for e in evidence)
+                out.append(
+                    finding(
+                        "CLAIM_NONDEVICE_MEDICAL",
+                        evidence[:_MAX_EVIDENCE],
+                        message=f"页面未展示医疗器械注册证或备案编号，却宣称治疗、诊断疾病或医疗功效：{claimed}。",
+                    )
+                )
+    return out

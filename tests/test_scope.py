@@ -1,0 +1,115 @@
+"""CLAIM_SCOPE_EXCEEDED and CLAIM_NONDEVICE_MEDICAL against the labelled corpus tests/corpus/scope_cases.yaml."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mdwatch.analyzers import scope
+from mdwatch.analyzers.model import Context, ImageText, Page, Registration, RegistrySnapshot, TextBlock
+
+CASES: list[dict[str, Any]] = yaml.safe_load(
+    (Path(__file__).parent / "corpus" / "scope_cases.yaml").read_text(encoding="utf-8")
+)["cases"]
+NUMBER = "苏械注准20172090123"
+NOW = datetime(2026, 11, 26)
+
+
+def _page_and_ctx(case: dict[str, Any]) -> tuple[Page, Context]:
+    lines = [line for line in case["page_text"].split("\n") if line]
+    fields: dict[str, str] = {}
+    if case["has_registration_number"]:
+        lines.append(f"注册证编号：{NUMBER}")
+        fields["registration_no"] = NUMBER
+    ocr = (ImageText("https://shop.example/detail.jpg", case["ocr_text"]),) if case.get("ocr_text") else ()
+    page = Page(
+        url=f"https://shop.example/item/{case['id']}",
+        kind="product",
+        title=lines[0],
+        blocks=tuple(TextBlock(line) for line in lines[1:]),
+        fields=fields,
+        image_texts=ocr,
+    )
+    records: dict[str, Registration] = {}
+    if case["registered_scope"]:
+        records[NUMBER] = Registration(number=NUMBER, product_name=lines[0], scope=case["registered_scope"])
+    registry = RegistrySnapshot(
+        records=records, looked_up=frozenset({NUMBER}), loaded=True, complete=False, description="test registry"
+    )
+    return page, Context(now=NOW, registry=registry)
+
+
+def _fired(case: dict[str, Any]) -> set[str]:
+    page, ctx = _page_and_ctx(case)
+    return {f.rule for f in scope.analyze(page, ctx)}
+
+
+def test_corpus_size() -> None:
+    assert len(CASES) >= 60
+    for rule in scope.RULES:
+        assert sum(rule in c["rules"] for c in CASES) >= 10
+
+
+@pytest.mark.parametrize("rule", scope.RULES)
+def test_precision_recall(rule: str) -> None:
+    tp = fp = fn = 0
+    misses: list[str] = []
+    for case in CASES:
+        expected = rule in case["rules"]
+        got = rule in _fired(case)
+        tp += expected and got
+        fp += got and not expected
+        fn += expected and not got
+        if got != expected:
+            misses.append(f"{case['id']}: expected={expected} got={got}")
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    print(f"\n{rule}: precision={precision:.3f} recall={recall:.3f} (tp={tp} fp={fp} fn={fn}) misses={misses}")
+    assert precision >= 0.9, misses
+    assert recall >= 0.9, misses
+
+
+def test_evidence_shape() -> None:
+    case = next(c for c in CASES if c["id"] == "bp-lower")
+    page, ctx = _page_and_ctx(case)
+    [found] = [f for f in scope.analyze(page, ctx) if f.rule == "CLAIM_SCOPE_EXCEEDED"]
+    claimed = {e.detail["claimed"] for e in found.evidence}
+    assert claimed == {"降血压", "高血压"}
+    ev = found.evidence[0]
+    assert ev.source == "text" and ev.match and ev.match in ev.snippet
+    assert ev.detail["registered_scope"] == "用于测量人体血压"
+    assert found.severity == "high"
+
+
+def test_ocr_evidence_carries_image() -> None:
+    case = next(c for c in CASES if c["id"] == "ocr-claim")
+    page, ctx = _page_and_ctx(case)
+    [found] = scope.analyze(page, ctx)
+    assert found.evidence[0].source == "ocr"
+    assert found.evidence[0].image_url == "https://shop.example/detail.jpg"
+
+
+def test_no_registry_skips_scope_rule() -> None:
+    case = next(c for c in CASES if c["id"] == "bp-lower")
+    page, _ = _page_and_ctx(case)
+    assert scope.analyze(page, Context(now=NOW)) == []
+
+
+def test_measuring_is_not_a_claim() -> None:
+    assert scope.find_claims("测量血压，数据准确") == []
+    assert [c.canonical for c in scope.find_claims("降血压、治疗高血压")] == ["降血压", "高血压"]
+    assert scope.find_claims("本品不能代替药物治疗高血压") == []
+
+
+def test_coverage_examples() -> None:
+    [neck] = scope.find_claims("缓解颈椎疼痛")
+    assert scope.covered(neck, "用于缓解颈肩腰腿痛")
+    [sleep] = scope.find_claims("治疗失眠")
+    assert not scope.covered(sleep, "用于缓解颈肩腰腿痛")
+    [bp] = scope.find_claims("治疗高血压")
+    assert not scope.covered(bp, "用于测量高血压患者的血压")
+    assert scope.covered(bp, "用于原发性高血压的辅助治疗")
