@@ -224,18 +224,22 @@ def _registration(f: str, m: re.Match[str], year_now: int) -> NumberMatch | None
 # --- 1.2 legacy registration (before Oct 2014) ---------------------------------------------
 
 _LEGACY = re.compile(
-    rf"(?P<agency>{_OPEN}食{_CLOSE}药监|食药监|药监|食药管|药管){_S}械{_S}"
-    rf"{_OPEN}?{_S}(?P<origin>[准进许试]){_S}{_CLOSE}?{_S}字{_S}"
+    rf"械{_S}{_OPEN}?{_S}(?P<origin>[准进许试]){_S}{_CLOSE}?{_S}字{_S}"
     rf"(?P<run1>{_DIGITS})?{_S}(?P<di>第)?{_S}(?P<run2>{_DIGITS})?"
     rf"(?:{_S}(?P<hao>号))?(?:{_S}{_OPEN}{_S}(?P<suffix>[更延补]){_S}{_CLOSE})?"
 )
+# The agency right before 械, looked up backwards (the regex anchors on 械, which is fast).
+_LEGACY_AGENCY = re.compile(rf"(?:{_OPEN}食{_CLOSE}药监|食药监|药监|食药管|药管){_S}$")
 
 
 def _legacy(f: str, m: re.Match[str], year_now: int) -> NumberMatch | None:
     run1, run2 = m.group("run1"), m.group("run2")
     if not run1 and not run2:
         return None
-    pre = _prefix(f, m.start())
+    found = _LEGACY_AGENCY.search(f, max(0, m.start() - 8), m.start())
+    if not found:
+        return None
+    pre = _prefix(f, found.start())
     origin = m.group("origin")
     if run1 and run2:
         year, body = _compact(run1), _compact(run2)
@@ -244,7 +248,7 @@ def _legacy(f: str, m: re.Match[str], year_now: int) -> NumberMatch | None:
         year, body = compact[:4], compact[4:]
     problems = _issuer_problems(pre)
     problems += _year_problems(year, LEGACY_YEARS[0], year_now, "（旧格式注册证）", hi=LEGACY_YEARS[1])
-    agency = m.group("agency")
+    agency = _SPACE.sub("", found.group())
     agency = "食" + agency[3:] if len(agency) == 5 else agency  # 国(食)药监 → 国食药监
     parts = {"issuer": pre.issuer, "city": pre.city, "agency": agency, "origin": origin, "year": year}
     if len(body) not in (6, 7):
