@@ -49,7 +49,10 @@ _VERB_KINDS = ("treat", "cure", "diagnose", "measure")
 class Term:
     canonical: str
     type: TermType
-    forms: tuple[str, ...]
+    forms: tuple[str, ...]  # synonyms: a scope naming one covers them all
+    narrower: tuple[
+        str, ...
+    ]  # sub-types: matched as this term, each covered only by itself or the broader term
     cover: tuple[str, ...]  # scope words that cover a claim of this term
     medical: bool
 
@@ -61,6 +64,7 @@ class Claim:
     start: int  # span of the term in the analysed text
     end: int
     match: str  # verb + term as on the page (or the term alone for effects)
+    form: str = ""  # the vocabulary word matched (folded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +94,8 @@ class _Vocabulary:
             for other in sorted(related[name]):
                 cover.extend(forms[other])
             medical = bool(entry.get("medical", kind in ("disease", "symptom")))
-            self.terms[name] = Term(name, kind, forms[name], tuple(dict.fromkeys(cover)), medical)
+            narrower = tuple(w for w in entry.get("narrower") or [] if w not in forms[name])
+            self.terms[name] = Term(name, kind, forms[name], narrower, tuple(dict.fromkeys(cover)), medical)
         verbs: dict[str, list[str]] = spec["verbs"]
         self.negation: tuple[str, ...] = tuple(verbs["negation"])
         self.post: tuple[str, ...] = tuple(verbs["post"])
@@ -101,7 +106,7 @@ class _Vocabulary:
         self.exclude: tuple[str, ...] = tuple(spec.get("exclude_contexts") or [])
         self.term_automaton = ahocorasick.Automaton()
         for name, term in self.terms.items():
-            for form in term.forms:
+            for form in (*term.forms, *term.narrower):
                 self.term_automaton.add_word(fold(form), (fold(form), name))
         self.term_automaton.make_automaton()
         self.verb_automaton = ahocorasick.Automaton()
@@ -113,7 +118,7 @@ class _Vocabulary:
         self.tokenizer = jieba.Tokenizer()
         self.tokenizer.initialize()
         for term in self.terms.values():
-            for form in term.forms:
+            for form in (*term.forms, *term.narrower):
                 self.tokenizer.add_word(fold(form))
         for verb_kind in _VERB_KINDS:
             for verb in verbs[verb_kind]:
@@ -190,6 +195,7 @@ def find_claims(text: str) -> list[Claim]:
                         offset + term_hit.start,
                         offset + term_hit.end,
                         text[offset + lo : offset + hi],
+                        term_hit.word,
                     )
                 )
     return out
@@ -259,7 +265,9 @@ def covered(claim: Claim, scope: str) -> bool:
     vocab = vocabulary()
     term = vocab.terms[claim.canonical]
     text = fold(scope)
-    names_it = any(fold(w) in text for w in term.cover)
+    names_it = any(fold(w) in text for w in term.cover) or (
+        claim.form in term.narrower and claim.form in text
+    )
     if claim.kind == "diagnose":
         return names_it and any(d in text for d in vocab.scope_diagnose)
     if claim.kind == "cure" and not any(c in text for c in vocab.cure):
