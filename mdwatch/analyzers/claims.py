@@ -38,8 +38,8 @@ LEXICON_FILES: dict[str, str] = {
     "CLAIM_COMPARATIVE": "claims/comparative.yaml",
 }
 _BOUNDARY = frozenset("。，！？；：、,!?;:\n")
-_BACK = 24  # regex window before a trigger
 _AHEAD = 32  # regex window after a trigger
+_MAX_CUE = 8  # longest negation cue considered (characters)
 
 EntryKind = Literal["term", "pattern", "exception", "exception_pattern"]
 
@@ -62,6 +62,7 @@ class _Entry:
     canonical: str
     regex: re.Pattern[str] | None = None
     term_from_match: bool = False
+    back: int = 0  # 0: the regex starts at the trigger (anchored match); else chars of context before
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,14 +131,21 @@ def _lexicon() -> _Lexicon:
                         add(key.replace("100%", word), entry)
         for pat in data.get("patterns") or []:
             entry = _Entry(
-                "pattern", rule, str(pat["term"]), re.compile(pat["regex"]), bool(pat.get("term_from_match"))
+                "pattern",
+                rule,
+                str(pat["term"]),
+                re.compile(pat["regex"]),
+                bool(pat.get("term_from_match")),
+                int(pat.get("back", 0)),
             )
             for trig in pat["trigger"]:
                 add(str(trig), entry)
         for phrase in data.get("exceptions") or []:
             add(str(phrase), _Entry("exception", rule, str(phrase)))
         for pat in data.get("exception_patterns") or []:
-            entry = _Entry("exception_pattern", rule, pat["regex"], re.compile(pat["regex"]))
+            entry = _Entry(
+                "exception_pattern", rule, pat["regex"], re.compile(pat["regex"]), back=int(pat.get("back", 0))
+            )
             for trig in pat["trigger"]:
                 add(str(trig), entry)
 
@@ -149,19 +157,21 @@ def _lexicon() -> _Lexicon:
     return _Lexicon(automaton, negation, int(common.get("negation_window", 4)))
 
 
-def _regex_spans(regex: re.Pattern[str], norm: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Spans of ``regex`` matches near ``[start, end)`` that contain that trigger occurrence."""
-    lo = max(0, start - _BACK)
+def _regex_spans(entry: _Entry, norm: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans of the entry's regex that contain the trigger occurrence ``[start, end)``."""
+    regex = entry.regex
+    if regex is None:
+        return []
+    if not entry.back:
+        m = regex.match(norm, start, min(len(norm), end + _AHEAD))
+        return [(start, m.end())] if m is not None and m.end() >= end else []
+    lo = max(0, start - entry.back)
     hi = min(len(norm), end + _AHEAD)
-    out: list[tuple[int, int]] = []
-    for m in regex.finditer(norm, lo, hi):
-        if m.start() <= start and m.end() >= end:
-            out.append((m.start(), m.end()))
-    return out
+    return [(m.start(), m.end()) for m in regex.finditer(norm, lo, hi) if m.start() <= start and m.end() >= end]
 
 
 def _negated(norm: str, start: int, cues: tuple[str, ...], width: int) -> bool:
-    lo = max(0, start - width - max((len(c) for c in cues), default=0))
+    lo = max(0, start - width - _MAX_CUE)
     window = norm[lo:start]
     for i in range(len(window) - 1, -1, -1):
         if window[i] in _BOUNDARY:
@@ -184,23 +194,31 @@ def _scan(norm: str) -> list[_Hit]:
     lex = _lexicon()
     cands: list[_Hit] = []
     excs: list[tuple[int, int, str]] = []
+    pending: list[tuple[_Entry, int, int]] = []  # exception patterns, run only if needed
     for last, (length, entries) in lex.automaton.iter(norm):
         start, end = last - length + 1, last + 1
         for entry in entries:
-            if entry.kind == "term":
+            kind = entry.kind
+            if kind == "term":
                 cands.append((start, end, entry.rule, entry.canonical))
-            elif entry.kind == "exception":
+            elif kind == "pattern":
+                for s, e in _regex_spans(entry, norm, start, end):
+                    canonical = norm[s:e] if entry.term_from_match else entry.canonical
+                    cands.append((s, e, entry.rule, canonical))
+            elif kind == "exception":
                 excs.append((start, end, entry.rule))
-            elif entry.regex is not None:
-                for s, e in _regex_spans(entry.regex, norm, start, end):
-                    if entry.kind == "pattern":
-                        canonical = norm[s:e] if entry.term_from_match else entry.canonical
-                        cands.append((s, e, entry.rule, canonical))
-                    else:
-                        excs.append((s, e, entry.rule))
+            else:
+                pending.append((entry, start, end))
     if not cands:
         return []
-    return [h for h in cands if not any(es <= h[0] < ee and er == h[2] for es, ee, er in excs)]
+    rules = {h[2] for h in cands}
+    for entry, start, end in pending:
+        if entry.rule in rules:
+            excs.extend((s, e, entry.rule) for s, e in _regex_spans(entry, norm, start, end))
+    if not excs:
+        return cands
+    cancelled = {(rule, pos) for es, ee, rule in excs for pos in range(es, ee)}
+    return [h for h in cands if (h[2], h[0]) not in cancelled]
 
 
 def _negation_filter(norm: str, hits: list[_Hit]) -> list[_Hit]:
@@ -219,9 +237,12 @@ def _negation_filter(norm: str, hits: list[_Hit]) -> list[_Hit]:
 def _resolve(hits: list[_Hit]) -> list[_Hit]:
     """Keep the longest of overlapping hits (earliest first on ties)."""
     kept: list[_Hit] = []
+    taken: set[int] = set()
     for hit in sorted(set(hits), key=lambda h: (-(h[1] - h[0]), h[0], h[2])):
-        if all(hit[1] <= k[0] or hit[0] >= k[1] for k in kept):
+        span = range(hit[0], hit[1])
+        if taken.isdisjoint(span):
             kept.append(hit)
+            taken.update(span)
     return sorted(kept)
 
 
