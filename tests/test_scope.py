@@ -38,7 +38,11 @@ def _page_and_ctx(case: dict[str, Any]) -> tuple[Page, Context]:
     if case["registered_scope"]:
         records[NUMBER] = Registration(number=NUMBER, product_name=lines[0], scope=case["registered_scope"])
     registry = RegistrySnapshot(
-        records=records, looked_up=frozenset({NUMBER}), loaded=True, complete=False, description="test registry"
+        records=records,
+        looked_up=frozenset({NUMBER}),
+        loaded=True,
+        complete=False,
+        description="test registry",
     )
     return page, Context(now=NOW, registry=registry)
 
@@ -68,7 +72,9 @@ def test_precision_recall(rule: str) -> None:
             misses.append(f"{case['id']}: expected={expected} got={got}")
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
-    print(f"\n{rule}: precision={precision:.3f} recall={recall:.3f} (tp={tp} fp={fp} fn={fn}) misses={misses}")
+    print(
+        f"\n{rule}: precision={precision:.3f} recall={recall:.3f} (tp={tp} fp={fp} fn={fn}) misses={misses}"
+    )
     assert precision >= 0.9, misses
     assert recall >= 0.9, misses
 

@@ -213,7 +213,7 @@ def is_filing_exempt_class2(product_name: str) -> bool:
 
 
 def fitting_kind(product_name: str, category_code: str | None = None) -> str | None:
-    """ "contact_lens" or "hearing_aid" for products with special fitting requirements (§4.2), else None."""
+    """Fitting kind of a product with special fitting requirements (§4.2): contact_lens, hearing_aid or None."""
     spec = _lists()["fitting"]
     if category_code:
         code = category_code.strip()

@@ -250,7 +250,7 @@ def _confirm(
 
 
 def scope_mode(scope: str) -> Literal["measure", "treat", "other"]:
-    """ "measure" when the registered scope only measures / monitors / tests (no treatment word)."""
+    """Mode of a registered scope: measure (only measures / monitors / tests), treat, or other."""
     vocab = vocabulary()
     text = fold(scope)
     if any(w in text for w in vocab.scope_treat):
