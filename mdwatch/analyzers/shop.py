@@ -10,6 +10,7 @@ import re
 from mdwatch.analyzers.catalogue import finding
 from mdwatch.analyzers.model import Context, Evidence, Finding, Page
 from mdwatch.analyzers.normalize import fold
+from mdwatch.analyzers.numbers import uscc_valid
 from mdwatch.lexicons import load_yaml
 
 RULES = ("SHOP_CONTACT_MISSING", "SHOP_BUSINESS_LICENSE_MISSING")
@@ -20,13 +21,6 @@ _PHONE = re.compile(
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _USCC = re.compile(r"(?<![0-9A-Z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Z])")
-_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-
-
-def _uscc_ok(code: str) -> bool:
-    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(code[:17], _USCC_WEIGHTS, strict=True))
-    return _USCC_CHARS[(31 - total % 31) % 31] == code[17]
 
 
 def has_contact(page: Page) -> bool:
@@ -58,7 +52,7 @@ def shows_business_license(page: Page) -> bool:
             return True
     if any(any(w in link.text for w in words) for link in page.all_links()):
         return True
-    return any(_uscc_ok(m.group()) for m in _USCC.finditer(fold(page.all_text()).upper()))
+    return any(uscc_valid(m.group()) for m in _USCC.finditer(fold(page.all_text()).upper()))
 
 
 def analyze(page: Page, ctx: Context) -> list[Finding]:
