@@ -188,6 +188,16 @@ def test_images(product: object) -> None:
     assert side.alt == "侧面" and side.caption == "侧面图"
 
 
+def test_image_caption_from_card_not_from_far_away() -> None:
+    html = """<div class="gallery"><img src="/a.png" alt="主图"><img src="/b.png" alt="细节"></div>
+    <footer><p>关于我们 | 帮助中心</p></footer>
+    <div class="card"><a href="/item/9.html"><img data-original="//img.x.cn/9.jpg"></a>
+    <div class="info"><p>鱼跃血糖仪</p><p>¥129</p></div></div>"""
+    page = extract_page(URL, html)
+    assert [i.caption for i in page.images] == ["", "", "鱼跃血糖仪 ¥129"]
+    assert page.images[2].src == "https://img.x.cn/9.jpg"
+
+
 def test_links_absolute_and_filtered(product: object) -> None:
     from mdwatch.analyzers.model import Page
 
@@ -273,6 +283,21 @@ def test_nested_tables() -> None:
     assert page.fields["product_name"] == "轮椅"
     assert page.fields["model_spec"] == "H050"
     assert "外层" in page.text
+
+
+def test_label_row_then_value_row() -> None:
+    html = "<table><tr><th>适用范围</th></tr><tr><td>用于测量人体血压</td></tr><tr><td>禁忌证</td><td>无</td></tr></table>"
+    page = extract_page(URL, html)
+    assert page.fields["scope"] == "用于测量人体血压"
+    assert page.fields["contraindications"] == "无"
+
+
+def test_inline_label_runs() -> None:
+    html = """<div class="attr"><span class="k">品牌</span><span class="v">欧姆龙</span></div>
+    <p><b>型号</b> HEM-7136</p><p><a href="/brand">品牌</a><a href="/x">店铺</a></p>"""
+    page = extract_page(URL, html)
+    assert page.fields["brand"] == "欧姆龙"
+    assert page.fields["model_spec"] == "HEM-7136"
 
 
 def test_comments_keep_tail() -> None:

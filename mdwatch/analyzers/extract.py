@@ -181,6 +181,8 @@ _CELL = frozenset({"td", "th"})
 _SPECIAL = _DROP | _BLOCK | _CELL | {"br", "a", "img", "input", "title"}
 # blocks whose whole text may be a label for the block that follows (<h3>适用范围</h3><p>…</p>)
 _LABEL_BLOCKS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt", "div", "p", "li", "strong", "th", "tr"})
+_IMG_WRAPPERS = frozenset({"a", "span", "picture", "i", "em", "b", "strong", "font", "u"})
+_NO_CAPTION_CONTAINERS = frozenset({"body", "html", "main", "article", "section", "form", "table", "tbody"})
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _LAZY_SRC = ("data-src", "data-original", "data-lazy-src", "data-lazy", "lazy-src", "data-ks-lazyload", "original")
@@ -212,10 +214,10 @@ def _attr_hides_or_prices(walker: _Walker, el: etree._Element, tag: str, name: s
     return False
 
 
-def _short_text(el: etree._Element | None, limit: int = 120) -> str:
+def _short_text(el: etree._Element | None, limit: int = 80) -> str:
     if el is None or not isinstance(el.tag, str) or el.tag in _DROP:
         return ""
-    text = _collapse("".join(el.itertext("*")))
+    text = _collapse(" ".join(el.itertext("*")))  # captions: runs of separate elements kept apart
     return text if len(text) <= limit else ""
 
 
@@ -230,7 +232,6 @@ def _image_src(el: etree._Element) -> str:
 
 def _image_caption(img: etree._Element) -> str:
     """figcaption of the enclosing figure, else title, else short nearby text."""
-    parent = img.getparent()
     node: etree._Element | None = img
     for _ in range(3):
         if node is None:
@@ -246,19 +247,19 @@ def _image_caption(img: etree._Element) -> str:
     tail = _collapse(img.tail or "")
     if tail:
         return tail
-    # the immediately surrounding element (walking out of a bare <a> wrapper), then the next sibling
-    holder: etree._Element | None = img
-    container = parent
-    for _ in range(2):
-        if container is None:
-            break
+    # the immediately surrounding element (stepping out of bare <a>/<span> wrappers), else the next sibling
+    holder, container = img, img.getparent()
+    while container is not None and container.tag in _IMG_WRAPPERS and not _short_text(container, 10_000):
+        holder, container = container, container.getparent()
+    if container is not None and container.tag not in _NO_CAPTION_CONTAINERS:
         text = _short_text(container)
         if text:
             return text
-        holder, container = container, container.getparent()
-    sib = holder.getnext() if holder is not None else None
+    sib = holder.getnext()
     while sib is not None and not isinstance(sib.tag, str):
         sib = sib.getnext()
+    if sib is None or sib.tag == "img" or sib.find(".//img") is not None:
+        return ""
     return _short_text(sib)
 
 
@@ -321,9 +322,9 @@ class _Walker:
         self._fields_of_block(text, tag, pieces, in_link)
 
     def _fields_of_block(self, text: str, tag: str, pieces: list[str], in_link: list[bool]) -> None:
-        pending, self.pending_label = self.pending_label, None
         if tag == "tr":  # rows are read cell by cell in end_row
             return
+        pending, self.pending_label = self.pending_label, None
         pairs, label_only = _fields_from_line(text)
         if pending is not None and not pairs and label_only is None:
             self.set_field(pending, text)
@@ -353,6 +354,11 @@ class _Walker:
 
     def end_row(self, cells: list[str]) -> None:
         cells = [c for c in cells if c]
+        pending, self.pending_label = self.pending_label, None
+        if pending is not None and cells and _lookup_label(cells[0]) is None:
+            # <tr><th>适用范围</th></tr><tr><td>…</td></tr>: a label row, then its value row
+            self.set_field(pending, " ".join(cells))
+            return
         i = 0
         while i < len(cells):
             key = _lookup_label(cells[i])
