@@ -119,3 +119,11 @@ def test_coverage_examples() -> None:
     [bp] = scope.find_claims("治疗高血压")
     assert not scope.covered(bp, "用于测量高血压患者的血压")
     assert scope.covered(bp, "用于原发性高血压的辅助治疗")
+
+
+def test_evasion_seen_through_with_original_evidence() -> None:
+    text = "本品根 治 頸椎病，效果好"
+    [claim] = scope.find_claims(text)
+    assert claim.canonical == "颈椎病" and claim.kind == "cure"
+    assert text[claim.start : claim.end] == "頸椎病"
+    assert claim.match == "根 治 頸椎病"

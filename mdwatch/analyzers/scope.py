@@ -27,6 +27,7 @@ import jieba
 
 from mdwatch.analyzers.catalogue import finding
 from mdwatch.analyzers.domain import is_drug_listing
+from mdwatch.analyzers.evasion import OffsetMap, fold_for_matching
 from mdwatch.analyzers.model import Context, Evidence, EvidenceSource, Finding, Page, Registration
 from mdwatch.analyzers.normalize import fold, snippet
 from mdwatch.analyzers.reference import find_device_numbers, has_device_number
@@ -107,7 +108,7 @@ class _Vocabulary:
         self.term_automaton = ahocorasick.Automaton()
         for name, term in self.terms.items():
             for form in (*term.forms, *term.narrower):
-                self.term_automaton.add_word(fold(form), (fold(form), name))
+                self.term_automaton.add_word(fold_for_matching(form), (fold_for_matching(form), name))
         self.term_automaton.make_automaton()
         self.verb_automaton = ahocorasick.Automaton()
         for verb_kind in _VERB_KINDS:
@@ -119,7 +120,7 @@ class _Vocabulary:
         self.tokenizer.initialize()
         for term in self.terms.values():
             for form in (*term.forms, *term.narrower):
-                self.tokenizer.add_word(fold(form))
+                self.tokenizer.add_word(fold_for_matching(form))
         for verb_kind in _VERB_KINDS:
             for verb in verbs[verb_kind]:
                 if len(verb) > 1:
@@ -163,7 +164,8 @@ def _boundaries(vocab: _Vocabulary, clause: str) -> set[int]:
 def find_claims(text: str) -> list[Claim]:
     """Treatment / diagnosis / effect claims in ``text`` (offsets into ``text``)."""
     vocab = vocabulary()
-    folded = fold(text)
+    folded = fold_for_matching(text)  # sees through 根 治, 根*治, traditional characters; offsets mapped back
+    omap = OffsetMap.build(text) if len(folded) != len(text) else None
     out: list[Claim] = []
     for offset, clause in _clauses(folded):
         terms = _longest(_scan(vocab.term_automaton, clause))
@@ -188,17 +190,14 @@ def find_claims(text: str) -> list[Claim]:
             claim = _confirm(vocab, clause, term, term_hit, verbs)
             if claim is not None:
                 kind, lo, hi = claim
-                out.append(
-                    Claim(
-                        term.canonical,
-                        kind,
-                        offset + term_hit.start,
-                        offset + term_hit.end,
-                        text[offset + lo : offset + hi],
-                        term_hit.word,
-                    )
-                )
+                t_lo, t_hi = _orig(omap, offset + term_hit.start, offset + term_hit.end)
+                m_lo, m_hi = _orig(omap, offset + lo, offset + hi)
+                out.append(Claim(term.canonical, kind, t_lo, t_hi, text[m_lo:m_hi], term_hit.word))
     return out
+
+
+def _orig(omap: OffsetMap | None, start: int, end: int) -> tuple[int, int]:
+    return (start, end) if omap is None else omap.span(start, end)
 
 
 def _inside(clause: str, hit: _Hit, phrase: str) -> bool:
@@ -252,7 +251,7 @@ def _confirm(
 def scope_mode(scope: str) -> Literal["measure", "treat", "other"]:
     """Mode of a registered scope: measure (only measures / monitors / tests), treat, or other."""
     vocab = vocabulary()
-    text = fold(scope)
+    text = fold_for_matching(scope)
     if any(w in text for w in vocab.scope_treat):
         return "treat"
     if any(m in text for m in vocab.measure) or any(d in text for d in vocab.scope_diagnose):
@@ -264,8 +263,8 @@ def covered(claim: Claim, scope: str) -> bool:
     """True when the registered 适用范围 ``scope`` covers ``claim``."""
     vocab = vocabulary()
     term = vocab.terms[claim.canonical]
-    text = fold(scope)
-    names_it = any(fold(w) in text for w in term.cover) or (
+    text = fold_for_matching(scope)
+    names_it = any(fold_for_matching(w) in text for w in term.cover) or (
         claim.form in term.narrower and claim.form in text
     )
     if claim.kind == "diagnose":
