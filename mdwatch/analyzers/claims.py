@@ -292,3 +292,8 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
                 )
             )
     return [finding(rule, evidence[rule]) for rule in RULES if evidence[rule] and ctx.enabled(rule)]
+
+
+def automaton_terms() -> list[str]:
+    """Every key of the claim automaton (terms, variants, triggers, exceptions): for benchmarks."""
+    return [str(k) for k in _lexicon().automaton]

@@ -7,12 +7,13 @@ Cues: ``lexicons/drug.yaml``; the Rx warning wording: ``lexicons/warnings.yaml``
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from mdwatch.analyzers.catalogue import finding
 from mdwatch.analyzers.domain import is_drug_listing
 from mdwatch.analyzers.model import Context, Evidence, Finding, Page
 from mdwatch.analyzers.normalize import fold, snippet
-from mdwatch.analyzers.textmatch import has_any_form, squash
+from mdwatch.analyzers.textmatch import Forms, LazySquash, compile_forms
 from mdwatch.lexicons import load_yaml
 
 RULES = (
@@ -26,6 +27,11 @@ KINDS = ("product",)
 _NUM = "一二两三四五六七八九十0-9"
 _BUY_GIFT = re.compile(rf"买[{_NUM}]*[盒瓶件支袋份]?[^\n。；;]{{0,8}}?[送赠][{_NUM}]*[盒瓶件支袋份粒片]?")
 _RX_ALONE = re.compile(r"(?<!非)处方药")
+
+
+@cache
+def _rx_forms() -> Forms:
+    return compile_forms(load_yaml("warnings.yaml")["rx"]["accepted"])
 
 
 def _is_rx(text: str, cues: dict[str, list[str]]) -> bool:
@@ -67,7 +73,7 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
         )
     if rx:
         warn = load_yaml("warnings.yaml")["rx"]
-        if not has_any_form(squash(text), warn["accepted"]):
+        if not LazySquash(text).has_any_form(_rx_forms()):
             out.append(
                 finding(
                     "DRUG_RX_WARNING_MISSING",

@@ -6,14 +6,48 @@ Wordings and the product words that call for a fitting warning are data:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
+
 from mdwatch.analyzers.catalogue import finding
 from mdwatch.analyzers.domain import is_device_listing
 from mdwatch.analyzers.model import Context, Evidence, Finding, Page
-from mdwatch.analyzers.textmatch import has_any_form, squash
+from mdwatch.analyzers.textmatch import Forms, LazySquash, compile_forms
 from mdwatch.lexicons import load_yaml
 
 RULES = ("PRODUCT_WARNING_RETAIL_MISSING", "PRODUCT_WARNING_FITTING_MISSING")
 KINDS = ("product",)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fitting:
+    kind: str
+    label: str
+    product_words: tuple[str, ...]
+    text: str
+    forms: Forms
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    retail_text: str
+    retail_forms: Forms
+    fittings: tuple[_Fitting, ...]
+
+
+@cache
+def _spec() -> _Spec:
+    data = load_yaml("warnings.yaml")
+    labels = {"contact_lens": "角膜接触镜", "hearing_aid": "助听器"}
+    return _Spec(
+        retail_text=data["retail"]["text"],
+        retail_forms=compile_forms(data["retail"]["accepted"]),
+        fittings=tuple(
+            _Fitting(kind, labels.get(kind, kind), tuple(fit["product_words"]), fit["text"],
+                     compile_forms(fit["accepted"]))
+            for kind, fit in data["fitting"].items()
+        ),
+    )
 
 
 def _product_name(page: Page) -> str:
@@ -23,28 +57,27 @@ def _product_name(page: Page) -> str:
 def analyze(page: Page, ctx: Context) -> list[Finding]:
     if not is_device_listing(page):
         return []
-    spec = load_yaml("warnings.yaml")
-    text = squash(page.all_text())
+    spec = _spec()
+    text = LazySquash(page.all_text())
     out: list[Finding] = []
-    if ctx.enabled("PRODUCT_WARNING_RETAIL_MISSING") and not has_any_form(text, spec["retail"]["accepted"]):
+    if ctx.enabled("PRODUCT_WARNING_RETAIL_MISSING") and not text.has_any_form(spec.retail_forms):
         out.append(
             finding(
                 "PRODUCT_WARNING_RETAIL_MISSING",
-                [Evidence("structure", f"应展示：「{spec['retail']['text']}」", page_url=page.url)],
+                [Evidence("structure", f"应展示：「{spec.retail_text}」", page_url=page.url)],
             )
         )
     if ctx.enabled("PRODUCT_WARNING_FITTING_MISSING"):
         name = _product_name(page)
-        for kind, fit in spec["fitting"].items():
-            word = next((w for w in fit["product_words"] if w in name), None)
-            if word is None or has_any_form(text, fit["accepted"]):
+        for fit in spec.fittings:
+            word = next((w for w in fit.product_words if w in name), None)
+            if word is None or text.has_any_form(fit.forms):
                 continue
-            label = "角膜接触镜" if kind == "contact_lens" else "助听器"
             out.append(
                 finding(
                     "PRODUCT_WARNING_FITTING_MISSING",
-                    [Evidence("structure", f"{label}页面应展示：「{fit['text']}」", match=word, page_url=page.url)],
-                    message=f"{label}页面缺少验配警示语。",
+                    [Evidence("structure", f"{fit.label}页面应展示：「{fit.text}」", match=word, page_url=page.url)],
+                    message=f"{fit.label}页面缺少验配警示语。",
                 )
             )
             break
