@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from mdwatch.demo.server import DemoServer, page_paths, serve
 
+from mdwatch.demo.server import DemoServer, page_paths, serve
 from mdwatch.storage.store import Store
 
 CORPUS = Path(__file__).parent / "corpus"

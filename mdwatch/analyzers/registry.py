@@ -20,6 +20,7 @@ ANALYZER_MODULES: dict[str, int | None] = {
     "mdwatch.analyzers.warnings": 400,
     "mdwatch.analyzers.detail": 500,
     "mdwatch.analyzers.claims": 600,
+    "mdwatch.analyzers.scope": 650,
     "mdwatch.analyzers.drug": 700,
 }
 
