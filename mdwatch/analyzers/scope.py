@@ -31,6 +31,7 @@ from mdwatch.analyzers.evasion import OffsetMap, fold_for_matching
 from mdwatch.analyzers.model import Context, Evidence, EvidenceSource, Finding, Page, Registration
 from mdwatch.analyzers.normalize import fold, snippet
 from mdwatch.analyzers.reference import find_device_numbers, has_device_number
+from mdwatch.analyzers.regno import REGISTRATION_KINDS, page_numbers
 from mdwatch.lexicons import load_yaml
 
 RULES = ("CLAIM_SCOPE_EXCEEDED", "CLAIM_NONDEVICE_MEDICAL")
@@ -39,6 +40,7 @@ KINDS = ("product",)
 ClaimKind = Literal["treat", "cure", "diagnose", "effect"]
 TermType = Literal["disease", "symptom", "effect", "body_part"]
 
+_CLAUSE_BREAKS = frozenset("。！？!?；;，,\n")
 _CLAUSE = re.compile(r"[^。！？!?；;，,\n]+")
 _VERB_GAP = 16  # max characters between a verb and its term
 _POST_GAP = 10  # max characters between a term and a post word (「失眠克星」「对关节炎有很好的疗效」)
@@ -167,7 +169,15 @@ def find_claims(text: str) -> list[Claim]:
     folded = fold_for_matching(text)  # sees through 根 治, 根*治, traditional characters; offsets mapped back
     omap = OffsetMap.build(text) if len(folded) != len(text) else None
     out: list[Claim] = []
-    for offset, clause in _clauses(folded):
+    # one pass over the whole text first: most pages name no indication term at all
+    first = next(vocab.term_automaton.iter(folded), None)
+    if first is None:
+        return out
+    lo = first[0] - len(first[1][0]) + 1
+    while lo > 0 and folded[lo - 1] not in _CLAUSE_BREAKS:
+        lo -= 1
+    for offset, clause in _clauses(folded[lo:]):
+        offset += lo
         terms = _longest(_scan(vocab.term_automaton, clause))
         if not terms:
             continue
@@ -293,6 +303,13 @@ def _registration(page: Page, ctx: Context) -> Registration | None:
     return None
 
 
+def _shows_device_number(page: Page, ctx: Context) -> bool:
+    """A registration or filing number, valid or not, in page text, fields or OCR text."""
+    if any(n.kind in REGISTRATION_KINDS for n in page_numbers(page, ctx.now.year)):
+        return True
+    return any(has_device_number(i.text) for i in page.image_texts)
+
+
 def _sources(page: Page) -> Iterator[tuple[str, EvidenceSource, str | None]]:
     yield page.text, "text", None
     for image in page.image_texts:
@@ -315,8 +332,10 @@ def _evidence(
 def analyze(page: Page, ctx: Context) -> list[Finding]:
     if page.kind != "product" or is_drug_listing(page):
         return []
-    want_scope = ctx.enabled("CLAIM_SCOPE_EXCEEDED") and ctx.registry is not None
-    want_nondevice = ctx.enabled("CLAIM_NONDEVICE_MEDICAL")
+    reg = _registration(page, ctx) if ctx.enabled("CLAIM_SCOPE_EXCEEDED") else None
+    want_scope = reg is not None and bool(reg.scope.strip())
+    # a page that shows a device number (valid or not) cannot be a "non-device" listing
+    want_nondevice = ctx.enabled("CLAIM_NONDEVICE_MEDICAL") and not _shows_device_number(page, ctx)
     if not (want_scope or want_nondevice):
         return []
     found = [
@@ -326,47 +345,44 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
         return []
     out: list[Finding] = []
     if want_scope:
-        reg = _registration(page, ctx)
-        if reg is not None and reg.scope.strip():
-            evidence: list[Evidence] = []
-            seen: set[str] = set()
-            for text, source, url, claim in found:
-                if claim.canonical in seen or covered(claim, reg.scope):
-                    continue
-                seen.add(claim.canonical)
-                detail = {
-                    "claimed": claim.canonical,
-                    "registered_scope": reg.scope,
-                    "registration_no": reg.number,
-                }
-                evidence.append(_evidence(text, claim, source, url, page, detail))
-            if evidence:
-                claimed = "、".join(e.detail["claimed"] for e in evidence)
-                out.append(
-                    finding(
-                        "CLAIM_SCOPE_EXCEEDED",
-                        evidence[:_MAX_EVIDENCE],
-                        message=f"宣称「{claimed}」超出注册证（{reg.number}）载明的适用范围：「{reg.scope}」。",
-                    )
+        assert reg is not None
+        evidence: list[Evidence] = []
+        seen: set[str] = set()
+        for text, source, url, claim in found:
+            if claim.canonical in seen or covered(claim, reg.scope):
+                continue
+            seen.add(claim.canonical)
+            detail = {
+                "claimed": claim.canonical,
+                "registered_scope": reg.scope,
+                "registration_no": reg.number,
+            }
+            evidence.append(_evidence(text, claim, source, url, page, detail))
+        if evidence:
+            claimed = "、".join(e.detail["claimed"] for e in evidence)
+            out.append(
+                finding(
+                    "CLAIM_SCOPE_EXCEEDED",
+                    evidence[:_MAX_EVIDENCE],
+                    message=f"宣称「{claimed}」超出注册证（{reg.number}）载明的适用范围：「{reg.scope}」。",
                 )
+            )
     if want_nondevice:
-        page_numbers = " ".join([page.all_text(), *page.fields.values(), *(i.text for i in page.image_texts)])
-        if not has_device_number(page_numbers):
-            vocab = vocabulary()
-            evidence = []
-            seen = set()
-            for text, source, url, claim in found:
-                if not vocab.terms[claim.canonical].medical or claim.canonical in seen:
-                    continue
-                seen.add(claim.canonical)
-                evidence.append(_evidence(text, claim, source, url, page, {"claimed": claim.canonical}))
-            if evidence:
-                claimed = "、".join(e.detail["claimed"] for e in evidence)
-                out.append(
-                    finding(
-                        "CLAIM_NONDEVICE_MEDICAL",
-                        evidence[:_MAX_EVIDENCE],
-                        message=f"页面未展示医疗器械注册证或备案编号，却宣称治疗、诊断疾病或医疗功效：{claimed}。",
-                    )
+        vocab = vocabulary()
+        evidence = []
+        seen = set()
+        for text, source, url, claim in found:
+            if not vocab.terms[claim.canonical].medical or claim.canonical in seen:
+                continue
+            seen.add(claim.canonical)
+            evidence.append(_evidence(text, claim, source, url, page, {"claimed": claim.canonical}))
+        if evidence:
+            claimed = "、".join(e.detail["claimed"] for e in evidence)
+            out.append(
+                finding(
+                    "CLAIM_NONDEVICE_MEDICAL",
+                    evidence[:_MAX_EVIDENCE],
+                    message=f"页面未展示医疗器械注册证或备案编号，却宣称治疗、诊断疾病或医疗功效：{claimed}。",
                 )
+            )
     return out
