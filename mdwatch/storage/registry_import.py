@@ -36,8 +36,6 @@ from typing import IO, Any, cast
 
 from lxml import etree
 from sqlalchemy import Engine, create_engine, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 
 from .registry_schema import (
     RegistryBase,
@@ -47,7 +45,9 @@ from .registry_schema import (
     registry_imports,
     split_registration_nos,
     udi_devices,
+    upsert,
 )
+from .registry_store import refresh_summaries
 
 try:
     from .config import normalize_db_url
@@ -353,24 +353,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _upsert(conn: Connection, table: Any, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        pg = postgresql.insert(table)
-        cols = {c: pg.excluded[c] for c in rows[0] if c not in keys}
-        conn.execute(pg.on_conflict_do_update(index_elements=list(keys), set_=cols), rows)
-    elif conn.dialect.name == "sqlite":
-        lite = sqlite.insert(table)
-        cols = {c: lite.excluded[c] for c in rows[0] if c not in keys}
-        conn.execute(lite.on_conflict_do_update(index_elements=list(keys), set_=cols), rows)
-    else:  # portable fallback: delete then insert
-        for row in rows:
-            cond = [table.c[k] == row[k] for k in keys]
-            conn.execute(delete(table).where(*cond))
-        conn.execute(table.insert(), rows)
-
-
 def _chunks(seq: Sequence[Any], n: int = 500) -> Iterator[Sequence[Any]]:
     for i in range(0, len(seq), n):
         yield seq[i : i + n]
@@ -386,6 +368,7 @@ class _Importer:
         self.udid_batch: list[dict[str, Any]] = []
         self.csv_batch: list[dict[str, Any]] = []
         self.kinds: set[str] = set()
+        self.touched: set[str] = set()  # numbers whose registry_numbers row must be refreshed
 
     # progress ----------------------------------------------------------------------------------
     def advance(self, n: int) -> None:
@@ -497,15 +480,13 @@ class _Importer:
         rep = self.report
         rep.records_read += 1
         f: dict[str, str] = {}
-        for child in elem:
-            tag = child.tag
-            if tag in _UDID_WANTED:
-                f[tag] = (child.text or "").strip()
+        for child in elem.iterchildren(*_UDID_WANTED):  # filtered in C
+            f[child.tag] = (child.text or "").strip()
         key = f.get("deviceRecordKey", "")
         if not key:
             rep.skip(R_NO_KEY)
             return
-        numbers = split_registration_nos(f.get("zczbhhzbapzbh", ""))
+        numbers = _split_cached(f.get("zczbhhzbapzbh", ""))
         if not numbers:
             rep.skip(R_NO_NUMBER)
             return
@@ -564,12 +545,14 @@ class _Importer:
         with self.engine.begin() as conn:
             # 2. what the database already holds for these keys.
             existing: dict[str, tuple[tuple[int, date], int | None]] = {}
+            old_numbers: dict[str, list[str]] = {}
             t = udi_devices.c
             for part in _chunks(keys):
-                q = select(t.device_record_key, t.version_number, t.version_time, t.import_id).where(
-                    t.device_record_key.in_(part)
-                )
-                for k, vn, vt, iid in conn.execute(q):
+                q = select(
+                    t.device_record_key, t.version_number, t.version_time, t.import_id, t.registration_no
+                ).where(t.device_record_key.in_(part))
+                for k, vn, vt, iid, no in conn.execute(q):
+                    old_numbers.setdefault(k, []).append(no)
                     version = (vn if vn is not None else -1, vt or date.min)
                     old = existing.get(k)
                     if old is None or version > old[0]:
@@ -590,15 +573,17 @@ class _Importer:
                     else:
                         rep.updated += 1
                     replace.append(key)
+                    self.touched.update(old_numbers.get(key, ()))
                 for number in rec["numbers"]:
                     row = dict(rec["row"])
                     row["registration_no"] = number
                     row["import_id"] = import_id
                     rows.append(row)
+                    self.touched.add(number)
             # 4. replace: drop the rows of superseded versions (their numbers may have changed).
             for part in _chunks(replace):
                 conn.execute(delete(udi_devices).where(udi_devices.c.device_record_key.in_(part)))
-            _upsert(conn, udi_devices, rows, ("device_record_key", "registration_no"))
+            upsert(conn, udi_devices, rows, ("device_record_key", "registration_no"))
         self.tick()
 
     # CSV ---------------------------------------------------------------------------------------
@@ -697,6 +682,7 @@ class _Importer:
                     select(t.registration_no, t.import_id).where(t.registration_no.in_(part))
                 ):
                     existing[no] = iid
+            self.touched.update(latest)
             for no in latest:
                 if no not in existing:
                     rep.inserted += 1
@@ -704,17 +690,19 @@ class _Importer:
                     rep.skip(R_DUP_NO)
                 else:
                     rep.updated += 1
-            _upsert(conn, registrations, list(latest.values()), ("registration_no",))
+            upsert(conn, registrations, list(latest.values()), ("registration_no",))
         self.tick()
 
 
-_UDID_WANTED = frozenset(
+_UDID_WANTED = tuple(
     {
         "deviceRecordKey", "zxxsdycpbs", "cpmctymc", "spmc", "ggxh", "ylqxzcrbarmc", "ylqxzcrbarywmc",
         "tyshxydm", "flbm", "yflbm", "qxlb", "cpms", "tsrq", "zczbhhzbapzbh", "versionNumber", "versionTime",
         "versionStauts", "versionStatus",
     }
 )  # fmt: skip
+
+_split_cached = functools.lru_cache(maxsize=1 << 16)(split_registration_nos)
 
 _CSV_ALIASES: dict[str, str] = {
     **{c: c for c in (
@@ -841,6 +829,11 @@ def import_path(
                 )
             imp.flush_udid()
             imp.flush_csv()
+        touched = sorted(imp.touched)
+        imp.touched.clear()
+        for i in range(0, len(touched), 5000):
+            with engine.begin() as conn:
+                refresh_summaries(conn, touched[i : i + 5000])
         if imp.kinds == {"csv"}:
             report.kind = "csv"
         imp.done = imp.total

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
@@ -28,8 +29,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    delete,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 IdType = BigInteger().with_variant(Integer(), "sqlite")
@@ -148,9 +152,58 @@ class RegistryImportRow(RegistryBase):
     skip_reasons: Mapped[dict[str, int]] = mapped_column(JsonType, nullable=False, default=dict)
 
 
+class RegistryNumberRow(RegistryBase):
+    """Look-up table: one row per registration number, merged from both sources.
+
+    Derived data, refreshed by the importer for every number an import touched (and rebuildable
+    with ``RegistryStore.rebuild_summaries``), so a look-up is one single-row index probe even for
+    a number with thousands of DIs. ``model_specs`` and ``brand_names`` are JSON arrays (text).
+    """
+
+    __tablename__ = "registry_numbers"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    registration_no: Mapped[str] = mapped_column(String(96), nullable=False)
+    product_name: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    registrant: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    manufacturer: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    model_specs: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    structure: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    scope: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    device_class: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    category_code: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    approved_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="valid")
+    brand_names: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    source: Mapped[str] = mapped_column(String(16), nullable=False, default="")
+    udi_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+    __table_args__ = (Index("ix_registry_numbers_registration_no", "registration_no", unique=True),)
+
+
 registrations = cast(Table, RegistrationRow.__table__)
+registry_numbers = cast(Table, RegistryNumberRow.__table__)
 udi_devices = cast(Table, UdiDeviceRow.__table__)
 registry_imports = cast(Table, RegistryImportRow.__table__)
+
+
+def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
+    """Batch ``INSERT … ON CONFLICT (keys) DO UPDATE`` (SQLite / PostgreSQL), executemany."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        pg = postgresql.insert(table)
+        pg_set = {c: pg.excluded[c] for c in rows[0] if c not in keys}
+        conn.execute(pg.on_conflict_do_update(index_elements=list(keys), set_=pg_set), rows)
+    elif conn.dialect.name == "sqlite":
+        lite = sqlite.insert(table)
+        lite_set = {c: lite.excluded[c] for c in rows[0] if c not in keys}
+        conn.execute(lite.on_conflict_do_update(index_elements=list(keys), set_=lite_set), rows)
+    else:  # portable fallback: delete then insert
+        for row in rows:
+            conn.execute(delete(table).where(*[table.c[k] == row[k] for k in keys]))
+        conn.execute(table.insert(), rows)
 
 
 # --- registration numbers ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ and its class is inferred from the number itself. UDID has no status or expiry: 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
@@ -21,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, create_engine, delete, func, select
+from sqlalchemy.engine import Connection
 
 from .registry_schema import (
     RegistryBase,
@@ -29,7 +31,9 @@ from .registry_schema import (
     normalize_registration_no,
     registrations,
     registry_imports,
+    registry_numbers,
     udi_devices,
+    upsert,
 )
 
 try:
@@ -147,6 +151,76 @@ def _merge(number: str, reg: Sequence[Any] | None, udi: Sequence[Sequence[Any]])
     )
 
 
+_SUM_COLS = (
+    "registration_no, product_name, registrant, manufacturer, model_specs, structure, scope, "
+    "device_class, category_code, approved_on, valid_until, status, brand_names, source"
+)
+
+
+def _record_from_summary(row: Sequence[Any]) -> RegistrationRecord:
+    return RegistrationRecord(
+        number=str(row[0]),
+        product_name=str(row[1]),
+        registrant=str(row[2]),
+        manufacturer=str(row[3]),
+        model_specs=tuple(json.loads(row[4])) if row[4] and row[4] != "[]" else (),
+        structure=str(row[5]),
+        scope=str(row[6]),
+        device_class=int(row[7]) if row[7] is not None else None,
+        category_code=str(row[8]),
+        approved_on=_as_date(row[9]),
+        valid_until=_as_date(row[10]),
+        status=str(row[11]),
+        brand_names=tuple(json.loads(row[12])) if row[12] and row[12] != "[]" else (),
+        source=str(row[13]),
+    )
+
+
+def refresh_summaries(conn: Connection, numbers: Sequence[str]) -> None:
+    """Recompute the ``registry_numbers`` rows of ``numbers`` from registrations and udi_devices."""
+    r, u = registrations.c, udi_devices.c
+    reg_cols = [r[c.strip()] for c in _REG_COLS.split(",")]
+    udi_cols = [u[c.strip()] for c in _UDI_COLS.split(",")]
+    for i in range(0, len(numbers), 500):
+        part = list(numbers[i : i + 500])
+        regs = {
+            row[0]: tuple(row) for row in conn.execute(select(*reg_cols).where(r.registration_no.in_(part)))
+        }
+        udis: dict[str, list[Sequence[Any]]] = {}
+        for row in conn.execute(select(*udi_cols).where(u.registration_no.in_(part))):
+            udis.setdefault(row[0], []).append(tuple(row))
+        rows: list[dict[str, Any]] = []
+        gone: list[str] = []
+        for number in part:
+            devices = udis.get(number, [])
+            rec = _merge(number, regs.get(number), devices)
+            if rec is None:
+                gone.append(number)
+                continue
+            rows.append(
+                {
+                    "registration_no": rec.number,
+                    "product_name": rec.product_name,
+                    "registrant": rec.registrant,
+                    "manufacturer": rec.manufacturer,
+                    "model_specs": json.dumps(list(rec.model_specs), ensure_ascii=False),
+                    "structure": rec.structure,
+                    "scope": rec.scope,
+                    "device_class": rec.device_class,
+                    "category_code": rec.category_code,
+                    "approved_on": rec.approved_on,
+                    "valid_until": rec.valid_until,
+                    "status": rec.status,
+                    "brand_names": json.dumps(list(rec.brand_names), ensure_ascii=False),
+                    "source": rec.source,
+                    "udi_count": len(devices),
+                }
+            )
+        if gone:
+            conn.execute(delete(registry_numbers).where(registry_numbers.c.registration_no.in_(gone)))
+        upsert(conn, registry_numbers, rows, ("registration_no",))
+
+
 class RegistryStore:
     """Read side of the registration database. Not for use across processes; thread-safe via a lock."""
 
@@ -162,8 +236,7 @@ class RegistryStore:
         self._cursor: Any = None
         self._prev_autocommit: bool | None = None
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-        self._q_reg = f"SELECT {_REG_COLS} FROM registrations WHERE registration_no = {mark}"
-        self._q_udi = f"SELECT {_UDI_COLS} FROM udi_devices WHERE registration_no = {mark}"
+        self._q_sum = f"SELECT {_SUM_COLS} FROM registry_numbers WHERE registration_no = {mark}"
 
     @classmethod
     def open(cls, url: str | Engine, *, cache_size: int = 65536) -> RegistryStore:
@@ -221,11 +294,9 @@ class RegistryStore:
                 self._cache.move_to_end(key)
                 return self._cache[key]
             cur = self._raw_cursor()
-            cur.execute(self._q_reg, (key,))
-            reg = cur.fetchone()
-            cur.execute(self._q_udi, (key,))
-            udi = cur.fetchall()
-            record = _merge(key, reg, udi)
+            cur.execute(self._q_sum, (key,))
+            row = cur.fetchone()
+            record = _record_from_summary(row) if row is not None else None
             if self._cache_size > 0:
                 self._cache[key] = record
                 if len(self._cache) > self._cache_size:
@@ -242,25 +313,31 @@ class RegistryStore:
         if not wanted:
             return {}
         keys = list(wanted)
-        regs: dict[str, Sequence[Any]] = {}
-        udis: dict[str, list[Sequence[Any]]] = {}
-        r, u = registrations.c, udi_devices.c
-        reg_cols = [r[c.strip()] for c in _REG_COLS.split(",")]
-        udi_cols = [u[c.strip()] for c in _UDI_COLS.split(",")]
+        sc = registry_numbers.c
+        cols = [sc[c.strip()] for c in _SUM_COLS.split(",")]
+        found: dict[str, RegistrationRecord] = {}
         with self.engine.connect() as conn:
             for i in range(0, len(keys), 900):
-                part = keys[i : i + 900]
-                for row in conn.execute(select(*reg_cols).where(r.registration_no.in_(part))):
-                    regs[row[0]] = tuple(row)
-                for row in conn.execute(select(*udi_cols).where(u.registration_no.in_(part))):
-                    udis.setdefault(row[0], []).append(tuple(row))
+                for row in conn.execute(select(*cols).where(sc.registration_no.in_(keys[i : i + 900]))):
+                    found[row[0]] = _record_from_summary(tuple(row))
         out: dict[str, RegistrationRecord] = {}
         for key, originals in wanted.items():
-            record = _merge(key, regs.get(key), udis.get(key, []))
-            if record is not None:
+            if key in found:
                 for original in originals:
-                    out[original] = record
+                    out[original] = found[key]
         return out
+
+    def rebuild_summaries(self) -> int:
+        """Recompute every ``registry_numbers`` row (after a manual edit of the source tables)."""
+        r, u = registrations.c, udi_devices.c
+        with self.engine.begin() as conn:
+            numbers = {str(x) for (x,) in conn.execute(select(r.registration_no))}
+            numbers.update(str(x) for (x,) in conn.execute(select(u.registration_no).distinct()))
+            numbers.update(str(x) for (x,) in conn.execute(select(registry_numbers.c.registration_no)))
+            ordered = sorted(numbers)
+            refresh_summaries(conn, ordered)
+        self.clear_cache()
+        return len(ordered)
 
     # overview ----------------------------------------------------------------------------------
     def is_loaded(self) -> bool:
@@ -279,16 +356,14 @@ class RegistryStore:
             by_status = {
                 str(s): int(n) for s, n in conn.execute(select(r.status, func.count()).group_by(r.status))
             }
+            n_numbers = conn.execute(select(func.count()).select_from(registry_numbers)).scalar_one()
             classes: Counter[str] = Counter()
-            reg_numbers: set[str] = set()
-            for no, cls in conn.execute(select(r.registration_no, r.device_class)):
-                reg_numbers.add(no)
-                value = cls if cls is not None else class_from_number(no)
-                classes[str(value) if value is not None else "unknown"] += 1
-            for (no,) in conn.execute(select(u.registration_no).distinct()):
-                if no not in reg_numbers:
-                    value = class_from_number(no)
-                    classes[str(value) if value is not None else "unknown"] += 1
+            for cls, cnt in conn.execute(
+                select(registry_numbers.c.device_class, func.count()).group_by(
+                    registry_numbers.c.device_class
+                )
+            ):
+                classes[str(cls) if cls is not None else "unknown"] += int(cnt)
             last = conn.execute(
                 select(i.finished_at, i.path)
                 .where(i.finished_at.is_not(None))
@@ -299,7 +374,7 @@ class RegistryStore:
             registrations=int(n_reg),
             udi_devices=int(n_udi),
             udi_records=int(n_keys),
-            distinct_numbers=sum(classes.values()),
+            distinct_numbers=int(n_numbers),
             last_import_at=last[0] if last else None,
             last_import_path=last[1] if last else None,
             by_status=by_status,
