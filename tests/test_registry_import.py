@@ -80,7 +80,7 @@ def udi_rows(url: str) -> list[tuple[str, str, str, int | None]]:
             q = select(t.device_record_key, t.registration_no, t.model_spec, t.version_number).order_by(
                 t.device_record_key, t.registration_no
             )
-            return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]
+            return [tuple(r) for r in conn.execute(q)]
     finally:
         engine.dispose()
 
