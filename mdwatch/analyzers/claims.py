@@ -23,7 +23,7 @@ from functools import cache
 from typing import Any, Literal
 
 from mdwatch.analyzers.catalogue import finding
-from mdwatch.analyzers.evasion import OffsetMap, fold_for_matching
+from mdwatch.analyzers.evasion import LineOffsetMap, fold_for_matching
 from mdwatch.analyzers.model import Context, Evidence, Finding, Page, PageKind
 from mdwatch.analyzers.normalize import snippet
 from mdwatch.lexicons import load_yaml
@@ -252,7 +252,7 @@ def find_claims(text: str) -> list[ClaimHit]:
     raw = _scan(norm)
     if not raw:
         return []
-    omap = OffsetMap.build(text)
+    omap = LineOffsetMap(text, norm)
     checked: list[_Hit] = []
     for s, e, rule, canonical in raw:
         os_, oe = omap.span(s, e)

@@ -19,6 +19,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from itertools import accumulate
 
 from mdwatch.analyzers.normalize import FOLD_TABLE
 
@@ -96,8 +97,10 @@ def _ranges(cps: frozenset[int]) -> str:
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     drop_re: re.Pattern[str]  # BMP characters to drop (one C pass, no Python per character)
+    astral_drop_re: re.Pattern[str]  # astral characters to drop (emoji): run only when present
     map_re: re.Pattern[str]  # BMP characters to map (full-width letters/digits/%, traditional)
     map_table: dict[int, int]
+    astral_mapped: re.Pattern[str]  # astral characters the map would change (rare: slow path)
     full_table: dict[int, int | None]  # slow path: astral characters, length-changing lower()
 
 
@@ -116,14 +119,24 @@ def _compiled() -> _Compiled:
     }
     return _Compiled(
         drop_re=re.compile("[" + _ranges(drop) + "]"),
+        astral_drop_re=re.compile(
+            "[" + _ranges(frozenset(cp for cp, v in table.items() if v is None and cp >= 0x10000)) + "]"
+        ),
         map_re=re.compile("[" + _ranges(frozenset(mapping)) + "]"),
         map_table=mapping,
+        astral_mapped=re.compile(
+            "[" + (_ranges(frozenset(cp for cp, v in table.items() if v is not None and cp >= 0x10000)) or "\U0010FFFF") + "]"
+        ),
         full_table=table,
     )
 
 
 def _fast_ok(text: str, lowered: str) -> bool:
-    return len(lowered) == len(text) and _ASTRAL.search(text) is None
+    """Regex passes suffice unless lower() changes the length or an astral character needs mapping."""
+    if len(lowered) != len(text):
+        return False
+    astral = _ASTRAL.search(text)
+    return astral is None or _compiled().astral_mapped.search(text) is None
 
 
 def fold_for_matching(text: str) -> str:
@@ -133,7 +146,11 @@ def fold_for_matching(text: str) -> str:
     if not _fast_ok(text, lowered):
         return text.translate(comp.full_table)
     if comp.map_re.search(lowered) is not None:
-        lowered = lowered.translate(comp.map_table)
+        # usually a handful of characters: a per-match callback beats a dict translate of the page
+        table = comp.map_table
+        lowered = comp.map_re.sub(lambda m: chr(table[ord(m.group())]), lowered)
+    if _ASTRAL.search(lowered) is not None:
+        lowered = comp.astral_drop_re.sub("", lowered)
     return comp.drop_re.sub("", lowered)
 
 
@@ -148,7 +165,10 @@ class OffsetMap:
     def build(cls, original: str) -> OffsetMap:
         comp = _compiled()
         if _fast_ok(original, original.lower()):
-            marks = tuple(m.start() - k for k, m in enumerate(comp.drop_re.finditer(original)))
+            dropped = [m.start() for m in comp.drop_re.finditer(original)]
+            if _ASTRAL.search(original) is not None:
+                dropped = sorted(dropped + [m.start() for m in comp.astral_drop_re.finditer(original)])
+            marks = tuple(pos - k for k, pos in enumerate(dropped))
         else:
             table = comp.full_table
             dropped = [i for i, ch in enumerate(original) if table.get(ord(ch), 0) is None]
@@ -162,6 +182,43 @@ class OffsetMap:
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original ``(start, end)`` of the normalised span ``[start, end)`` (``end > start``)."""
         return self.orig(start), self.orig(end - 1) + 1
+
+
+class LineOffsetMap:
+    """Like ``OffsetMap``, built line by line on demand.
+
+    Line breaks survive normalisation, so line *k* of the normalised text is line *k* of the
+    original; a hit needs the offset map of its own line only, not of the whole page.
+    """
+
+    __slots__ = ("_lines", "_norm_starts", "_orig_starts", "original")
+
+    def __init__(self, original: str, norm: str) -> None:
+        self.original = original
+        self._norm_starts = _line_starts(norm)
+        self._orig_starts = _line_starts(original)
+        self._lines: dict[int, OffsetMap] = {}
+
+    def _line(self, k: int) -> OffsetMap:
+        omap = self._lines.get(k)
+        if omap is None:
+            lo = self._orig_starts[k]
+            hi = self._orig_starts[k + 1] if k + 1 < len(self._orig_starts) else len(self.original)
+            omap = self._lines[k] = OffsetMap.build(self.original[lo:hi])
+        return omap
+
+    def orig(self, i: int) -> int:
+        k = bisect_right(self._norm_starts, i) - 1
+        return self._orig_starts[k] + self._line(k).orig(i - self._norm_starts[k])
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        return self.orig(start), self.orig(end - 1) + 1
+
+
+def _line_starts(text: str) -> list[int]:
+    """Start offset of every line (C-level passes: split, len, accumulate)."""
+    ends = list(accumulate(map(len, text.split("\n"))))  # end of line k, minus the k newlines before it
+    return [0, *(end + k + 1 for k, end in enumerate(ends[:-1]))]
 
 
 @dataclass(frozen=True, slots=True)
