@@ -66,19 +66,25 @@ class Page:
     encoding: str = "utf-8"
     related: tuple[Page, ...] = ()
     image_texts: tuple[ImageText, ...] = ()
+    # joined texts, computed once on first use (several analyzers read them)
+    _text: str | None = field(default=None, init=False, repr=False, compare=False)
+    _all_text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def text(self) -> str:
         """All visible text of this page, one block per line (title first)."""
-        parts = [self.title] if self.title else []
-        parts.extend(b.text for b in self.blocks)
-        return "\n".join(parts)
+        if self._text is None:
+            parts = [self.title] if self.title else []
+            parts.extend(b.text for b in self.blocks)
+            object.__setattr__(self, "_text", "\n".join(parts))
+        return self._text  # type: ignore[return-value]
 
     def all_text(self) -> str:
         """Visible text of this page and of its related pages."""
-        if not self.related:
-            return self.text
-        return "\n".join([self.text, *(p.text for p in self.related)])
+        if self._all_text is None:
+            joined = self.text if not self.related else "\n".join([self.text, *(p.text for p in self.related)])
+            object.__setattr__(self, "_all_text", joined)
+        return self._all_text  # type: ignore[return-value]
 
     def all_images(self) -> tuple[ImageRef, ...]:
         return self.images + tuple(i for p in self.related for i in p.images)
