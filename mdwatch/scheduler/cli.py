@@ -48,6 +48,7 @@ def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | N
     from mdwatch.crawler.capture import FetchSettings
     from mdwatch.scheduler.jobs import scan_urls
     from mdwatch.scheduler.pipeline import outcome_json
+    from mdwatch.scheduler.registry import registry_rules
     from mdwatch.scheduler.render import print_outcome
 
     for url in urls:
@@ -56,15 +57,20 @@ def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | N
                        settings=FetchSettings(timeout_s=timeout))
     for failed in result.failed:
         _err(failed.error or f"无法获取 {failed.url}。")
+    registry = {"loaded": result.registry_loaded, "description": result.registry_description,
+                "skipped_rules": [] if result.registry_loaded else list(registry_rules())}
     if as_json:
-        docs = [outcome_json(o) for o in result.ok]
+        docs = [{**outcome_json(o), "registry": registry} for o in result.ok]
         if docs:
             payload = docs[0] if len(urls) == 1 else docs
             click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
-    else:
+    elif result.ok:
         console = Console()
         for outcome in result.ok:
             print_outcome(console, outcome)
+        if not result.registry_loaded:
+            console.print(f"[yellow]注意：{result.registry_description}，以下规则未执行："
+                          f"{'、'.join(registry_rules())}。可用 mdwatch registry import 导入。[/yellow]")
     return EXIT_FETCH if result.failed else EXIT_OK
 
 
@@ -92,6 +98,38 @@ def list_rules(as_json: bool) -> int:
                       "已实现" if r.id in implemented else "[dim]待实现[/dim]")
     Console().print(table)
     return EXIT_OK
+
+
+@cli.group(help="注册证数据库：导入、查询、统计。")
+def registry() -> None:
+    pass
+
+
+@registry.command(name="import", help="导入 NMPA UDI 数据库发布包（ZIP/XML/目录）或注册证 CSV；可多次导入（日/周更新包覆盖更新）。")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True), metavar="PATH...")
+@click.option("--db", "db_url", envvar="MDWATCH_DB_URL", help="数据库 URL（默认：用户数据目录下的 SQLite）。")
+def registry_import(paths: tuple[str, ...], db_url: str | None) -> int:
+    from mdwatch.scheduler.registry_jobs import import_files
+
+    return import_files(list(paths), db_url, Console(stderr=False))
+
+
+@registry.command(name="lookup", help="按注册证/备案编号查询注册信息。")
+@click.argument("number")
+@click.option("--db", "db_url", envvar="MDWATCH_DB_URL")
+@click.option("--json", "as_json", is_flag=True)
+def registry_lookup(number: str, db_url: str | None, as_json: bool) -> int:
+    from mdwatch.scheduler.registry_jobs import lookup
+
+    return lookup(number, db_url, as_json, Console())
+
+
+@registry.command(name="stats", help="注册证数据库统计。")
+@click.option("--db", "db_url", envvar="MDWATCH_DB_URL")
+def registry_stats(db_url: str | None) -> int:
+    from mdwatch.scheduler.registry_jobs import stats
+
+    return stats(db_url, Console())
 
 
 @cli.group(help="内置演示平台。")

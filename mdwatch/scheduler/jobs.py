@@ -10,6 +10,7 @@ from mdwatch.analyzers.model import PageKind
 from mdwatch.crawler.capture import FetchResult, FetchSettings
 from mdwatch.crawler.fetch import fetch_pages
 from mdwatch.scheduler.pipeline import ScanOutcome, analyze_result, make_context, page_record
+from mdwatch.scheduler.registry import NOT_LOADED, RegistrySource
 from mdwatch.storage.records import RunRecord
 from mdwatch.storage.store import Store
 
@@ -18,6 +19,8 @@ from mdwatch.storage.store import Store
 class RunResult:
     run_id: int | None
     outcomes: list[ScanOutcome]
+    registry_loaded: bool = False
+    registry_description: str = NOT_LOADED
 
     @property
     def ok(self) -> list[ScanOutcome]:
@@ -46,7 +49,11 @@ def scan_urls(
     started = datetime.now(UTC)
     ctx = make_context(started)
     results = fetch_pages(list(urls), settings or FetchSettings(), progress=progress)
-    outcomes = [analyze_result(r, ctx, kind) for r in results]
+    if not any(r.capture is not None for r in results):
+        return RunResult(run_id=None, outcomes=[analyze_result(r, ctx, kind) for r in results])
+    with RegistrySource(db_url) as registry:
+        outcomes = [analyze_result(r, ctx, kind, registry) for r in results]
+        registry_loaded, registry_description = registry.loaded, registry.description
     ok = [o for o in outcomes if o.ok]
     run_id: int | None = None
     if store and ok:
@@ -57,11 +64,12 @@ def scan_urls(
             finished_at=datetime.now(UTC),
             pages=[page_record(o) for o in ok],
             stats={"pages": len(ok), "errors": len(outcomes) - len(ok),
-                   "findings": sum(len(o.findings) for o in ok)},
+                   "findings": sum(len(o.findings) for o in ok), "registry_loaded": registry_loaded},
         )
         db = Store.open(db_url)
         try:
             run_id = db.save_run(record)
         finally:
             db.close()
-    return RunResult(run_id=run_id, outcomes=outcomes)
+    return RunResult(run_id=run_id, outcomes=outcomes, registry_loaded=registry_loaded,
+                     registry_description=registry_description)

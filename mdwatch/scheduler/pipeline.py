@@ -12,6 +12,7 @@ from mdwatch.analyzers.numbers import NumberMatch
 from mdwatch.analyzers.registry import analyze
 from mdwatch.analyzers.regno import page_numbers
 from mdwatch.crawler.capture import Capture, FetchResult
+from mdwatch.scheduler.registry import RegistrySource
 from mdwatch.storage.records import CaptureRecord, FindingRecord, PageRecord
 
 REGISTRATION_KINDS = frozenset({"registration", "registration_legacy", "filing"})
@@ -86,7 +87,9 @@ def extracted_json(page: Page, ctx: Context) -> dict[str, object]:
     }
 
 
-def analyze_result(result: FetchResult, ctx: Context, kind: PageKind | None = None) -> ScanOutcome:
+def analyze_result(
+    result: FetchResult, ctx: Context, kind: PageKind | None = None, registry: RegistrySource | None = None
+) -> ScanOutcome:
     if result.capture is None:
         message = result.error.message if result.error else f"无法获取 {result.url}。"
         return ScanOutcome(url=result.url, error=message)
@@ -94,6 +97,8 @@ def analyze_result(result: FetchResult, ctx: Context, kind: PageKind | None = No
         page = build_page(result, kind)
     except ExtractError as exc:
         return ScanOutcome(url=result.url, capture=result.capture, error=f"{result.url}：{exc}")
+    if registry is not None:
+        ctx = registry.context_for(page, ctx)
     findings = analyze(page, ctx)
     return ScanOutcome(
         url=result.url,
