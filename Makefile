@@ -37,6 +37,7 @@ eval: deps
 
 bench: deps
 	$(BIN)/python benchmarks/bench_analysis.py
+	$(BIN)/python benchmarks/bench_registry.py --records $${BENCH_RECORDS:-1000000}
 
 lint: deps
 	$(BIN)/ruff check .
