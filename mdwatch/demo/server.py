@@ -10,6 +10,10 @@ endpoints for the crawler's error handling live under ``/_test/``:
 - ``/_test/big``: streams 50 MB of HTML (``?nolength=1`` omits Content-Length);
 - ``/_test/image.png``: a small PNG;
 - ``/_test/redirect``: a 302 to ``/index.html``.
+
+Dates relative to the serving day: a page may hold ``{{today+N}}`` / ``{{today-N}}`` (ISO date) or
+``{{today+N|cn}}`` (2026年12月10日); the server replaces them when it serves the page, so a licence
+that "expires in 15 days" stays that way whatever day the demo runs (SHOP_LICENSE_EXPIRING).
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import posixpath
+import re
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import date, timedelta
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -38,6 +44,27 @@ _STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".json": "application/json",
 }
+
+
+_TODAY_TOKEN = re.compile(rb"\{\{today(?P<delta>[+-]\d{1,4})?(?P<cn>\|cn)?\}\}")
+
+
+def relative_date(delta_days: int, today: date | None = None, chinese: bool = False) -> str:
+    """The day ``delta_days`` after ``today`` (default: the real today), ISO or as 2026年12月10日."""
+    day = (today or date.today()) + timedelta(days=delta_days)
+    return f"{day.year}年{day.month:02d}月{day.day:02d}日" if chinese else day.isoformat()
+
+
+def render_dates(body: bytes, encoding: str, today: date | None = None) -> bytes:
+    """Replace the ``{{today±N}}`` tokens of a page (bytes in ``encoding``) with real dates."""
+    if b"{{today" not in body:
+        return body
+
+    def sub(m: re.Match[bytes]) -> bytes:
+        delta = int(m.group("delta") or b"0")
+        return relative_date(delta, today, chinese=m.group("cn") is not None).encode(encoding)
+
+    return _TODAY_TOKEN.sub(sub, body)
 
 
 def site_root() -> Traversable:
@@ -131,13 +158,15 @@ class _Handler(BaseHTTPRequestHandler):
             key = key.rstrip("/") + "/index.html"
         entry = _entries().get(key)
         name = node.name
+        body = node.read_bytes()
         if entry is not None:
             ctype = f"text/html; charset={entry['encoding']}" if entry["charset_in_header"] else "text/html"
+            body = render_dates(body, entry["encoding"])
         elif name.endswith(".html"):
             ctype = "text/html"
         else:
             ctype = _STATIC_TYPES.get(posixpath.splitext(name)[1], "application/octet-stream")
-        self._send(200, node.read_bytes(), ctype, head)
+        self._send(200, body, ctype, head)
 
     def _test_endpoint(self, path: str, query: dict[str, list[str]], head: bool) -> None:
         if path == "/_test/slow":
