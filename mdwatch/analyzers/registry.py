@@ -16,7 +16,9 @@ from mdwatch.analyzers.model import Analyzer, Context, Finding, Page, PageKind
 ANALYZER_MODULES: dict[str, int | None] = {
     "mdwatch.analyzers.platform": 100,
     "mdwatch.analyzers.shop": 200,
+    "mdwatch.analyzers.qualification": 220,
     "mdwatch.analyzers.regno": 300,
+    "mdwatch.analyzers.registry_rules": 320,
     "mdwatch.analyzers.warnings": 400,
     "mdwatch.analyzers.detail": 500,
     "mdwatch.analyzers.claims": 600,

@@ -11,11 +11,12 @@ from dataclasses import replace
 
 from mdwatch.analyzers.catalogue import rules
 from mdwatch.analyzers.model import Context, Page, Registration, RegistrySnapshot
-from mdwatch.analyzers.regno import REGISTRATION_KINDS, page_numbers
+from mdwatch.analyzers.regno import page_numbers
 from mdwatch.storage.config import default_db_url, normalize_db_url
 from mdwatch.storage.registry_store import RegistrationRecord, RegistryStore
 
 NOT_LOADED = "未加载注册证数据库"
+LOOKUP_KINDS = frozenset({"registration", "filing"})
 
 
 def registry_rules() -> tuple[str, ...]:
@@ -79,7 +80,9 @@ class RegistrySource:
 
     def context_for(self, page: Page, ctx: Context) -> Context:
         """``ctx`` with the registry records of every valid number ``page`` shows."""
+        # pre-2014 numbers are not looked up: those certificates have all expired and no current
+        # registry holds them (PRODUCT_REG_INVALID_STATUS says so; "unregistered" would mislead)
         numbers = [
-            n.normalized for n in page_numbers(page, ctx.now.year) if n.kind in REGISTRATION_KINDS and n.valid
+            n.normalized for n in page_numbers(page, ctx.now.year) if n.kind in LOOKUP_KINDS and n.valid
         ]
         return replace(ctx, registry=self.snapshot(numbers))
