@@ -8,5 +8,7 @@ from __future__ import annotations
 
 from .capture import ERROR_KINDS, Capture, FetchError, FetchResult, FetchSettings, FrozenHeaders
 from .fetch import fetch_pages
+from .images import ImageCapture
 
-__all__ = ["ERROR_KINDS", "Capture", "FetchError", "FetchResult", "FetchSettings", "FrozenHeaders", "fetch_pages"]
+__all__ = ["ERROR_KINDS", "Capture", "FetchError", "FetchResult", "FetchSettings", "FrozenHeaders", "ImageCapture",
+           "fetch_pages"]

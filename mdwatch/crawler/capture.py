@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from .images import ImageCapture
+
 __all__ = [
     "ERROR_KINDS",
     "Capture",
@@ -18,6 +20,7 @@ __all__ = [
     "FetchResult",
     "FetchSettings",
     "FrozenHeaders",
+    "ImageCapture",
 ]
 
 #: Every value ``FetchError.kind`` can take.
@@ -142,6 +145,7 @@ class FetchResult:
     capture: Capture | None
     error: FetchError | None
     related: tuple[Capture, ...] = ()  # qualification pages one hop away
+    images: tuple[ImageCapture, ...] = ()  # images of the page and its related pages (fetch_images)
 
     @property
     def ok(self) -> bool:
@@ -163,3 +167,6 @@ class FetchSettings:
     retries: int = 1  # retries after a timeout, connection failure or 5xx; never for 4xx
     max_related: int = 3  # qualification links followed per page
     extra_scrapy_settings: tuple[tuple[str, object], ...] = field(default=())
+    fetch_images: bool = False  # also download each page's <img> images (for OCR)
+    max_images_per_page: int = 30  # per HTML page; further images are recorded as skipped
+    max_image_bytes: int = 20 * 1024 * 1024  # a larger image is recorded as skipped

@@ -39,6 +39,7 @@ from w3lib.encoding import html_body_declared_encoding, http_content_type_encodi
 from w3lib.url import safe_url_string
 
 from .capture import Capture, FetchError, FetchResult, FetchSettings, FrozenHeaders
+from .images import ImageCapture, decode_data_uri, image_urls, is_data_uri
 
 __all__ = ["CaptureSpider", "classify_failure", "detect_encoding", "is_html", "qualification_links"]
 
@@ -47,6 +48,7 @@ Sink = Callable[[int, FetchResult], None]
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<title")
 _META_KEY = "mdwatch_hop"
+_IMAGE_KEY = "mdwatch_image"
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -205,7 +207,15 @@ class _Job:
     pending: int = 0
     related: list[Capture] = field(default_factory=list)
     links: list[str] = field(default_factory=list)  # qualification links, in page order
+    image_urls: list[str] = field(default_factory=list)  # images of the page and related pages
+    image_skips: dict[str, ImageCapture] = field(default_factory=dict)  # over this job's limit
     done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _ImageHop:
+    url: str  # image URL as found on the page
+    chain: tuple[str, ...] = ()  # redirect chain so far
 
 
 # ----------------------------------------------------------------------------- spider
@@ -227,6 +237,8 @@ class CaptureSpider(scrapy.Spider):
         self._settings = fetch_settings
         self._sink = sink
         self._jobs: dict[int, _Job] = {index: _Job(url) for index, url in jobs}
+        self._images: dict[str, ImageCapture] = {}  # finished downloads, by URL, for the whole crawl
+        self._image_waiters: dict[str, list[int]] = {}  # in-flight downloads → jobs waiting
 
     # -- requests
 
@@ -302,10 +314,12 @@ class CaptureSpider(scrapy.Spider):
             fetched_at=datetime.now(UTC),
             encoding=detect_encoding(page),
         )
+        image_requests = self._image_requests(hop.index, job, page) if settings.fetch_images else []
         if hop.related:
             job.related.append(capture)
             job.pending -= 1
             self._maybe_finish(hop.index, job)
+            yield from image_requests
             return
 
         job.capture = capture
@@ -319,6 +333,122 @@ class CaptureSpider(scrapy.Spider):
         self._maybe_finish(hop.index, job)
         for link in links:
             yield self._request(link, _Hop(hop.index, link, related=True))
+        yield from image_requests
+
+    # -- images
+
+    def _image_request(self, url: str, hop: _ImageHop) -> scrapy.Request:
+        return scrapy.Request(
+            url,
+            callback=self.parse_image,
+            errback=self.image_failed,
+            dont_filter=True,
+            priority=-1,  # pages first: a page's qualification links are found sooner
+            meta={
+                _IMAGE_KEY: hop,
+                "handle_httpstatus_all": True,
+                "dont_redirect": True,
+                "download_maxsize": self._settings.max_image_bytes,
+            },
+        )
+
+    def _image_requests(self, index: int, job: _Job, page: TextResponse) -> list[scrapy.Request]:
+        """Register the page's images with its job; requests for those not yet seen in this crawl."""
+        settings = self._settings
+        try:
+            found = image_urls(page, exclude=set(job.image_urls))
+        except Exception:  # a pathological page: no images rather than no page
+            return []
+        requests: list[scrapy.Request] = []
+        for n, url in enumerate(found):
+            job.image_urls.append(url)
+            if n >= settings.max_images_per_page:
+                job.image_skips[url] = ImageCapture.skipped(
+                    url, "limit", f"超过每页图片数量上限（{settings.max_images_per_page} 张），未下载。"
+                )
+            elif url in self._images:
+                continue
+            elif url in self._image_waiters:
+                self._image_waiters[url].append(index)
+                job.pending += 1
+            elif is_data_uri(url):
+                self._images[url] = self._data_image(url)
+            else:
+                self._image_waiters[url] = [index]
+                job.pending += 1
+                requests.append(self._image_request(safe_url_string(url), _ImageHop(url)))
+        return requests
+
+    def _data_image(self, uri: str) -> ImageCapture:
+        try:
+            media_type, body = decode_data_uri(uri)
+        except ValueError:
+            return ImageCapture.skipped(uri, "bad_data_uri", "内嵌图片（data: URI）无法解码。")
+        if len(body) > self._settings.max_image_bytes:
+            return ImageCapture.skipped(
+                uri, "too_large", f"图片超过大小上限 {_mb(self._settings.max_image_bytes)}，未读取。", 0, media_type
+            )
+        return ImageCapture.downloaded(uri, 0, media_type, body)
+
+    def parse_image(self, response: Response, **kwargs: Any) -> Iterator[scrapy.Request]:
+        hop: _ImageHop = response.meta[_IMAGE_KEY]
+        try:
+            request = self._handle_image(response, hop)
+        except Exception as exc:  # never lose the page over an image
+            self._image_done(hop.url, ImageCapture.skipped(hop.url, "other", f"图片处理出错：{type(exc).__name__}。"))
+            return
+        if request is not None:
+            yield request
+
+    def _handle_image(self, response: Response, hop: _ImageHop) -> scrapy.Request | None:
+        status = response.status
+        settings = self._settings
+        if 300 <= status < 400 and (location := response.headers.get(b"Location")):
+            target = urldefrag(safe_url_string(urljoin(response.url, _decode_header(location))))[0]
+            chain = (*hop.chain, urldefrag(response.url)[0])
+            if target in chain or len(chain) > settings.max_redirects:
+                self._image_done(
+                    hop.url, ImageCapture.skipped(hop.url, "redirect_loop", "图片重定向形成循环或次数过多。", status)
+                )
+                return None
+            return self._image_request(target, _ImageHop(hop.url, chain))
+        content_type = _content_type(_headers_of(response))
+        if status >= 400 or status < 200:
+            self._image_done(
+                hop.url,
+                ImageCapture.skipped(hop.url, "http_status", f"图片下载失败：服务器返回 HTTP {status}。", status,
+                                     content_type),
+            )
+            return None
+        body = response.body
+        if len(body) > settings.max_image_bytes:
+            self._image_done(
+                hop.url,
+                ImageCapture.skipped(hop.url, "too_large", f"图片超过大小上限 {_mb(settings.max_image_bytes)}，未下载。",
+                                     status, content_type),
+            )
+            return None
+        self._image_done(hop.url, ImageCapture.downloaded(hop.url, status, content_type, body))
+        return None
+
+    def image_failed(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        hop: _ImageHop | None = request.meta.get(_IMAGE_KEY) if request is not None else None
+        if hop is None:
+            return
+        error = classify_failure(failure, hop.url, self._settings)
+        if error.kind == "too_large":
+            message = f"图片超过大小上限 {_mb(self._settings.max_image_bytes)}，未下载。"
+        else:
+            message = "图片下载失败：" + error.message.split("：", 1)[-1]
+        self._image_done(hop.url, ImageCapture.skipped(hop.url, error.kind, message))
+
+    def _image_done(self, url: str, image: ImageCapture) -> None:
+        self._images[url] = image
+        for index in self._image_waiters.pop(url, []):
+            job = self._jobs[index]
+            job.pending -= 1
+            self._maybe_finish(index, job)
 
     def failed(self, failure: Failure) -> None:
         request = getattr(failure, "request", None)
@@ -341,7 +471,14 @@ class CaptureSpider(scrapy.Spider):
         job.done = True
         order = {link: n for n, link in enumerate(job.links)}
         related = tuple(sorted(job.related, key=lambda c: order.get(c.url, len(order))))
-        result = FetchResult(job.url, job.capture if job.error is None else None, job.error, related)
+        images: tuple[ImageCapture, ...] = ()
+        if job.error is None:
+            images = tuple(
+                found
+                for url in job.image_urls
+                if (found := job.image_skips.get(url) or self._images.get(url)) is not None
+            )
+        result = FetchResult(job.url, job.capture if job.error is None else None, job.error, related, images)
         self._sink(index, result)
 
     def unfinished(self) -> list[int]:
