@@ -12,12 +12,17 @@ Regenerate with ``python -m mdwatch.demo.sitegen``.
 from __future__ import annotations
 
 import argparse
+import csv
 import html
 import json
+import re
 import shutil
 import sys
+import unicodedata
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,7 @@ SPEC_PATH = HERE / "spec.yaml"
 SITE_DIR = HERE / "site"
 REPO_ROOT = HERE.parent.parent
 LABELS_PATH = REPO_ROOT / "tests" / "corpus" / "pages.yaml"
+REGISTRY_DIR = HERE / "registry"
 
 # The rule IDs the corpus labels (issue scope), in report order.
 LABEL_RULES: tuple[str, ...] = (
@@ -50,6 +56,17 @@ LABEL_RULES: tuple[str, ...] = (
     "DRUG_RX_NOT_DISTINGUISHED",
     "DRUG_RX_INFO_BEFORE_REVIEW",
     "DRUG_PROMOTION_BANNED",
+    "PRODUCT_UNREGISTERED",
+    "PRODUCT_REG_INVALID_STATUS",
+    "PRODUCT_INFO_MISMATCH",
+    "PRODUCT_CERT_MISSING",
+    "PRODUCT_RETAIL_BANNED",
+    "SHOP_QUALIFICATION_MISSING",
+    "SHOP_SCOPE_EXCEEDED",
+    "SHOP_LICENSE_EXPIRED",
+    "SHOP_LICENSE_EXPIRING",
+    "CLAIM_SCOPE_EXCEEDED",
+    "CLAIM_NONDEVICE_MEDICAL",
 )
 
 # encoding variant → (codec, <meta charset> in the page, charset in the HTTP Content-Type)
@@ -234,27 +251,22 @@ def render_shop(s: dict[str, Any], products: list[dict[str, Any]]) -> tuple[Rend
     body.append(el("section", "\n".join(info), class_="shop-info", id="contact"))
     home_page = Rendered(home, "shop", document(s["name"], "\n".join(body), variant), variant, list(s.get("rules", [])))
 
-    lic = s["license"]
-    q = [
-        txt("h1", f"{s['name']} · {s['qual_link']}"),
-        el("figure", img(f"/img/{slug}-license.png", lic.get("title", "医疗器械经营许可证")) + txt("figcaption", lic.get("title", "医疗器械经营许可证"))),
-        el(
-            "table",
-            "".join(
-                el("tr", txt("th", k) + txt("td", v))
-                for k, v in (
-                    ("企业名称", s["company"]),
-                    (lic.get("number_label", "许可证编号"), lic["number"]),
-                    ("住所", lic["address"]),
-                    ("经营范围", lic["scope"]),
-                    ("有效期至", lic.get("valid_until", "")),
-                )
-                if v
-            ),
-            class_="license",
-        ),
-    ]
-    images = [f"/img/{slug}-license.png"]
+    lic = s.get("license") or {}
+    q = [txt("h1", f"{s['name']} · {s['qual_link']}")]
+    images: list[str] = []
+    if lic and s.get("license_image", True):
+        title = lic.get("title", "医疗器械经营许可证")
+        q.append(el("figure", img(f"/img/{slug}-license.png", title) + txt("figcaption", title)))
+        images.append(f"/img/{slug}-license.png")
+    if lic:
+        rows = (
+            ("企业名称", s["company"]),
+            (lic.get("number_label", "许可证编号"), lic["number"]),
+            ("住所", lic["address"]),
+            ("经营范围", lic["scope"]),
+            ("有效期至", str(lic.get("valid_until") or "")),
+        )
+        q.append(el("table", "".join(el("tr", txt("th", k) + txt("td", v)) for k, v in rows if v), class_="license"))
     biz = s.get("bizlic") or {}
     if biz.get("alt"):
         q.append(el("figure", img(f"/img/{slug}-bizlic.png", biz["alt"]) + txt("figcaption", biz.get("caption", ""))))
@@ -264,7 +276,9 @@ def render_shop(s: dict[str, Any], products: list[dict[str, Any]]) -> tuple[Rend
     for line in s.get("qual_extra", []):
         q.append(txt("p", line))
     q.append(el("p", link(home, "返回店铺首页")))
-    qual_page = Rendered(qual, "qualification", document(f"{s['name']} {s['qual_link']}", "\n".join(q), variant), variant, [])
+    qual_page = Rendered(
+        qual, "qualification", document(f"{s['name']} {s['qual_link']}", "\n".join(q), variant), variant, [], images
+    )
     return home_page, qual_page
 
 
@@ -375,6 +389,9 @@ def render_product(prod: dict[str, Any], cat: dict[str, Any], shop: dict[str, An
                 notices.append(txt("p", FITTING_TEXT[ftype][fmode], class_="warning"))
     notices.append(txt("p", "发货：48小时内发货 | 正品保障 | 支持开具发票"))
     body.append(el("section", "\n".join(notices), class_="notices"))
+    if not is_drug and prod.get("cert_link"):
+        body.append(el("p", link(f"/img/{pid}-cert.png", prod["cert_link"]), class_="cert-link"))
+        images.append(f"/img/{pid}-cert.png")
     body.append(el("aside", link(f"/shops/{shop['slug']}/index.html", f"进入店铺：{shop['name']}"), class_="shop-card"))
     page = Rendered(f"/products/{pid}.html", "product", document(prod["title"], "\n".join(body), variant), variant, list(prod.get("rules", [])), images)
     return page
@@ -406,8 +423,12 @@ def expected_structural(prod: dict[str, Any], cat: dict[str, Any]) -> set[str]:
         out.add("PRODUCT_WARNING_RETAIL_MISSING")
     if cat.get("fitting") and prod.get("fitting", "full") == "none":
         out.add("PRODUCT_WARNING_FITTING_MISSING")
-    if set(prod.get("omit", [])) & set(DETAIL_KEYS):
+    missing = {k for k in DETAIL_KEYS if (prod[k] if k in prod else cat.get(k)) is None}
+    if (set(prod.get("omit", [])) & set(DETAIL_KEYS)) or missing:
         out.add("PRODUCT_DETAIL_INCOMPLETE")
+    has_cert_image = bool(regno) and prod.get("cert_image", True)
+    if not has_cert_image and not prod.get("cert_link"):
+        out.add("PRODUCT_CERT_MISSING")
     return out
 
 
@@ -420,22 +441,183 @@ STRUCTURAL = {
     "PRODUCT_WARNING_RETAIL_MISSING",
     "PRODUCT_WARNING_FITTING_MISSING",
     "PRODUCT_DETAIL_INCOMPLETE",
+    "PRODUCT_CERT_MISSING",
 }
 
+# ---------------------------------------------------------------------------- the demo registry
 
-def check_labels(spec: dict[str, Any]) -> list[str]:
-    """Problems where a product's declared labels disagree with how it is rendered."""
+REGISTRY_RULES = {"PRODUCT_UNREGISTERED", "PRODUCT_REG_INVALID_STATUS", "PRODUCT_INFO_MISMATCH"}
+SHOP_RULES = {"SHOP_QUALIFICATION_MISSING", "SHOP_SCOPE_EXCEEDED", "SHOP_LICENSE_EXPIRED", "SHOP_LICENSE_EXPIRING"}
+# class III product words a shop's product link texts are checked for (SHOP_SCOPE_EXCEEDED)
+CLASS3_WORDS = ("隐形眼镜", "角膜接触镜", "接触镜", "美瞳", "玻尿酸", "透明质酸钠凝胶", "人工晶状体", "人工晶体", "起搏器", "支架")
+_SPLIT_NUMBERS = re.compile(r"[,，;；、\s]+")
+_SPLIT_MODELS = re.compile(r"[、;；,，]+")
+_DATE = re.compile(r"(\d{4})[-年/.](\d{1,2})[-月/.](\d{1,2})日?")
+_TODAY_TOKEN = re.compile(r"\{\{today([+-]\d+)?(\|cn)?\}\}")
+EXPIRING_DAYS = 30
+
+
+@dataclass(frozen=True)
+class DemoRecord:
+    """One registration as the demo registry files hold it (the fields the labels depend on)."""
+
+    number: str
+    product_name: str
+    registrant: str
+    manufacturer: str
+    models: tuple[str, ...]
+    status: str
+    valid_until: date | None
+
+
+def parse_day(value: object, today: date) -> date | None:
+    """A date from the spec or the registry: ISO, 年月日, a YAML date, or a ``{{today±N}}`` token."""
+    if isinstance(value, date):
+        return value
+    text = str(value or "").strip()
+    token = _TODAY_TOKEN.fullmatch(text)
+    if token:
+        return today + timedelta(days=int(token.group(1) or 0))
+    m = _DATE.fullmatch(text)
+    return date(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+
+
+def load_demo_registry(directory: Path = REGISTRY_DIR, today: date | None = None) -> dict[str, DemoRecord]:
+    """Number → record, from ``demo_registry.csv`` and ``demo_udid.xml`` (UDI records add models)."""
+    today = today or date.today()
+    out: dict[str, DemoRecord] = {}
+    with (directory / "demo_registry.csv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            for number in _SPLIT_NUMBERS.split(row["registration_no"].strip()):
+                if number:
+                    out[number] = DemoRecord(
+                        number,
+                        row["product_name"],
+                        row["registrant"],
+                        row["manufacturer"],
+                        tuple(m.strip() for m in _SPLIT_MODELS.split(row["model_spec"]) if m.strip()),
+                        row["status"].strip() or "有效",
+                        parse_day(row["valid_until"], today),
+                    )
+    for device in ET.parse(directory / "demo_udid.xml").getroot().iter("device"):
+        numbers = [n for n in _SPLIT_NUMBERS.split(device.findtext("zczbhhzbapzbh", "").strip()) if n]
+        model = device.findtext("ggxh", "").strip()
+        for number in numbers:
+            old = out.get(number)
+            if old is None:
+                reg = device.findtext("ylqxzcrbarmc", "").strip()
+                out[number] = DemoRecord(number, device.findtext("cpmctymc", "").strip(), reg, "", (model,), "有效", None)
+            elif model and model not in old.models and not old.models:
+                out[number] = DemoRecord(old.number, old.product_name, old.registrant, old.manufacturer, (model,), old.status, old.valid_until)
+            elif model and model not in old.models and old.manufacturer == "":
+                out[number] = DemoRecord(old.number, old.product_name, old.registrant, old.manufacturer, (*old.models, model), old.status, old.valid_until)
+    return out
+
+
+def norm(text: str) -> str:
+    """Compare key: NFKC, case-folded, without spaces and punctuation."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in folded if ch.isalnum())
+
+
+def _field(prod: dict[str, Any], cat: dict[str, Any], key: str) -> str | None:
+    if key in prod.get("omit", []):
+        return None
+    value = prod[key] if key in prod else cat.get(key)
+    return None if value is None else str(value)
+
+
+def mismatched_fields(prod: dict[str, Any], cat: dict[str, Any], rec: DemoRecord) -> list[str]:
+    """Fields the page shows that differ from the registration (the PRODUCT_INFO_MISMATCH semantics)."""
+    out = []
+    name = _field(prod, cat, "name")
+    if name and rec.product_name and not norm(name).endswith(norm(rec.product_name)):
+        out.append("product_name")
+    registrant = _field(prod, cat, "registrant")
+    if registrant and rec.registrant and norm(registrant) != norm(rec.registrant):
+        out.append("registrant")
+    maker = _field(prod, cat, "manufacturer")
+    registered_makers = {norm(m) for m in (rec.manufacturer, rec.registrant) if m}
+    if maker and registered_makers and norm(maker) not in registered_makers:
+        out.append("manufacturer")
+    model = _field(prod, cat, "model")
+    if model and rec.models and not any(norm(m) in norm(model) for m in rec.models):
+        out.append("model_spec")
+    return out
+
+
+def expected_registry(prod: dict[str, Any], cat: dict[str, Any], registry: dict[str, DemoRecord], today: date) -> set[str]:
+    """Registry rules implied by the page's number and the demo registry."""
+    out: set[str] = set()
+    regno = _field(prod, cat, "regno")
+    if cat.get("drug") or not regno or "PRODUCT_REGNO_INVALID" in prod.get("rules", []):
+        return out
+    if "药监械(" in regno or "药管械(" in regno:
+        out.add("PRODUCT_REG_INVALID_STATUS")
+    rec = registry.get(regno)
+    if rec is None:
+        out.add("PRODUCT_UNREGISTERED")
+        return out
+    if rec.status not in ("有效", "valid") or (rec.valid_until is not None and rec.valid_until < today):
+        out.add("PRODUCT_REG_INVALID_STATUS")
+    if mismatched_fields(prod, cat, rec):
+        out.add("PRODUCT_INFO_MISMATCH")
+    return out
+
+
+def expected_shop(shop: dict[str, Any], link_texts: Sequence[str], today: date) -> set[str]:
+    """Qualification rules implied by how the shop and its qualification page are built."""
+    out: set[str] = set()
+    lic = shop.get("license") or {}
+    if not (lic and shop.get("license_image", True)) and not shop.get("qual_exempt"):
+        out.add("SHOP_QUALIFICATION_MISSING")
+    if any(w in t for t in link_texts for w in CLASS3_WORDS) and "经营许" not in lic.get("number", ""):
+        out.add("SHOP_SCOPE_EXCEEDED")
+    until = parse_day(lic.get("valid_until"), today) if lic.get("valid_until") else None
+    if until is not None and "经营许" in lic.get("number", ""):
+        if until < today:
+            out.add("SHOP_LICENSE_EXPIRED")
+        elif (until - today).days <= EXPIRING_DAYS:
+            out.add("SHOP_LICENSE_EXPIRING")
+    return out
+
+
+def check_labels(spec: dict[str, Any], today: date | None = None, registry_dir: Path = REGISTRY_DIR) -> list[str]:
+    """Problems where declared labels disagree with how a page is rendered or with the demo registry."""
+    today = today or date.today()
+    registry = load_demo_registry(registry_dir, today)
     problems = []
     cats = spec["categories"]
+    links: dict[str, list[str]] = {}
     for prod in spec["products"]:
+        cat = cats[prod["cat"]]
         declared = set(prod.get("rules", []))
         unknown = declared - set(LABEL_RULES)
         if unknown:
             problems.append(f"{prod['id']}: unknown rules {sorted(unknown)}")
-        want = expected_structural(prod, cats[prod["cat"]])
+        want = expected_structural(prod, cat)
         have = declared & STRUCTURAL
         if want != have:
             problems.append(f"{prod['id']}: structural labels {sorted(have)} but page implies {sorted(want)}")
+        want = expected_registry(prod, cat, registry, today)
+        have = declared & REGISTRY_RULES
+        if want != have:
+            problems.append(f"{prod['id']}: registry labels {sorted(have)} but number and registry imply {sorted(want)}")
+        regno = _field(prod, cat, "regno")
+        if "CLAIM_NONDEVICE_MEDICAL" in declared and regno:
+            problems.append(f"{prod['id']}: CLAIM_NONDEVICE_MEDICAL on a page with a device number")
+        if "CLAIM_SCOPE_EXCEEDED" in declared and (not regno or regno not in registry):
+            problems.append(f"{prod['id']}: CLAIM_SCOPE_EXCEEDED needs a registered number")
+        name = prod.get("name", cat.get("name", ""))
+        model = prod.get("model", cat.get("model", "")) or ""
+        links.setdefault(prod["shop"], []).append(
+            prod.get("short") or (f"{name} {model.split()[0]}" if model and not cat.get("drug") else name)
+        )
+    for shop in spec["shops"]:
+        want = expected_shop(shop, links.get(shop["slug"], []), today)
+        have = set(shop.get("rules", [])) & SHOP_RULES
+        if want != have:
+            problems.append(f"{shop['slug']}: shop labels {sorted(have)} but the shop implies {sorted(want)}")
     for entry in [*spec["platforms"], *spec["shops"]]:
         unknown = set(entry.get("rules", [])) - set(LABEL_RULES)
         if unknown:
@@ -510,9 +692,6 @@ def write_site(pages: Sequence[Rendered], site_dir: Path = SITE_DIR) -> None:
             {"path": page.path, "kind": page.kind, "encoding": codec, "charset_in_header": header, "meta_charset": meta}
         )
         images.update(page.images)
-        if page.kind in ("shop", "qualification"):
-            slug = page.path.split("/")[2]
-            images.add(f"/img/{slug}-license.png")
     for src in sorted(images):
         target = site_dir / src.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
