@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import csv
+import html
 import http.client
+import re
 import time
 import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from mdwatch.analyzers.numbers import extract_numbers
+from mdwatch.analyzers.regno import REGISTRATION_KINDS
 from mdwatch.demo import sitegen
-from mdwatch.demo.server import DemoServer, manifest, page_paths, serve
+from mdwatch.demo.registry import registry_paths
+from mdwatch.demo.server import DemoServer, manifest, page_paths, render_dates, serve
 
 LABELS = Path(__file__).parent / "corpus" / "pages.yaml"
 SCOPE_RULES = set(sitegen.LABEL_RULES)
+CSV_COLUMNS = [
+    "registration_no", "product_name", "registrant", "manufacturer", "model_spec", "structure",
+    "scope", "device_class", "category_code", "approved_on", "valid_until", "status",
+]  # fmt: skip
+UDID_TAGS = ("deviceRecordKey", "zxxsdycpbs", "cpmctymc", "ggxh", "ylqxzcrbarmc", "zczbhhzbapzbh", "flbm", "versionTime")
 
 pytestmark = pytest.mark.network
 
@@ -152,3 +165,82 @@ def test_slow_and_big(server: DemoServer) -> None:
     assert resp.status == 200 and resp.getheader("Content-Length") == str(50 * 1024 * 1024)
     assert resp.read(65536).startswith(b"<!DOCTYPE html>")
     conn.close()
+
+
+# ---------------------------------------------------------------------------- the demo registry
+
+
+def _registry_numbers() -> set[str]:
+    csv_path, xml_path = registry_paths()
+    numbers: set[str] = set()
+    with csv_path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            numbers.update(n for n in re.split(r"[,，;；\s]+", row["registration_no"]) if n)
+    for device in ET.parse(xml_path).getroot().iter("device"):
+        numbers.update(n for n in re.split(r"[,，;；\s]+", device.findtext("zczbhhzbapzbh", "")) if n)
+    return numbers
+
+
+def _page_text(path: str) -> str:
+    entry = next(e for e in manifest() if e["path"] == path)
+    raw = (sitegen.SITE_DIR / path.lstrip("/")).read_bytes().decode(entry["encoding"])
+    return html.unescape(re.sub(r"<[^>]+>", " ", raw))
+
+
+def test_registry_files_parse() -> None:
+    paths = registry_paths()
+    assert [p.name for p in paths] == ["demo_registry.csv", "demo_udid.xml"]
+    with paths[0].open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        assert reader.fieldnames == CSV_COLUMNS
+        rows = list(reader)
+    assert len(rows) >= 20
+    assert all(row["registration_no"] and row["product_name"] for row in rows)
+    statuses = {row["status"] for row in rows}
+    assert {"有效", "注销", "撤销", "过期"} <= statuses
+    assert {"II", "Ⅲ", "3"} <= {row["device_class"] for row in rows}
+    assert any("年" in row["valid_until"] for row in rows) and any(not row["valid_until"] for row in rows)
+    devices = list(ET.parse(paths[1]).getroot().iter("device"))
+    assert len(devices) >= 4
+    for device in devices:
+        for tag in UDID_TAGS:
+            assert device.find(tag) is not None, tag
+    by_number = Counter(d.findtext("zczbhhzbapzbh") for d in devices)
+    assert max(by_number.values()) >= 2  # several DIs under one number
+    assert any("," in (n or "") for n in by_number)  # a double number in one field
+
+
+def test_every_valid_page_number_is_registered(labels: dict[str, dict[str, Any]]) -> None:
+    registered = _registry_numbers()
+    year = date.today().year
+    unregistered_pages = 0
+    for path in page_paths("product"):
+        numbers = {
+            n.normalized
+            for n in extract_numbers(_page_text(path), year_now=year)
+            if n.kind in REGISTRATION_KINDS and n.valid
+        }
+        missing = numbers - registered
+        if "PRODUCT_UNREGISTERED" in labels[path]["rules"]:
+            assert missing, path
+            unregistered_pages += 1
+        else:
+            assert not missing, (path, missing)
+    assert unregistered_pages >= 4
+
+
+def test_registry_labels_agree_with_registry() -> None:
+    spec = sitegen.load_spec()
+    assert sitegen.check_labels(spec, date.today() + timedelta(days=400)) == []  # still right a year on
+
+
+def test_dates_relative_to_serving_day(server: DemoServer) -> None:
+    raw = (sitegen.SITE_DIR / "shops/kangjian/qualification.html").read_bytes()
+    assert b"{{today+15}}" in raw
+    _, _, body = _get(server.url("/shops/kangjian/qualification.html"))
+    text = body.decode("utf-8")
+    assert "{{today" not in text
+    assert (date.today() + timedelta(days=15)).isoformat() in text
+    day = date(2026, 11, 26)
+    assert render_dates("有效期至{{today+25|cn}}".encode("gbk"), "gbk", day).decode("gbk") == "有效期至2026年12月21日"
+    assert render_dates(b"{{today-3}}", "utf-8", day) == b"2026-11-23"
