@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from mdwatch.analyzers.model import PageKind
 from mdwatch.crawler.capture import FetchResult, FetchSettings
 from mdwatch.crawler.fetch import fetch_pages
+from mdwatch.scheduler.ocr_stage import ImageOutcome, OcrStage, OcrStats
 from mdwatch.scheduler.pipeline import ScanOutcome, analyze_result, make_context, page_record
 from mdwatch.scheduler.registry import NOT_LOADED, RegistrySource
 from mdwatch.storage.records import RunRecord
@@ -21,6 +22,7 @@ class RunResult:
     outcomes: list[ScanOutcome]
     registry_loaded: bool = False
     registry_description: str = NOT_LOADED
+    ocr_stats: OcrStats | None = None  # None: the scan ran without OCR
 
     @property
     def ok(self) -> list[ScanOutcome]:
@@ -40,19 +42,43 @@ def scan_urls(
     run_kind: str = "scan",
     settings: FetchSettings | None = None,
     progress: Callable[[FetchResult], None] | None = None,
+    ocr_engine: str | None = None,
+    ocr_workers: int | None = None,
+    ocr_stage: OcrStage | None = None,
 ) -> RunResult:
     """Fetch ``urls`` in one crawl, analyze each page and store the run in one transaction.
 
     Pages that could not be fetched are reported, never stored half-way; when nothing could be
     fetched, nothing is written at all.
+
+    With ``ocr_engine`` (or an ``ocr_stage`` to share between scans) the pages' images are
+    downloaded too and read by OCR before analysis: each distinct image once, cached in the
+    database. Without, no image is fetched and no process pool is started.
     """
     started = datetime.now(UTC)
     ctx = make_context(started)
-    results = fetch_pages(list(urls), settings or FetchSettings(), progress=progress)
+    with_ocr = ocr_engine is not None or ocr_stage is not None
+    fetch_settings = settings or FetchSettings()
+    if with_ocr and not fetch_settings.fetch_images:
+        fetch_settings = replace(fetch_settings, fetch_images=True)
+    results = fetch_pages(list(urls), fetch_settings, progress=progress)
     if not any(r.capture is not None for r in results):
         return RunResult(run_id=None, outcomes=[analyze_result(r, ctx, kind) for r in results])
+    ocr: Mapping[str, ImageOutcome] | None = None
+    ocr_stats: OcrStats | None = None
+    if with_ocr:
+        images = [image for r in results if r.capture is not None for image in r.images]
+        if ocr_stage is not None:
+            batch = ocr_stage.run(images)
+            ocr_engine = ocr_stage.engine_name
+        else:
+            assert ocr_engine is not None
+            use_db = store or db_url is not None
+            with OcrStage(ocr_engine, workers=ocr_workers, db_url=db_url, use_db=use_db) as stage:
+                batch = stage.run(images)
+        ocr, ocr_stats = batch.results, batch.stats
     with RegistrySource(db_url) as registry:
-        outcomes = [analyze_result(r, ctx, kind, registry) for r in results]
+        outcomes = [analyze_result(r, ctx, kind, registry, ocr) for r in results]
         registry_loaded, registry_description = registry.loaded, registry.description
     ok = [o for o in outcomes if o.ok]
     run_id: int | None = None
@@ -66,10 +92,12 @@ def scan_urls(
             stats={"pages": len(ok), "errors": len(outcomes) - len(ok),
                    "findings": sum(len(o.findings) for o in ok), "registry_loaded": registry_loaded},
         )
+        if ocr_stats is not None:
+            record.stats["ocr"] = {"engine": ocr_engine, **ocr_stats.as_dict()}
         db = Store.open(db_url)
         try:
             run_id = db.save_run(record)
         finally:
             db.close()
     return RunResult(run_id=run_id, outcomes=outcomes, registry_loaded=registry_loaded,
-                     registry_description=registry_description)
+                     registry_description=registry_description, ocr_stats=ocr_stats)

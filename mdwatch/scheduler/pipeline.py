@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from mdwatch.analyzers.extract import ExtractError, extract_page, with_related
-from mdwatch.analyzers.model import Context, Finding, Page, PageKind
+from mdwatch.analyzers.model import Context, Finding, ImageText, Page, PageKind
 from mdwatch.analyzers.numbers import NumberMatch
 from mdwatch.analyzers.registry import analyze
 from mdwatch.analyzers.regno import page_numbers
 from mdwatch.crawler.capture import Capture, FetchResult
+from mdwatch.scheduler.ocr_stage import ImageOutcome, ImageSkip
 from mdwatch.scheduler.registry import RegistrySource
 from mdwatch.storage.records import CaptureRecord, FindingRecord, PageRecord
 
@@ -87,9 +89,38 @@ def extracted_json(page: Page, ctx: Context) -> dict[str, object]:
     }
 
 
+def _shown_url(url: str) -> str:
+    return url if url[:5].lower() != "data:" else url[:40] + "…"
+
+
+def with_image_texts(
+    page: Page, result: FetchResult, ocr: Mapping[str, ImageOutcome]
+) -> tuple[Page, list[dict[str, str]]]:
+    """``page`` with the text read from its images (and its related pages'), and the skipped images.
+
+    All image texts go on the page itself: the analyzers judge a shop together with its
+    qualification pages through ``page.image_texts``.
+    """
+    texts: list[ImageText] = []
+    skipped: list[dict[str, str]] = []
+    for image in result.images:
+        outcome = ocr.get(image.url)
+        if isinstance(outcome, ImageText):
+            if outcome.text.strip() and outcome not in texts:
+                texts.append(outcome)
+        elif isinstance(outcome, ImageSkip):
+            skipped.append({"url": _shown_url(image.url), "reason": outcome.reason, "code": outcome.code})
+    return dataclasses.replace(page, image_texts=(*page.image_texts, *texts)), skipped
+
+
 def analyze_result(
-    result: FetchResult, ctx: Context, kind: PageKind | None = None, registry: RegistrySource | None = None
+    result: FetchResult,
+    ctx: Context,
+    kind: PageKind | None = None,
+    registry: RegistrySource | None = None,
+    ocr: Mapping[str, ImageOutcome] | None = None,
 ) -> ScanOutcome:
+    """Page, findings and extracted JSON of one fetch result; ``ocr`` fills ``Page.image_texts``."""
     if result.capture is None:
         message = result.error.message if result.error else f"无法获取 {result.url}。"
         return ScanOutcome(url=result.url, error=message)
@@ -97,16 +128,23 @@ def analyze_result(
         page = build_page(result, kind)
     except ExtractError as exc:
         return ScanOutcome(url=result.url, capture=result.capture, error=f"{result.url}：{exc}")
+    skipped: list[dict[str, str]] | None = None
+    if ocr is not None:
+        page, skipped = with_image_texts(page, result, ocr)
     if registry is not None:
         ctx = registry.context_for(page, ctx)
     findings = analyze(page, ctx)
+    extracted = extracted_json(page, ctx)
+    if skipped is not None:
+        extracted["images_read"] = len(page.image_texts)
+        extracted["images_skipped"] = skipped
     return ScanOutcome(
         url=result.url,
         capture=result.capture,
         related=result.related,
         page=page,
         findings=tuple(findings),
-        extracted=extracted_json(page, ctx),
+        extracted=extracted,
     )
 
 
