@@ -3,8 +3,12 @@
 Writes static HTML (UTF-8, GBK or GB18030 bytes), placeholder PNGs and ``manifest.json`` into
 ``mdwatch/demo/site/`` and the labelled truth ``tests/corpus/pages.yaml`` (when the repository's
 ``tests/`` folder is present). Labels are written per page in the spec; :func:`check_labels`
-cross-checks the structural ones (missing number, warning mode, omitted fields, Rx marking)
-against how the page is rendered, so labels and pages cannot drift apart.
+cross-checks the structural ones (missing number, warning mode, omitted fields, Rx marking,
+certificate image) against how the page is rendered, the registry ones (unregistered number,
+registration status, shown fields vs the record) against ``registry/demo_registry.csv`` and
+``registry/demo_udid.xml``, and the shop qualification ones (licence image, class III goods without
+a 经营许可证, validity date) against the shop's spec, so labels, pages and registry cannot drift apart.
+Licence dates may be ``{{today+N}}`` tokens: the demo server fills them in on the serving day.
 
 Regenerate with ``python -m mdwatch.demo.sitegen``.
 """
@@ -499,18 +503,18 @@ def load_demo_registry(directory: Path = REGISTRY_DIR, today: date | None = None
                         row["status"].strip() or "有效",
                         parse_day(row["valid_until"], today),
                     )
+    csv_numbers = set(out)
     for device in ET.parse(directory / "demo_udid.xml").getroot().iter("device"):
         numbers = [n for n in _SPLIT_NUMBERS.split(device.findtext("zczbhhzbapzbh", "").strip()) if n]
         model = device.findtext("ggxh", "").strip()
         for number in numbers:
+            if number in csv_numbers:  # the CSV export is authoritative where both hold a number
+                continue
             old = out.get(number)
-            if old is None:
-                reg = device.findtext("ylqxzcrbarmc", "").strip()
-                out[number] = DemoRecord(number, device.findtext("cpmctymc", "").strip(), reg, "", (model,), "有效", None)
-            elif model and model not in old.models and not old.models:
-                out[number] = DemoRecord(old.number, old.product_name, old.registrant, old.manufacturer, (model,), old.status, old.valid_until)
-            elif model and model not in old.models and old.manufacturer == "":
-                out[number] = DemoRecord(old.number, old.product_name, old.registrant, old.manufacturer, (*old.models, model), old.status, old.valid_until)
+            models = (*old.models, model) if old is not None else (model,)
+            name = device.findtext("cpmctymc", "").strip()
+            registrant = device.findtext("ylqxzcrbarmc", "").strip()
+            out[number] = DemoRecord(number, name, registrant, "", tuple(m for m in models if m), "有效", None)
     return out
 
 
