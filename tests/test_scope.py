@@ -127,3 +127,13 @@ def test_evasion_seen_through_with_original_evidence() -> None:
     assert claim.canonical == "颈椎病" and claim.kind == "cure"
     assert text[claim.start : claim.end] == "頸椎病"
     assert claim.match == "根 治 頸椎病"
+
+
+def test_offsets_hold_for_every_clause_after_the_first_claim() -> None:
+    """Regression: the evidence of a later claim quoted the wrong text (offset carried over)."""
+    from mdwatch.analyzers.scope import find_claims
+
+    text = "用于缓解颈肩肌肉疼痛\n禁忌症：皮肤破损处禁用\n治愈率高达98%，告别腰酸背痛。\n無副作用，长期使用"
+    for start in range(0, 20, 3):
+        for claim in find_claims(text[start:]):
+            assert text[start:][claim.start : claim.end] == claim.form or claim.form in claim.match

@@ -173,11 +173,11 @@ def find_claims(text: str) -> list[Claim]:
     first = next(vocab.term_automaton.iter(folded), None)
     if first is None:
         return out
-    lo = first[0] - len(first[1][0]) + 1
-    while lo > 0 and folded[lo - 1] not in _CLAUSE_BREAKS:
-        lo -= 1
-    for offset, clause in _clauses(folded[lo:]):
-        offset += lo
+    begin = first[0] - len(first[1][0]) + 1  # back to the start of the first hit's clause
+    while begin > 0 and folded[begin - 1] not in _CLAUSE_BREAKS:
+        begin -= 1
+    for offset, clause in _clauses(folded[begin:]):
+        offset += begin
         terms = _longest(_scan(vocab.term_automaton, clause))
         if not terms:
             continue
