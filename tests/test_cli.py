@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mdwatch.demo.registry import registry_paths
 from mdwatch.demo.server import DemoServer, page_paths, serve
 from mdwatch.storage.store import Store
 
@@ -34,9 +35,18 @@ def labels() -> dict[str, dict[str, object]]:
     return yaml.safe_load((CORPUS / "pages.yaml").read_text(encoding="utf-8"))
 
 
-def test_scan_product_json_has_contract_and_expected_findings(demo: DemoServer, tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'scan.sqlite3'}"
-    product = next(p for p, spec in labels().items() if spec["kind"] == "product" and spec["rules"])
+@pytest.fixture(scope="module")
+def registry_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite database holding the demo registry (the labels assume it is loaded)."""
+    db = f"sqlite:///{tmp_path_factory.mktemp('registry') / 'demo.sqlite3'}"
+    proc = run_cli("registry", "import", *map(str, registry_paths()), "--db", db)
+    assert proc.returncode == 0, proc.stderr
+    return db
+
+
+def test_scan_product_json_has_contract_and_expected_findings(demo: DemoServer, registry_db: str) -> None:
+    db = registry_db
+    product = next(p for p, spec in labels().items() if spec["kind"] == "product" and len(spec["rules"]) > 1)
     proc = run_cli("scan", demo.base_url + product, "--json", "--db", db)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
@@ -50,11 +60,43 @@ def test_scan_product_json_has_contract_and_expected_findings(demo: DemoServer, 
             assert e["source"] in ("text", "ocr", "structure") and "snippet" in e
     expected = set(labels()[product]["rules"])  # type: ignore[arg-type]
     assert {f["rule"] for f in doc["findings"]} == expected
+    assert doc["registry"]["loaded"] is True
     store = Store.open(db)
     try:
         assert store.counts()["findings"] == len(doc["findings"])
     finally:
         store.close()
+
+
+def test_registry_rules_skipped_and_said_without_registry(demo: DemoServer, tmp_path: Path) -> None:
+    unregistered = [p for p, spec in labels().items() if "PRODUCT_UNREGISTERED" in spec["rules"]]
+    assert unregistered
+    proc = run_cli("scan", demo.base_url + unregistered[0], "--json", "--db", f"sqlite:///{tmp_path / 'e.sqlite3'}")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["registry"]["loaded"] is False
+    assert "PRODUCT_UNREGISTERED" in doc["registry"]["skipped_rules"]
+    assert "PRODUCT_UNREGISTERED" not in {f["rule"] for f in doc["findings"]}
+    table = run_cli("scan", demo.base_url + unregistered[0], "--no-store", "--db", f"sqlite:///{tmp_path / 'e.sqlite3'}")
+    assert "未加载注册证数据库" in table.stdout
+
+
+def test_registry_lookup_and_stats(registry_db: str) -> None:
+    proc = run_cli("registry", "stats", "--db", registry_db)
+    assert proc.returncode == 0 and "注册证数据库" in proc.stdout
+    number = next(iter(_registered_numbers()))
+    proc = run_cli("registry", "lookup", number, "--json", "--db", registry_db)
+    assert json.loads(proc.stdout)["found"] is True
+    proc = run_cli("registry", "lookup", "国械注准20990000000", "--json", "--db", registry_db)
+    assert json.loads(proc.stdout)["found"] is False
+
+
+def _registered_numbers() -> list[str]:
+    import csv
+
+    csv_path = next(p for p in registry_paths() if str(p).endswith(".csv"))
+    with open(csv_path, encoding="utf-8-sig") as fh:
+        return [row["registration_no"] for row in csv.DictReader(fh)]
 
 
 def test_scan_gbk_page_reads_correctly(demo: DemoServer) -> None:

@@ -6,14 +6,21 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mdwatch.crawler.capture import FetchResult
+from mdwatch.demo.registry import registry_paths
 from mdwatch.demo.server import page_paths, serve
 from mdwatch.scheduler.jobs import scan_urls
 from mdwatch.scheduler.render import print_rule_summary
+from mdwatch.storage.config import default_db_url, normalize_db_url
+from mdwatch.storage.registry_import import import_paths
 
 
 def run_demo(db_url: str | None = None) -> int:
     console = Console()
     paths = [p for kind in ("platform", "shop", "product") for p in page_paths(kind)]
+    url = normalize_db_url(db_url or default_db_url())
+    console.print("导入演示注册证数据库……")
+    for report in import_paths(url, registry_paths()):
+        console.print(report.summary_zh(), soft_wrap=True)
     with serve() as server:
         console.print(f"演示平台：{server.base_url}/index.html，共 {len(paths)} 个页面待扫描。")
         urls = [server.base_url + p for p in paths]
@@ -24,7 +31,7 @@ def run_demo(db_url: str | None = None) -> int:
             def advance(_: FetchResult) -> None:
                 bar.advance(task)
 
-            result = scan_urls(urls, db_url=db_url, run_kind="demo", progress=advance)
+            result = scan_urls(urls, db_url=url, run_kind="demo", progress=advance)
     for failed in result.failed:
         console.print(f"[red]抓取失败：{failed.error}[/red]")
     findings = sum(len(o.findings) for o in result.ok)

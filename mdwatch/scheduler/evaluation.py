@@ -12,6 +12,7 @@ rule falls below the threshold.
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,10 @@ SCORED_RULES: tuple[str, ...] = (
     "PRODUCT_WARNING_FITTING_MISSING", "PRODUCT_DETAIL_INCOMPLETE", "CLAIM_ABSOLUTE", "CLAIM_GUARANTEE",
     "CLAIM_ENDORSEMENT", "CLAIM_COMPARATIVE", "DRUG_RX_WARNING_MISSING", "DRUG_RX_NOT_DISTINGUISHED",
     "DRUG_RX_INFO_BEFORE_REVIEW", "DRUG_PROMOTION_BANNED",
+    # issue 3: registry and qualification rules (pages.yaml labels assume the demo registry is loaded)
+    "PRODUCT_UNREGISTERED", "PRODUCT_REG_INVALID_STATUS", "PRODUCT_INFO_MISMATCH", "PRODUCT_CERT_MISSING",
+    "PRODUCT_RETAIL_BANNED", "SHOP_QUALIFICATION_MISSING", "SHOP_SCOPE_EXCEEDED", "SHOP_LICENSE_EXPIRED",
+    "SHOP_LICENSE_EXPIRING", "CLAIM_SCOPE_EXCEEDED", "CLAIM_NONDEVICE_MEDICAL",
 )
 
 
@@ -86,18 +91,24 @@ def sentence_items() -> list[tuple[str, set[str], set[str]]]:
 def page_items() -> list[tuple[str, set[str], set[str]]]:
     from mdwatch.crawler.capture import FetchSettings
     from mdwatch.crawler.fetch import fetch_pages
+    from mdwatch.demo.registry import registry_paths
     from mdwatch.demo.server import serve
     from mdwatch.scheduler.pipeline import analyze_result, make_context
+    from mdwatch.scheduler.registry import RegistrySource
+    from mdwatch.storage.registry_import import import_paths
 
     labels: dict[str, dict[str, object]] = yaml.safe_load((CORPUS / "pages.yaml").read_text(encoding="utf-8"))
     judged = {p: spec for p, spec in labels.items() if spec.get("kind") in ("platform", "shop", "product")}
     ctx = make_context()
     items = []
-    with serve() as server:
+    with tempfile.TemporaryDirectory() as tmp, serve() as server:
+        db_url = f"sqlite:///{Path(tmp) / 'eval.sqlite3'}"
+        import_paths(db_url, registry_paths())
         paths = list(judged)
         results = fetch_pages([server.base_url + p for p in paths], FetchSettings(timeout_s=10))
-        for path, result in zip(paths, results, strict=True):
-            outcome = analyze_result(result, ctx)
+        with RegistrySource(db_url) as registry:
+            outcomes = [analyze_result(result, ctx, registry=registry) for result in results]
+        for path, outcome in zip(paths, outcomes, strict=True):
             predicted = {f.rule for f in outcome.findings} if outcome.ok else {"<抓取失败>"}
             items.append((path, set(judged[path].get("rules") or []), predicted))  # type: ignore[call-overload]
     return items
