@@ -112,7 +112,7 @@ UPSCALE_BELOW = 1000  # images whose longer side is shorter are enlarged before 
 MAX_UPSCALE = 2.0
 
 
-def prepare(image: Image.Image) -> tuple[Image.Image, float]:
+def prepare(image: Image.Image, *, upscale_below: int = UPSCALE_BELOW) -> tuple[Image.Image, float]:
     """RGB on white (transparency flattened), small images enlarged; returns (image, scale).
 
     Boxes found on the prepared image divide by ``scale`` to map back to the original.
@@ -129,7 +129,7 @@ def prepare(image: Image.Image) -> tuple[Image.Image, float]:
         img = img.convert("RGB")
     longer = max(img.size)
     scale = 1.0
-    if 0 < longer < UPSCALE_BELOW:
-        scale = min(MAX_UPSCALE, UPSCALE_BELOW / longer)
+    if 0 < longer < upscale_below:
+        scale = min(MAX_UPSCALE, upscale_below / longer)
         img = img.resize((round(img.width * scale), round(img.height * scale)), PILImage.Resampling.LANCZOS)
     return img, scale

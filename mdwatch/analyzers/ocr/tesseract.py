@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from PIL import Image
 
 LANG = "chi_sim+eng"
-PSM = 6  # one uniform block of text: measured best on certificates (see benchmarks/bench_ocr.py)
+PSM = 4  # a single column of text of variable sizes: psm 6 loses whole table-ruled certificates (measured, benchmarks/bench_ocr.py)
+# chi_sim reads glyphs of ~40 px far better than the ~25 px of a 1000 px wide certificate
+UPSCALE_BELOW = 1800
 
 
 def _is_cjk(ch: str) -> bool:
@@ -49,7 +51,7 @@ class TesseractEngine:
         import pytesseract
 
         start = time.perf_counter()
-        prepared, scale = prepare(image)
+        prepared, scale = prepare(image, upscale_below=UPSCALE_BELOW)
         data = pytesseract.image_to_data(
             prepared.convert("L"), lang=self.lang, config=f"--psm {self.psm}", output_type=pytesseract.Output.DICT
         )

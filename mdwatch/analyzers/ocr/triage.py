@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 MIN_SIDE = 48
 MIN_PIXELS = 10_000
 WORK_WIDTH = 256
-MIN_TEXT_BLOBS = 12  # small high-contrast components per image at 256 px wide
+MIN_TEXT_BLOBS = 28  # small high-contrast components per image at 256 px wide
+CONTRAST = 40  # grey levels above/below the 15×15 local mean
+MIN_AREA = 4  # pixels: smaller specks are noise
 
 
 def text_blobs(image: Image.Image) -> int:
@@ -36,14 +38,14 @@ def text_blobs(image: Image.Image) -> int:
     arr = np.asarray(grey)
     mean = cv2.blur(arr.astype(np.float32), (15, 15))
     count = 0
-    for mask in ((arr.astype(np.float32) < mean - 25), (arr.astype(np.float32) > mean + 25)):
+    for mask in ((arr.astype(np.float32) < mean - CONTRAST), (arr.astype(np.float32) > mean + CONTRAST)):
         n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
         if n <= 1:
             continue
         cw = stats[1:, cv2.CC_STAT_WIDTH]
         ch = stats[1:, cv2.CC_STAT_HEIGHT]
         area = stats[1:, cv2.CC_STAT_AREA]
-        small = (area >= 2) & (cw <= 24) & (ch <= 24) & (area <= 200)
+        small = (area >= MIN_AREA) & (cw <= 24) & (ch <= 24) & (area <= 200)
         count += int(small.sum())
     return count
 

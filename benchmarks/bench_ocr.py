@@ -1,0 +1,193 @@
+"""OCR benchmark on the generated images (``mdwatch.demo.ocrimages``): speed and accuracy per engine.
+
+For each engine, over certificates (clean and degraded) and promotional banners:
+images per second and median seconds per image (one process, one thread: the OCR pool
+multiplies throughput by its size), character accuracy (1 − CER, whitespace dropped, NFKC),
+certificate-number exact match (``numbers.extract_numbers`` on the OCR text; the truth number
+among the normalised numbers found, a trailing 号 ignored) and, for banners, claim recall and
+precision (``claims.find_claims`` on OCR text vs on the drawn text). Also the triage accuracy.
+
+    python benchmarks/bench_ocr.py              # 36 certificates × (clean + 2 degradations), 32 banners
+    python benchmarks/bench_ocr.py --full       # every certificate in every degradation
+    python benchmarks/bench_ocr.py --quick      # a few images, for a smoke run
+    python benchmarks/bench_ocr.py --engines rapidocr --triage-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from PIL import Image
+
+from mdwatch.analyzers.claims import find_claims
+from mdwatch.analyzers.numbers import extract_numbers
+from mdwatch.analyzers.ocr.engine import ENGINES, get_engine
+from mdwatch.analyzers.ocr.triage import needs_ocr
+from mdwatch.demo.ocrimages import (
+    DEGRADATIONS,
+    GeneratedImage,
+    degrade,
+    generate_certificates,
+    generate_photos,
+    generate_promos,
+)
+
+YEAR_NOW = 2025
+
+
+def _norm(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def edit_distance(a: str, b: str) -> int:
+    if len(a) < len(b):
+        a, b = b, a
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def char_accuracy(truth: str, read: str) -> float:
+    t, r = _norm(truth), _norm(read)
+    return max(0.0, 1.0 - edit_distance(t, r) / max(1, len(t)))
+
+
+def number_found(truth: str, text: str) -> bool:
+    want = truth.rstrip("号")
+    return any(n.normalized.rstrip("号") == want for n in extract_numbers(text, year_now=YEAR_NOW))
+
+
+def claim_set(text: str) -> set[tuple[str, str]]:
+    return {(h.rule, h.term) for h in find_claims(text)}
+
+
+@dataclass
+class Tally:
+    seconds: list[float] = field(default_factory=list)
+    acc: list[float] = field(default_factory=list)
+    numbers_ok: int = 0
+    numbers: int = 0
+    claims_tp: int = 0
+    claims_fp: int = 0
+    claims_fn: int = 0
+    misses: list[str] = field(default_factory=list)
+
+    def row(self, engine: str, label: str) -> str:
+        n = len(self.seconds)
+        ips = n / sum(self.seconds) if self.seconds else 0.0
+        med = statistics.median(self.seconds) if self.seconds else 0.0
+        num = f"{self.numbers_ok}/{self.numbers} = {100 * self.numbers_ok / self.numbers:5.1f} %" if self.numbers else "-"
+        tp = self.claims_tp
+        rec = tp / (tp + self.claims_fn) if tp + self.claims_fn else float("nan")
+        prec = tp / (tp + self.claims_fp) if tp + self.claims_fp else float("nan")
+        claims = f"R {rec:.2f} P {prec:.2f}" if tp + self.claims_fn + self.claims_fp else "-"
+        acc = statistics.mean(self.acc) if self.acc else 0.0
+        return f"{engine:<10} {label:<22} {n:>4} {ips:>7.2f} {med:>8.2f} {acc:>8.3f}  {num:<20} {claims}"
+
+
+def sets(quick: bool, full: bool) -> dict[str, list[tuple[str, GeneratedImage, Image.Image]]]:
+    certs = generate_certificates(6 if quick else 36, seed=4)
+    promos = generate_promos(4 if quick else 32, seed=4)
+    out: dict[str, list[tuple[str, GeneratedImage, Image.Image]]] = {
+        "certificate clean": [(g.name, g, g.image) for g in certs],
+        "certificate degraded": [],
+        "promo clean": [(g.name, g, g.image) for g in promos],
+        "promo degraded": [],
+    }
+    per = len(DEGRADATIONS) if full else 2
+    for i, g in enumerate(certs):
+        kinds = DEGRADATIONS if full else [DEGRADATIONS[(i * per + k) % len(DEGRADATIONS)] for k in range(per)]
+        for k in kinds[: 1 if quick else None]:
+            out["certificate degraded"].append((f"{g.name}/{k}", g, degrade(g.image, k, seed=i)))
+    for i, g in enumerate(promos):
+        k = DEGRADATIONS[i % len(DEGRADATIONS)]
+        out["promo degraded"].append((f"{g.name}/{k}", g, degrade(g.image, k, seed=i)))
+    return out
+
+
+def run_engine(name: str, data: dict[str, list[tuple[str, GeneratedImage, Image.Image]]]) -> list[str]:
+    engine = get_engine(name)
+    engine.read(data["certificate clean"][0][2])  # load the models outside the timing
+    rows = []
+    for label, items in data.items():
+        t = Tally()
+        for key, g, img in items:
+            res = engine.read(img)
+            t.seconds.append(res.seconds)
+            t.acc.append(char_accuracy(g.truth["text"], res.text))
+            if g.truth.get("number"):
+                t.numbers += 1
+                if number_found(g.truth["number"], res.text):
+                    t.numbers_ok += 1
+                else:
+                    t.misses.append(f"{key}: want {g.truth['number']}")
+            if g.kind == "promo":
+                want, got = claim_set(g.truth["text"]), claim_set(res.text)
+                t.claims_tp += len(want & got)
+                t.claims_fp += len(got - want)
+                t.claims_fn += len(want - got)
+        rows.append(t.row(name, label))
+        for m in t.misses:
+            print(f"  miss [{name}] {m}", file=sys.stderr)
+        print(rows[-1], flush=True)
+    return rows
+
+
+def run_triage(quick: bool) -> str:
+    text = generate_certificates(6 if quick else 36, seed=4) + generate_promos(4 if quick else 32, seed=4)
+    photos = generate_photos(4 if quick else 24, seed=4)
+    right = total = 0
+    wrong: list[str] = []
+    start = time.perf_counter()
+    for want, items in ((True, text), (False, photos)):
+        for i, g in enumerate(items):
+            kinds = [k for k in (None, *DEGRADATIONS) if not (not want and k == "watermark")]
+            for k in kinds:
+                img = g.image if k is None else degrade(g.image, k, seed=i)
+                ok, _ = needs_ocr(img)
+                total += 1
+                if ok == want:
+                    right += 1
+                else:
+                    wrong.append(f"{g.name}/{k}")
+    secs = time.perf_counter() - start
+    for w in wrong:
+        print(f"  triage wrong: {w}", file=sys.stderr)
+    return f"triage: {right}/{total} right = {100 * right / total:.1f} % (text images must pass, photos be skipped), {1000 * secs / total:.0f} ms/image incl. degrading"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="a few images only")
+    ap.add_argument("--full", action="store_true", help="every certificate in every degradation")
+    ap.add_argument("--engines", default=",".join(ENGINES), help="comma-separated (default: all)")
+    ap.add_argument("--triage-only", action="store_true")
+    args = ap.parse_args(argv)
+    print(run_triage(args.quick), flush=True)
+    if args.triage_only:
+        return 0
+    data = sets(args.quick, args.full)
+    print(f"{'engine':<10} {'set':<22} {'n':>4} {'img/s':>7} {'median s':>8} {'char acc':>8}  {'number exact':<20} claims")
+    rows = []
+    for name in args.engines.split(","):
+        rows += run_engine(name.strip(), data)
+    print("\n".join(["", "summary", *rows]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
