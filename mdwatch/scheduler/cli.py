@@ -11,10 +11,10 @@ import sys
 from urllib.parse import urlsplit
 
 import click
-from rich.console import Console
 
 from mdwatch import __version__
 from mdwatch.analyzers.model import PAGE_KINDS
+from mdwatch.scheduler.render import make_console
 
 EXIT_OK, EXIT_USAGE, EXIT_FETCH = 0, 2, 3
 
@@ -65,7 +65,7 @@ def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | N
             payload = docs[0] if len(urls) == 1 else docs
             click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     elif result.ok:
-        console = Console()
+        console = make_console()
         for outcome in result.ok:
             print_outcome(console, outcome)
         if not result.registry_loaded:
@@ -96,7 +96,7 @@ def list_rules(as_json: bool) -> int:
     for r in rules().values():
         table.add_row(r.id, r.title, f"[{SEVERITY_STYLE[r.severity]}]{SEVERITY_ZH[r.severity]}[/]", r.article,
                       "已实现" if r.id in implemented else "[dim]待实现[/dim]")
-    Console().print(table)
+    make_console().print(table)
     return EXIT_OK
 
 
@@ -111,7 +111,7 @@ def registry() -> None:
 def registry_import(paths: tuple[str, ...], db_url: str | None) -> int:
     from mdwatch.scheduler.registry_jobs import import_files
 
-    return import_files(list(paths), db_url, Console(stderr=False))
+    return import_files(list(paths), db_url, make_console())
 
 
 @registry.command(name="lookup", help="按注册证/备案编号查询注册信息。")
@@ -121,7 +121,7 @@ def registry_import(paths: tuple[str, ...], db_url: str | None) -> int:
 def registry_lookup(number: str, db_url: str | None, as_json: bool) -> int:
     from mdwatch.scheduler.registry_jobs import lookup
 
-    return lookup(number, db_url, as_json, Console())
+    return lookup(number, db_url, as_json, make_console())
 
 
 @registry.command(name="stats", help="注册证数据库统计。")
@@ -129,7 +129,7 @@ def registry_lookup(number: str, db_url: str | None, as_json: bool) -> int:
 def registry_stats(db_url: str | None) -> int:
     from mdwatch.scheduler.registry_jobs import stats
 
-    return stats(db_url, Console())
+    return stats(db_url, make_console())
 
 
 @cli.group(help="内置演示平台。")

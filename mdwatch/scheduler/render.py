@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
@@ -13,6 +14,12 @@ from mdwatch.analyzers.catalogue import rules
 from mdwatch.scheduler.pipeline import ScanOutcome
 
 DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def make_console() -> Console:
+    """A console for reports: the terminal's width, or 120 columns when piped to a file."""
+    return Console() if sys.stdout.isatty() else Console(width=120)
+
 SEVERITY_ZH = {"critical": "严重", "high": "高", "medium": "中", "low": "低", "info": "提示"}
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 KIND_ZH = {"platform": "平台首页", "shop": "店铺页", "product": "商品页"}
