@@ -63,7 +63,7 @@ def test_thousand_frame_gif_reads_first_frame_only() -> None:
     buf = io.BytesIO()
     frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=20, loop=0)
     with Image.open(io.BytesIO(buf.getvalue())) as check:
-        assert check.n_frames > 500
+        assert getattr(check, "n_frames", 0) > 500
     start = time.perf_counter()
     out = load_image(buf.getvalue())
     assert time.perf_counter() - start < 0.2
