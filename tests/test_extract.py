@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from mdwatch.analyzers.extract import ExtractError, decode_body, extract_page, with_related
@@ -324,17 +322,14 @@ def test_with_related() -> None:
     assert any(i.alt == "营业执照" for i in both.all_images())
 
 
-def test_speed_30kb_product_page() -> None:
+def test_large_product_page_extracts_all_fields_and_blocks() -> None:
+    """A 25 KB page extracts whole (its speed is measured by ``make bench``, not here)."""
     rows = "".join(f"<tr><th>参数{i}</th><td>值{i} 详细说明文字</td></tr>" for i in range(150))
     paras = "".join(f"<p>产品说明第{i}段，<span>用于家庭</span>测量血压。</p>" for i in range(200))
     body = PRODUCT_HTML.replace("<table class=\"params\">", f"<table class=\"params\">{rows}").replace(
         "</body>", paras + "</body>"
     ).encode("utf-8")
     assert len(body) > 25_000
-    extract_page(URL, body)
-    n = 20
-    t0 = time.perf_counter()
-    for _ in range(n):
-        extract_page(URL, body)
-    per_page = (time.perf_counter() - t0) / n
-    assert per_page < 0.02, per_page  # target ~2 ms; generous bound for slow CI
+    page = extract_page(URL, body)
+    assert page.kind == "product"
+    assert "产品说明第199段" in page.text
