@@ -1,0 +1,331 @@
+"""History rules: PRICE_ANOMALY and LISTING_CHANGED (PLATFORM-QMS 2.1, 2.2.1).
+
+Pure. The composition root turns each analysed listing into a :class:`ListingSnapshot`
+(:func:`snapshot`), loads the earlier snapshots of the same listing URL from storage (newest
+first) and calls :func:`history_findings`. Nothing fires when the capture hash is the same as the
+last one: an unchanged page was judged when it was first captured.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+from mdwatch.analyzers import drug
+from mdwatch.analyzers.catalogue import finding, rules
+from mdwatch.analyzers.domain import is_device_listing, is_drug_listing
+from mdwatch.analyzers.model import Evidence, Finding, Page
+from mdwatch.analyzers.normalize import fold
+from mdwatch.lexicons import load_yaml
+
+__all__ = [
+    "HISTORY_RULES",
+    "PRICE_ANOMALY_RATIO",
+    "PRICE_WINDOW",
+    "WARNING_LABELS",
+    "ListingSnapshot",
+    "history_findings",
+    "parse_price",
+    "snapshot",
+]
+
+HISTORY_RULES = ("PRICE_ANOMALY", "LISTING_CHANGED")
+PRICE_ANOMALY_RATIO = 0.5  # a move of at least 50 % between two captures (PLATFORM-QMS 2.2.1)
+PRICE_WINDOW = timedelta(days=7)  # an "original price" must have been the actual price within 7 days
+_PRICE_EPS = 0.005  # prices are compared to the cent
+
+# mandated warning → the rule that fires when it is missing
+WARNING_RULES: dict[str, str] = {
+    "retail": "PRODUCT_WARNING_RETAIL_MISSING",
+    "fitting": "PRODUCT_WARNING_FITTING_MISSING",
+    "rx": "DRUG_RX_WARNING_MISSING",
+}
+WARNING_LABELS: dict[str, str] = {
+    "retail": "网络销售警示语（购买和使用前请仔细阅读产品说明书……）",
+    "fitting": "验配警示语",
+    "rx": "处方药警示语",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ListingSnapshot:
+    """What history needs to remember of one capture of one listing.
+
+    ``warnings``: the mandated warnings shown ("retail", "fitting", "rx"); ``claims``: canonical
+    claim terms found; ``rules``: every rule that fired. ``seen_until``: the last time the same
+    content (same ``sha256``) was seen again, if later than ``fetched_at`` (storage keeps an
+    unchanged page once and only moves this forward).
+    """
+
+    url: str
+    fetched_at: datetime
+    sha256: str
+    price: float | None
+    original_price: float | None
+    rules: frozenset[str]
+    warnings: frozenset[str]
+    claims: frozenset[str]
+    seen_until: datetime | None = None
+
+    @property
+    def last_seen(self) -> datetime:
+        return self.seen_until if self.seen_until is not None else self.fetched_at
+
+
+# ---------------------------------------------------------------------------------------------
+# prices
+
+_NUMBER = re.compile(r"\d[\d,，]*(?:\.\d+)?")
+
+
+def parse_price(text: str | None) -> float | None:
+    """``"¥1,299.00"`` → 1299.0; ``"29.80元"`` → 29.8; ``"1.2万"`` → 12000.0; a range gives its low end.
+
+    None for None, empty or number-less text.
+    """
+    if not text:
+        return None
+    m = _NUMBER.search(text.replace("\u00a0", " "))
+    if m is None:
+        return None
+    raw = m.group(0).replace(",", "").replace("，", "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    if text[m.end() : m.end() + 1] == "万":
+        value *= 10_000
+    return value
+
+
+def _money(value: float) -> str:
+    return f"¥{value:,.2f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# snapshots
+
+
+@cache
+def _fitting_words() -> tuple[str, ...]:
+    data = load_yaml("warnings.yaml")
+    return tuple(w for fit in data["fitting"].values() for w in fit["product_words"])
+
+
+def _needs_fitting(page: Page) -> bool:
+    name = " ".join(x for x in (page.title, page.fields.get("product_name", "")) if x)
+    return any(w in name for w in _fitting_words())
+
+
+def _claim_terms(findings: Iterable[Finding]) -> frozenset[str]:
+    terms: set[str] = set()
+    for f in findings:
+        if not f.rule.startswith("CLAIM_"):
+            continue
+        for e in f.evidence:
+            term = e.detail.get("term") or e.detail.get("claimed")
+            if term:
+                terms.add(term)
+    return frozenset(terms)
+
+
+def snapshot(
+    page: Page,
+    findings: Sequence[Finding],
+    fetched_at: datetime,
+    sha256: str,
+    *,
+    enabled_rules: frozenset[str] | None = None,
+) -> ListingSnapshot:
+    """The history summary of one analysed page (``findings``: what the analyzers found on it).
+
+    A mandated warning counts as present when the page is a listing it applies to and the rule
+    for its absence did not fire. Pass the run's ``enabled_rules`` when not every rule ran: a
+    warning whose rule was disabled is not recorded either way.
+    """
+    fired = frozenset(f.rule for f in findings)
+
+    def ran(rule: str) -> bool:
+        return enabled_rules is None or rule in enabled_rules
+
+    warnings: set[str] = set()
+    if is_device_listing(page):
+        if ran(WARNING_RULES["retail"]) and WARNING_RULES["retail"] not in fired:
+            warnings.add("retail")
+        if _needs_fitting(page) and ran(WARNING_RULES["fitting"]) and WARNING_RULES["fitting"] not in fired:
+            warnings.add("fitting")
+    elif (
+        is_drug_listing(page)
+        and ran(WARNING_RULES["rx"])
+        and WARNING_RULES["rx"] not in fired
+        and "DRUG_RX_NOT_DISTINGUISHED" not in fired
+        and _rx_listing(page)
+    ):
+        warnings.add("rx")
+    return ListingSnapshot(
+        url=page.url,
+        fetched_at=fetched_at,
+        sha256=sha256.lower(),
+        price=parse_price(page.price),
+        original_price=parse_price(page.fields.get("original_price")),
+        rules=fired,
+        warnings=frozenset(warnings),
+        claims=_claim_terms(findings),
+    )
+
+
+def _rx_listing(page: Page) -> bool:
+    """True when the drug listing is marked prescription-only (the rx warning applies)."""
+    cues = load_yaml("drug.yaml")
+    return drug._is_rx(fold(page.text), cues)
+
+
+# ---------------------------------------------------------------------------------------------
+# rules
+
+
+def _fmt_time(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M")
+
+
+def _price_finding(
+    current: ListingSnapshot, previous: Sequence[ListingSnapshot], now: datetime
+) -> Finding | None:
+    """One PRICE_ANOMALY (findings are keyed by run, URL and rule) with one evidence per reason."""
+    evidence: list[Evidence] = []
+    parts: list[str] = []
+    last = previous[0]
+    if current.price is not None and last.price is not None and last.price > 0:
+        change = (current.price - last.price) / last.price
+        if abs(change) >= PRICE_ANOMALY_RATIO - 1e-9:
+            direction = "上涨" if change > 0 else "下降"
+            evidence.append(
+                Evidence(
+                    "structure",
+                    f"价格由 {_money(last.price)}（{_fmt_time(last.fetched_at)} 采集）变为 "
+                    f"{_money(current.price)}（{_fmt_time(current.fetched_at)} 采集），{direction} {abs(change):.0%}",
+                    match=_money(current.price),
+                    page_url=current.url,
+                    detail={
+                        "kind": "price_move",
+                        "previous_price": f"{last.price:.2f}",
+                        "current_price": f"{current.price:.2f}",
+                        "change": f"{change:+.1%}",
+                        "previous_fetched_at": last.fetched_at.isoformat(),
+                        "previous_sha256": last.sha256,
+                    },
+                )
+            )
+            parts.append(f"价格在两次采集间{direction} {abs(change):.0%}（≥50%）")
+    orig = current.original_price
+    if orig is not None and (current.price is None or orig > current.price + _PRICE_EPS):
+        since = now - PRICE_WINDOW
+        window = [s for s in previous if s.last_seen >= since]
+        if window and not any(s.price is not None and abs(s.price - orig) <= _PRICE_EPS for s in window):
+            seen = sorted({s.price for s in window if s.price is not None})
+            seen_text = "、".join(_money(p) for p in seen) if seen else "无价格"
+            n = len(window)
+            evidence.append(
+                Evidence(
+                    "structure",
+                    f"划线原价 {_money(orig)}；近7日内 {n} 次采集的实际售价：{seen_text}",
+                    match=_money(orig),
+                    page_url=current.url,
+                    detail={
+                        "kind": "original_price_unseen",
+                        "original_price": f"{orig:.2f}",
+                        "seen_prices": "、".join(f"{p:.2f}" for p in seen),
+                        "captures_in_window": str(n),
+                        "window_start": since.isoformat(),
+                    },
+                )
+            )
+            parts.append(
+                f"标注的原价 {_money(orig)} 在近7日内的 {n} 次采集中从未作为实际售价出现"
+                "（仅依据本系统近7日的采集记录判断）"
+            )
+    if not evidence:
+        return None
+    return finding("PRICE_ANOMALY", evidence, message="；".join(parts) + "。")
+
+
+def _rule_title(rule: str) -> str:
+    spec = rules().get(rule)
+    return f"{spec.title}（{rule}）" if spec else rule
+
+
+def _changed_finding(current: ListingSnapshot, last: ListingSnapshot) -> Finding | None:
+    # a warning counts as removed only when the rule for its absence fires now
+    removed = sorted(w for w in last.warnings - current.warnings if WARNING_RULES.get(w) in current.rules)
+    removal_rules = {WARNING_RULES[w] for w in removed}
+    new_rules = sorted(current.rules - last.rules - set(HISTORY_RULES) - removal_rules)
+    new_claims = sorted(current.claims - last.claims)
+    if not (removed or new_rules or new_claims):
+        return None
+    when = f"上次采集 {_fmt_time(last.fetched_at)}，本次采集 {_fmt_time(current.fetched_at)}"
+    evidence: list[Evidence] = []
+    parts: list[str] = []
+    for w in removed:
+        evidence.append(
+            Evidence(
+                "structure",
+                f"警示语被删除：{WARNING_LABELS.get(w, w)}（{when}）",
+                match=WARNING_LABELS.get(w, w),
+                page_url=current.url,
+                detail={"change": "warning_removed", "warning": w, "previous_sha256": last.sha256},
+            )
+        )
+    if removed:
+        parts.append("删除了警示语：" + "、".join(WARNING_LABELS.get(w, w) for w in removed))
+    for term in new_claims:
+        evidence.append(
+            Evidence(
+                "structure",
+                f"新增宣称用语：「{term}」（{when}）",
+                match=term,
+                page_url=current.url,
+                detail={"change": "claim_added", "term": term, "previous_sha256": last.sha256},
+            )
+        )
+    if new_claims:
+        parts.append("新增宣称用语：" + "、".join(f"「{t}」" for t in new_claims))
+    for rule in new_rules:
+        evidence.append(
+            Evidence(
+                "structure",
+                f"新出现的问题：{_rule_title(rule)}（{when}）",
+                match=rule,
+                page_url=current.url,
+                detail={"change": "rule_new", "rule": rule, "previous_sha256": last.sha256},
+            )
+        )
+    if new_rules:
+        parts.append("新出现的问题：" + "、".join(_rule_title(r) for r in new_rules))
+    return finding(
+        "LISTING_CHANGED",
+        evidence,
+        message="商品页面自上次采集以来发生与合规相关的变化：" + "；".join(parts) + "。",
+    )
+
+
+def history_findings(
+    current: ListingSnapshot, previous: Sequence[ListingSnapshot], now: datetime
+) -> list[Finding]:
+    """PRICE_ANOMALY / LISTING_CHANGED of ``current`` against the earlier captures (newest first).
+
+    ``previous`` should hold the snapshots of the same URL taken before ``current`` (other URLs
+    and later captures are ignored). Nothing fires on the first capture or when the content
+    hash equals the last capture's.
+    """
+    earlier = [
+        s
+        for s in previous
+        if s.url == current.url and s.fetched_at <= current.fetched_at and s is not current
+    ]
+    if not earlier or earlier[0].sha256 == current.sha256.lower():
+        return []
+    found = (_price_finding(current, earlier, now), _changed_finding(current, earlier[0]))
+    return [f for f in found if f is not None]
