@@ -1,0 +1,470 @@
+"""Evidence capture (固证): WARC files of what was fetched, and full-page screenshots.
+
+- :class:`WarcWriter` writes gzip WARC/1.1 records with SHA-256 digests: for each
+  :class:`~mdwatch.crawler.capture.Capture` a ``response`` record (original status and headers,
+  the body exactly as captured, ``WARC-Date`` = the capture time) and a ``request`` record;
+  ``resource`` records for screenshots. A file is never appended to by a second process: each
+  process part of a sweep opens a new file (:func:`next_part_path`, ``sweep-<id>-<n>.warc.gz``),
+  so a resumed sweep adds parts and never rewrites a closed one. Every record is a separate gzip
+  member and is flushed when written, so a killed process loses at most its last record.
+- :class:`Screenshotter` renders pages in Debian's Chromium through Playwright (async API on a
+  private thread and event loop, so it works from synchronous code and from inside Scrapy's
+  reactor alike): one browser, a few reusable pages, 1280 px wide, height capped.
+
+Imports nothing else of ours but :mod:`mdwatch.crawler.capture`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import io
+import os
+import threading
+from collections.abc import Coroutine, Mapping
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, TypeVar
+
+from warcio.recordbuilder import RecordBuilder
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.utils import Digester
+from warcio.warcwriter import WARCWriter
+
+from .capture import Capture
+
+__all__ = [
+    "CHROMIUM_ARGS",
+    "CHROMIUM_PATH",
+    "ScreenshotError",
+    "Screenshotter",
+    "WarcWriter",
+    "next_part_path",
+    "warc_date",
+    "warc_sha256",
+]
+
+CHROMIUM_PATH = "/usr/lib/chromium/chromium"
+CHROMIUM_ARGS: tuple[str, ...] = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+# The captured body is stored decoded (Scrapy removes content and transfer encodings), so these
+# headers would make a WARC reader decode it a second time; they are kept under another name.
+_RENAMED_HEADERS = ("content-encoding", "transfer-encoding", "content-length")
+_ORIG_PREFIX = "X-Archive-Orig-"
+
+_T = TypeVar("_T")
+
+
+def warc_sha256(data: bytes) -> str:
+    """A WARC digest value: ``sha256:`` and the base32 digest (as warcio writes it)."""
+    digester = Digester("sha256")
+    digester.update(data)
+    return str(digester)
+
+
+def warc_date(when: datetime) -> str:
+    """ISO-8601 UTC with microseconds, as WARC/1.1 allows (``2026-05-01T08:00:00.123456Z``)."""
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"naive datetime refused: {when!r}")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def next_part_path(directory: Path | str, stem: str) -> Path:
+    """The first ``<stem>-<n>.warc.gz`` in ``directory`` that does not exist yet (n from 1)."""
+    folder = Path(directory)
+    n = 1
+    while (folder / f"{stem}-{n}.warc.gz").exists():
+        n += 1
+    return folder / f"{stem}-{n}.warc.gz"
+
+
+class _Sha256WARCWriter(WARCWriter):
+    """warcio's writer with SHA-256 instead of SHA-1 digests."""
+
+    @staticmethod
+    def _create_digester() -> Digester:
+        return Digester("sha256")
+
+
+class WarcWriter:
+    """A gzip WARC/1.1 file written record by record; thread-safe.
+
+    ``WarcWriter(path)`` creates ``path`` and refuses an existing file (a closed part is never
+    appended to); ``WarcWriter.new_part(directory, stem)`` picks the next free part name.
+    The file's SHA-256 is :attr:`sha256` after :meth:`close`.
+    """
+
+    def __init__(self, path: Path | str, *, info: Mapping[str, str] | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh: IO[bytes] = open(self.path, "xb")  # noqa: SIM115  # closed by close()
+        self._writer = _Sha256WARCWriter(self._fh, gzip=True, warc_version="1.1")
+        self._lock = threading.Lock()
+        self.records = 0
+        self.sha256: str | None = None
+        self.size: int | None = None
+        fields = {"software": "mdwatch", "format": "WARC File Format 1.1",
+                  "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"}
+        fields.update(info or {})
+        with self._lock:
+            self._writer.write_record(self._writer.create_warcinfo_record(self.path.name, fields))
+            self._fh.flush()
+
+    @classmethod
+    def new_part(cls, directory: Path | str, stem: str, *, info: Mapping[str, str] | None = None) -> WarcWriter:
+        """A writer on the next free ``<stem>-<n>.warc.gz`` of ``directory`` (safe against a race)."""
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        for _ in range(1000):
+            try:
+                return cls(next_part_path(directory, stem), info=info)
+            except FileExistsError:
+                continue  # another process took this number first
+        raise FileExistsError(f"no free WARC part name for {stem} in {directory}")
+
+    # ---------------------------------------------------------------- writing
+
+    def write_capture(self, capture: Capture) -> str:
+        """Write ``capture`` as a response record and its request record; the response's record ID.
+
+        The response's target URI is the final URL (the body belongs to it); a redirected
+        capture also names the requested URL in ``WARC-Mdwatch-Requested-URI``.
+        """
+        date = warc_date(capture.fetched_at)
+        builder: RecordBuilder = self._writer
+        warc_headers = {
+            "WARC-Date": date,
+            "WARC-Payload-Digest": warc_sha256(capture.body),
+            "WARC-Mdwatch-Fetch-Method": capture.method,
+        }
+        if capture.url != capture.final_url:
+            warc_headers["WARC-Mdwatch-Requested-URI"] = capture.url
+        response = builder.create_warc_record(
+            capture.final_url,
+            "response",
+            payload=io.BytesIO(capture.body),
+            length=len(capture.body),
+            warc_headers_dict=warc_headers,
+            http_headers=_http_headers(capture),
+        )
+        builder.ensure_digest(response, block=True, payload=False)
+        response_id: str = response.rec_headers.get_header("WARC-Record-ID")
+        request_headers = StatusAndHeaders(
+            f"GET {_request_target(capture.final_url)} HTTP/1.1",
+            [("Host", _host(capture.final_url))],
+            protocol="HTTP/1.1",
+            is_http_request=True,
+        )
+        request = builder.create_warc_record(
+            capture.final_url,
+            "request",
+            warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": response_id},
+            http_headers=request_headers,
+        )
+        builder.ensure_digest(request, block=True, payload=False)
+        with self._lock:
+            self._check_open()
+            self._writer.write_record(response)
+            self._writer.write_record(request)
+            self._fh.flush()
+            self.records += 2
+        return response_id
+
+    def write_resource(
+        self,
+        url: str,
+        content_type: str,
+        data: bytes,
+        *,
+        when: datetime | None = None,
+        concurrent_to: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> str:
+        """Write ``data`` (a screenshot, say) as a resource record about ``url``; its record ID."""
+        headers = {
+            "WARC-Date": warc_date(when or datetime.now(UTC)),
+            "Content-Type": content_type,
+            "WARC-Payload-Digest": warc_sha256(data),
+            "WARC-Block-Digest": warc_sha256(data),
+        }
+        if concurrent_to:
+            headers["WARC-Concurrent-To"] = concurrent_to
+        headers.update(extra_headers or {})
+        builder: RecordBuilder = self._writer
+        record = builder.create_warc_record(
+            url, "resource", payload=io.BytesIO(data), length=len(data),
+            warc_content_type=content_type, warc_headers_dict=headers,
+        )
+        record_id: str = record.rec_headers.get_header("WARC-Record-ID")
+        with self._lock:
+            self._check_open()
+            self._writer.write_record(record)
+            self._fh.flush()
+            self.records += 1
+        return record_id
+
+    # ---------------------------------------------------------------- closing
+
+    @property
+    def closed(self) -> bool:
+        return self._fh.closed
+
+    def _check_open(self) -> None:
+        if self._fh.closed:
+            raise ValueError(f"WARC file already closed: {self.path}")
+
+    def close(self) -> str:
+        """Flush, fsync and close the file; its SHA-256 (hex). Closing twice is harmless."""
+        with self._lock:
+            if not self._fh.closed:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+                self._fh.close()
+                digest = hashlib.sha256()
+                with open(self.path, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        digest.update(block)
+                self.sha256 = digest.hexdigest()
+                self.size = self.path.stat().st_size
+            assert self.sha256 is not None
+            return self.sha256
+
+    def __enter__(self) -> WarcWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).netloc
+
+
+def _request_target(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _http_headers(capture: Capture) -> StatusAndHeaders:
+    try:
+        reason = HTTPStatus(capture.status).phrase
+    except ValueError:
+        reason = "Unknown"
+    headers: list[tuple[str, str]] = []
+    for name, value in capture.headers.items():
+        if name.lower() in _RENAMED_HEADERS:
+            headers.append((_ORIG_PREFIX + name, str(value)))
+        else:
+            headers.append((name, str(value)))
+    headers.append(("Content-Length", str(len(capture.body))))
+    return StatusAndHeaders(f"{capture.status} {reason}", headers, protocol="HTTP/1.1")
+
+
+# -------------------------------------------------------------------- screenshots
+
+
+class ScreenshotError(RuntimeError):
+    """The browser could not start or could not render the page."""
+
+
+class Screenshotter:
+    """Full-page PNG screenshots in one headless Chromium, reused; thread-safe.
+
+    Playwright's async API runs on a private thread with its own event loop; :meth:`submit`
+    returns a future (for callers inside an event loop, e.g. Scrapy), :meth:`full_page_png`
+    waits for it. ``pages`` screenshots run at the same time, each on a reused browser page.
+    """
+
+    def __init__(
+        self,
+        *,
+        executable_path: str = CHROMIUM_PATH,
+        args: tuple[str, ...] = CHROMIUM_ARGS,
+        width: int = 1280,
+        viewport_height: int = 900,
+        max_height: int = 16384,
+        pages: int = 3,
+        timeout_s: float = 30.0,
+        settle_ms: int = 300,
+    ) -> None:
+        self.executable_path = executable_path
+        self.args = args
+        self.width = width
+        self.viewport_height = viewport_height
+        self.max_height = max_height
+        self.pages = max(1, pages)
+        self.timeout_s = timeout_s
+        self.settle_ms = settle_ms
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._playwright: Any = None
+        self._browser: Any = None
+        self._context: Any = None
+        self._free: asyncio.Queue[Any] | None = None
+        self._created = 0
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._start_lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="mdwatch-screenshotter", daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def _run(self, coro: Coroutine[Any, Any, _T]) -> Future[_T]:
+        return asyncio.run_coroutine_threadsafe(coro, self._ensure_loop())
+
+    async def _start_browser(self) -> None:
+        if self._browser is not None:
+            return
+        from playwright.async_api import async_playwright
+
+        try:
+            self._playwright = await async_playwright().start()
+            self._browser = await self._playwright.chromium.launch(
+                executable_path=self.executable_path, args=list(self.args), headless=True
+            )
+            self._context = await self._browser.new_context(
+                viewport={"width": self.width, "height": self.viewport_height},
+                locale="zh-CN",
+                timezone_id="Asia/Shanghai",
+            )
+        except Exception as exc:
+            await self._stop_browser()
+            raise ScreenshotError(f"无法启动 Chromium（{self.executable_path}）：{exc}") from exc
+        self._free = asyncio.Queue()
+
+    async def _stop_browser(self) -> None:
+        for closer in (self._context, self._browser):
+            if closer is not None:
+                with contextlib.suppress(Exception):  # best effort on shutdown
+                    await closer.close()
+        if self._playwright is not None:
+            with contextlib.suppress(Exception):
+                await self._playwright.stop()
+        self._playwright = self._browser = self._context = self._free = None
+        self._created = 0
+
+    def close(self) -> None:
+        """Close the browser and stop the private thread."""
+        with self._start_lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._stop_browser(), loop).result(timeout=30)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            if thread is not None:
+                thread.join(timeout=10)
+            loop.close()
+
+    def __enter__(self) -> Screenshotter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- screenshots
+
+    def submit(self, url: str, html: bytes | None = None, content_type: str | None = None) -> Future[bytes]:
+        """Start a screenshot; see :meth:`full_page_png`."""
+        return self._run(self._shoot(url, html, content_type))
+
+    def full_page_png(self, url: str, html: bytes | None = None, content_type: str | None = None) -> bytes:
+        """A full-page PNG of ``url``, 1280 px wide, at most ``max_height`` px high.
+
+        Without ``html`` the live page is loaded. With ``html`` (the captured body) the browser is
+        served those bytes as the document at ``url`` (so relative links, the base URL and the
+        charset from ``content_type`` behave as on the site) while images and style sheets load
+        live.
+        """
+        return self.submit(url, html, content_type).result(timeout=self.timeout_s * 3 + 30)
+
+    async def _page(self) -> Any:
+        await self._start_browser()
+        assert self._free is not None
+        if self._free.empty() and self._created < self.pages:
+            self._created += 1
+            return await self._context.new_page()
+        return await self._free.get()
+
+    async def _shoot(self, url: str, html: bytes | None, content_type: str | None) -> bytes:
+        page = await self._page()
+        healthy = True
+        try:
+            return await self._render(page, url, html, content_type)
+        except ScreenshotError:
+            raise
+        except Exception as exc:
+            healthy = False
+            raise ScreenshotError(f"截图失败：{url}：{exc}") from exc
+        finally:
+            await self._release(page, healthy)
+
+    async def _release(self, page: Any, healthy: bool) -> None:
+        assert self._free is not None
+        try:
+            await page.unroute("**/*")
+        except Exception:
+            healthy = False
+        if healthy and not page.is_closed():
+            self._free.put_nowait(page)
+            return
+        with contextlib.suppress(Exception):
+            await page.close()
+        self._free.put_nowait(await self._context.new_page())
+
+    async def _render(self, page: Any, url: str, html: bytes | None, content_type: str | None) -> bytes:
+        timeout_ms = self.timeout_s * 1000
+        await page.set_viewport_size({"width": self.width, "height": self.viewport_height})
+        if html is not None:
+            body = html
+            headers = {"content-type": content_type or "text/html"}
+            target = url.split("#", 1)[0]
+
+            async def fulfil(route: Any) -> None:
+                if route.request.url.split("#", 1)[0] == target and route.request.resource_type == "document":
+                    await route.fulfill(status=200, headers=headers, body=body)
+                else:
+                    await route.continue_()
+
+            await page.route("**/*", fulfil)
+        response = await page.goto(url, wait_until="load", timeout=timeout_ms)
+        if response is None and html is None:
+            raise ScreenshotError(f"截图失败：{url} 没有响应。")
+        with contextlib.suppress(Exception):  # pages that keep polling never go idle; "load" is enough
+            await page.wait_for_load_state("networkidle", timeout=min(timeout_ms, 5000))
+        if self.settle_ms:
+            await page.wait_for_timeout(self.settle_ms)
+        height = await page.evaluate(
+            "() => Math.max(document.documentElement ? document.documentElement.scrollHeight : 0,"
+            " document.body ? document.body.scrollHeight : 0)"
+        )
+        height = max(1, min(int(height or 1), self.max_height))
+        png: bytes = await page.screenshot(
+            full_page=True, type="png", timeout=timeout_ms,
+            clip={"x": 0, "y": 0, "width": self.width, "height": height},
+        )
+        return png
