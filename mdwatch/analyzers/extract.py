@@ -178,7 +178,8 @@ _BLOCK = frozenset(
      "table", "tbody", "thead", "tfoot", "tr", "ul", "caption", "legend", "textarea", "button"}
 )
 _CELL = frozenset({"td", "th"})
-_SPECIAL = _DROP | _BLOCK | _CELL | {"br", "a", "img", "input", "title"}
+_STRUCK = frozenset({"del", "s", "strike"})  # struck-through text: an "original price" when money
+_SPECIAL = _DROP | _BLOCK | _CELL | _STRUCK | {"br", "a", "img", "input", "title"}
 # blocks whose whole text may be a label for the block that follows (<h3>适用范围</h3><p>…</p>)
 _LABEL_BLOCKS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt", "div", "p", "li", "strong", "th", "tr"})
 _IMG_WRAPPERS = frozenset({"a", "span", "picture", "i", "em", "b", "strong", "font", "u"})
@@ -189,6 +190,9 @@ _LAZY_SRC = ("data-src", "data-original", "data-lazy-src", "data-lazy", "lazy-sr
 _AMOUNT = re.compile(r"[¥￥]\s*\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s*元|\d[\d,]*(?:\.\d+)?")
 _MONEY = re.compile(r"[¥￥]\s*\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s*元")
 _PRICE_WORDS = ("价格", "售价", "促销价", "优惠价", "零售价", "单价", "现价")
+# class/id of a struck-through "original price" element, and its text labels
+_ORIGINAL_ATTR = re.compile(r"original|origin[-_]price|market-?price|old-?price|del-?price|line-?price|price-?(?:del|old|orig|line)", re.I)
+_ORIGINAL_WORDS = re.compile(r"(?:原价|划线价|市场价|专柜价)\s*[:：]?\s*([¥￥]\s*\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s*元)")
 
 
 def _collapse(text: str) -> str:
@@ -209,7 +213,10 @@ def _attr_hides_or_prices(walker: _Walker, el: etree._Element, tag: str, name: s
         return value.strip().lower() == "true"
     if name == "type":
         return tag == "input" and value.strip().lower() == "hidden"
-    if "price" in value.lower() and (not walker.price_els or walker.price_els[-1] is not el):
+    if _ORIGINAL_ATTR.search(value):
+        if not walker.original_els or walker.original_els[-1] is not el:
+            walker.original_els.append(el)
+    elif "price" in value.lower() and (not walker.price_els or walker.price_els[-1] is not el):
         walker.price_els.append(el)
     return False
 
@@ -283,6 +290,7 @@ class _Walker:
         self.images: list[ImageRef] = []
         self.links: list[Link] = []
         self.price_els: list[etree._Element] = []
+        self.original_els: list[etree._Element] = []  # struck-through / "original price" elements
         self.fields: dict[str, str] = {}
         self.pending_label: str | None = None
 
@@ -390,6 +398,8 @@ class _Walker:
                 if name in _ATTR_CHECK and _attr_hides_or_prices(self, el, tag, name, value):
                     if self.price_els and self.price_els[-1] is el:
                         self.price_els.pop()
+                    if self.original_els and self.original_els[-1] is el:
+                        self.original_els.pop()
                     return False
         if tag in _BLOCK:
             if self.pieces:
@@ -411,6 +421,9 @@ class _Walker:
                 self.images.append(
                     ImageRef(self.absolute(src), _collapse(el.get("alt") or ""), _image_caption(el))
                 )
+        elif tag in _STRUCK:
+            if not self.original_els or self.original_els[-1] is not el:
+                self.original_els.append(el)
         elif tag == "input":
             itype = (el.get("type") or "").lower()
             if itype in {"button", "submit"}:
@@ -460,7 +473,9 @@ class _Walker:
     # price ----------------------------------------------------------------------------------
     def price(self) -> str | None:
         for el in self.price_els:
-            text = _collapse("".join(el.itertext("*")))
+            if el.tag in _STRUCK:
+                continue
+            text = _unstruck_text(el)
             m = _MONEY.search(text) or _AMOUNT.search(text)
             if m:
                 return m.group(0).strip()
@@ -479,6 +494,39 @@ class _Walker:
             if m:
                 return m.group(0).strip()
         return None
+
+
+    def original_price(self) -> str | None:
+        """A struck-through "original price" (<del>/<s>/<strike>, class/id "original"/"market-price"…,
+        or text 原价/划线价 ¥…), as shown."""
+        for el in self.original_els:
+            m = _MONEY.search(_collapse("".join(el.itertext("*"))))
+            if m:
+                return m.group(0).strip()
+        for block in self.blocks:
+            m = _ORIGINAL_WORDS.search(block.text)
+            if m:
+                return m.group(1).strip()
+        return None
+
+
+def _unstruck_text(el: etree._Element) -> str:
+    """Text of a price element without its struck-through parts (<del>¥500</del> ¥200 → ¥200)."""
+    if not any(True for _ in el.iter(*_STRUCK)):
+        return _collapse("".join(el.itertext("*")))
+    parts: list[str] = []
+
+    def visit(node: etree._Element) -> None:
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            if isinstance(child.tag, str) and child.tag not in _STRUCK:
+                visit(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    visit(el)
+    return _collapse("".join(parts))
 
 
 def _walk(root: etree._Element, walker: _Walker) -> None:
@@ -558,6 +606,9 @@ def extract_page(
     _walk(root, walker)
     if not walker.blocks and not walker.title and not walker.images and not walker.links:
         raise ExtractError("页面没有可见内容，无法解析。")
+    original = walker.original_price()
+    if original and "original_price" not in walker.fields:
+        walker.fields["original_price"] = original
     page = Page(
         url=url,
         kind=kind or "product",

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Protocol
 
 from mdwatch.analyzers import drug
 from mdwatch.analyzers.catalogue import finding, rules
@@ -27,6 +28,8 @@ __all__ = [
     "PRICE_WINDOW",
     "WARNING_LABELS",
     "ListingSnapshot",
+    "StoredSnapshot",
+    "from_stored",
     "history_findings",
     "parse_price",
     "snapshot",
@@ -73,6 +76,44 @@ class ListingSnapshot:
     @property
     def last_seen(self) -> datetime:
         return self.seen_until if self.seen_until is not None else self.fetched_at
+
+
+class StoredSnapshot(Protocol):
+    """What a stored snapshot row offers (``storage.history.SnapshotRow`` has these fields)."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def fetched_at(self) -> datetime: ...
+    @property
+    def seen_until(self) -> datetime | None: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def price(self) -> float | None: ...
+    @property
+    def original_price(self) -> float | None: ...
+    @property
+    def rules(self) -> frozenset[str]: ...
+    @property
+    def warnings(self) -> frozenset[str]: ...
+    @property
+    def claims(self) -> frozenset[str]: ...
+
+
+def from_stored(row: StoredSnapshot) -> ListingSnapshot:
+    """A ListingSnapshot from a stored row (duck-typed: analyzers do not import storage)."""
+    return ListingSnapshot(
+        url=row.url,
+        fetched_at=row.fetched_at,
+        sha256=row.sha256,
+        price=row.price,
+        original_price=row.original_price,
+        rules=frozenset(row.rules),
+        warnings=frozenset(row.warnings),
+        claims=frozenset(row.claims),
+        seen_until=row.seen_until,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
