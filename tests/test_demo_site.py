@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import http.client
+import json
 import re
 import time
 import urllib.error
@@ -56,14 +57,24 @@ def _get(url: str, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
         return err.code, dict(err.headers), err.read()
 
 
+def _shop_homes() -> list[str]:
+    """Static shop home pages (not a list's further pages, not JS twins)."""
+    return [p for p in page_paths("shop") if p.endswith("/index.html")]
+
+
 def test_sizes() -> None:
-    kinds = Counter(entry["kind"] for entry in manifest())
+    static = [e for e in manifest() if not e["js"]]
+    kinds = Counter(entry["kind"] for entry in static)
     assert kinds["shop"] >= 6
-    assert kinds["qualification"] == kinds["shop"]
+    assert kinds["qualification"] == len(_shop_homes())
     assert kinds["product"] >= 60
     assert kinds["platform"] >= 2
     assert sum(1 for e in manifest() if e["encoding"] in ("gbk", "gb18030")) >= 10
-    assert page_paths("product") == [e["path"] for e in manifest() if e["kind"] == "product"]
+    assert page_paths("product") == [e["path"] for e in static if e["kind"] == "product"]
+    assert page_paths("product", js=None) == [e["path"] for e in manifest() if e["kind"] == "product"]
+    js = [e for e in manifest() if e["js"]]
+    assert len(js) >= 8 and {e["kind"] for e in js} == {"shop", "product"}
+    assert page_paths("shop", js=True) == [e["path"] for e in js if e["kind"] == "shop"]
 
 
 def test_every_page_served_with_right_content_type(server: DemoServer) -> None:
@@ -102,7 +113,7 @@ def test_links_and_images(server: DemoServer) -> None:
     _, _, body = _get(server.url("/"))
     home = body.decode("utf-8")
     assert "(京)网械平台备字[2018]第00003号" in home
-    for path in page_paths("shop"):
+    for path in [*_shop_homes(), *page_paths("shop", js=True)]:
         assert f'href="{path}"' in home
     status, headers, png = _get(server.url("/img/p001-main.png"))
     assert status == 200 and headers["Content-Type"] == "image/png" and png.startswith(b"\x89PNG\r\n\x1a\n")
@@ -244,3 +255,62 @@ def test_dates_relative_to_serving_day(server: DemoServer) -> None:
     day = date(2026, 11, 26)
     assert render_dates("有效期至{{today+25|cn}}".encode("gbk"), "gbk", day).decode("gbk") == "有效期至2026年12月21日"
     assert render_dates(b"{{today-3}}", "utf-8", day) == b"2026-11-23"
+
+
+# ---------------------------------------------------------------------------- JS twins and pagination
+
+
+def _served_text(server: DemoServer, path: str) -> str:
+    entry = next(e for e in manifest() if e["path"] == path)
+    return _get(server.url(path))[2].decode(entry["encoding"])
+
+
+def test_js_twins_are_empty_shells(server: DemoServer, labels: dict[str, dict[str, Any]]) -> None:
+    from mdwatch.crawler.browser import needs_browser, visible_text
+
+    js = [e for e in manifest() if e["js"]]
+    for entry in js:
+        path, twin = entry["path"], entry["twin"]
+        assert path == "/js" + twin
+        assert labels[path] == {**labels[twin], "js": True}, path
+        assert labels[path]["kind"] == entry["kind"] == next(e["kind"] for e in manifest() if e["path"] == twin)
+        body = _get(server.url(path))[2]
+        assert needs_browser(body), path
+        assert visible_text(body) == "", path  # nothing but a <noscript> asking for JavaScript
+        assert "请启用 JavaScript" in body.decode("utf-8")
+        twin_entry = next(e for e in manifest() if e["path"] == twin)
+        twin_title = re.search(r"<title>(.*?)</title>", _served_text(server, twin), re.S)
+        assert twin_title is not None
+        # the state is ASCII-escaped JSON: no page text readable in the raw bytes
+        state = re.search(rb'<script type="application/json" id="__STATE__">(.*?)</script>', body, re.S)
+        assert state is not None and state.group(1).isascii(), path
+        data = json.loads(state.group(1))
+        assert data["title"] == html.unescape(twin_title.group(1))
+        twin_body = _served_text(server, twin).split("<body>", 1)[1].rsplit("</body>", 1)[0]
+        assert re.sub(r'href="[^"]*"', "", data["body"]) == re.sub(r'href="[^"]*"', "", twin_body), path
+        assert twin_entry["js"] is False
+    # the JS shop links to its products' JS twins; they link back to it
+    shop_state = re.search(rb'id="__STATE__">(.*?)</script>', _get(server.url("/js/shops/huixin/index.html"))[2], re.S)
+    assert shop_state is not None
+    shop_body = json.loads(shop_state.group(1))["body"]
+    assert 'href="/js/products/p035.html"' in shop_body and 'href="/shops/huixin/qualification.html"' in shop_body
+    assert not any(not e["js"] and needs_browser((sitegen.SITE_DIR / e["path"].lstrip("/")).read_bytes()) for e in manifest())
+
+
+def test_paginated_shop_lists(server: DemoServer, labels: dict[str, dict[str, Any]]) -> None:
+    for slug, pages in (("kangrui", 3), ("yikang", 2)):
+        seen: list[str] = []
+        path: str | None = f"/shops/{slug}/index.html"
+        while path is not None:
+            status, _, body = _get(server.url(path))
+            assert status == 200
+            text = body.decode("utf-8")
+            seen.extend(re.findall(r'href="(/products/p\d+\.html)"', text.split('class="goods"', 1)[1].split("</ul>", 1)[0]))
+            assert f"/shops/{slug}/qualification.html" in text and "店铺信息" in text  # full shop chrome
+            assert labels[path] == labels[f"/shops/{slug}/index.html"]
+            nxt = re.search(r'<a href="([^"]+)" rel="next">下一页</a>', text)
+            path = nxt.group(1) if nxt else None
+        spec = sitegen.load_spec()
+        assert seen == [f"/products/{p['id']}.html" for p in spec["products"] if p["shop"] == slug]
+        assert sum(1 for p in labels if p.startswith(f"/shops/{slug}/index")) == pages
+    assert "下一页" not in _served_text(server, "/shops/huixin/index.html")

@@ -9,7 +9,14 @@ endpoints for the crawler's error handling live under ``/_test/``:
 - ``/_test/loop``: a 302 redirect to itself;
 - ``/_test/big``: streams 50 MB of HTML (``?nolength=1`` omits Content-Length);
 - ``/_test/image.png``: a small PNG;
-- ``/_test/redirect``: a 302 to ``/index.html``.
+- ``/_test/redirect``: a 302 to ``/index.html``;
+- ``/_test/resources.html``: a page that loads a web font, an audio file and an image
+  (``/_test/font.woff2``, ``/_test/media.ogg``, ``/_test/image.png``), for the browser's resource
+  blocking; :meth:`DemoServer.hits` counts the requests of each path.
+
+JS-rendered pages (``/js/...``, manifest ``"js": true``) are empty shells that a script fills from
+inline JSON with the content of their static twin (manifest ``"twin"``); :func:`page_paths` leaves
+them out unless asked, since only a browser sees their content.
 
 Dates relative to the serving day: a page may hold ``{{today+N}}`` / ``{{today-N}}`` (ISO date) or
 ``{{today+N|cn}}`` (2026年12月10日); the server replaces them when it serves the page, so a licence
@@ -24,6 +31,7 @@ import posixpath
 import re
 import sys
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date, timedelta
 from functools import cache
@@ -45,6 +53,16 @@ _STATIC_TYPES = {
     ".json": "application/json",
 }
 
+
+RESOURCES_PAGE = """<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>康护优选 资源加载测试</title>
+<style>@font-face{font-family:KanghuTest;src:url(/_test/font.woff2) format("woff2")}
+body{font-family:KanghuTest,sans-serif}</style></head>
+<body><h1>资源加载测试</h1><p>字体、音频与图片。</p>
+<audio src="/_test/media.ogg" preload="auto" autoplay muted></audio>
+<img src="/_test/image.png" alt="测试图片" width="10" height="10">
+</body></html>
+"""
 
 _TODAY_TOKEN = re.compile(rb"\{\{today(?P<delta>[+-]\d{1,4})?(?P<cn>\|cn)?\}\}")
 
@@ -78,9 +96,16 @@ def manifest() -> tuple[dict[str, Any], ...]:
     return tuple(data)
 
 
-def page_paths(kind: str | None = None) -> list[str]:
-    """Paths of the demo pages, optionally only those of one kind (platform, shop, qualification, product)."""
-    return [entry["path"] for entry in manifest() if kind is None or entry["kind"] == kind]
+def page_paths(kind: str | None = None, js: bool | None = False) -> list[str]:
+    """Paths of the demo pages, optionally only those of one kind (platform, shop, qualification, product).
+
+    ``js``: False (default) static pages only, True JS-rendered pages only, None both.
+    """
+    return [
+        entry["path"]
+        for entry in manifest()
+        if (kind is None or entry["kind"] == kind) and (js is None or bool(entry.get("js")) == js)
+    ]
 
 
 def _entries() -> dict[str, dict[str, Any]]:
@@ -138,6 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, head: bool) -> None:
         url = urlsplit(self.path)
+        self.server.count(url.path)
         query = parse_qs(url.query)
         try:
             if url.path.startswith("/_test/"):
@@ -183,6 +209,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(302, b"", "text/html", head, {"Location": "/index.html"})
         elif path == "/_test/image.png":
             self._send(200, png_for("/_test/image.png"), "image/png", head)
+        elif path == "/_test/resources.html":
+            self._send(200, RESOURCES_PAGE.encode(), "text/html; charset=utf-8", head)
+        elif path == "/_test/font.woff2":
+            self._send(200, b"wOF2" + bytes(60), "font/woff2", head)
+        elif path == "/_test/media.ogg":
+            self._send(200, b"OggS" + bytes(60), "audio/ogg", head)
         elif path == "/_test/big":
             self._big(head, with_length=not query.get("nolength"))
         else:
@@ -218,6 +250,12 @@ class _DemoHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int]) -> None:
         super().__init__(address, _Handler)
         self.stopping = threading.Event()
+        self.hits: Counter[str] = Counter()
+        self._hits_lock = threading.Lock()
+
+    def count(self, path: str) -> None:
+        with self._hits_lock:
+            self.hits[path] += 1
 
     def handle_error(self, request: Any, client_address: Any) -> None:  # quiet on client disconnects
         exc = sys.exc_info()[1]
@@ -239,6 +277,11 @@ class DemoServer:
 
     def url(self, path: str = "/") -> str:
         return self.base_url + (path if path.startswith("/") else "/" + path)
+
+    def hits(self, path: str) -> int:
+        """How many requests for ``path`` (no query) this server has answered so far."""
+        with self._httpd._hits_lock:
+            return self._httpd.hits[path]
 
     def stop(self) -> None:
         if self._httpd.stopping.is_set():

@@ -160,6 +160,12 @@ class Rendered:
     variant: str
     rules: list[str]
     images: list[str] = field(default_factory=list)
+    twin: str | None = None  # a JS-rendered page: the path of its static twin
+    page: int = 1  # a paginated shop list: its page number
+
+    @property
+    def js(self) -> bool:
+        return self.twin is not None
 
     @property
     def codec(self) -> str:
@@ -202,7 +208,9 @@ def price_html(price: float, codec: str) -> str:
 # ---------------------------------------------------------------------------- platforms
 
 
-def render_platform(p: dict[str, Any], shops: dict[str, dict[str, Any]]) -> Rendered:
+def render_platform(
+    p: dict[str, Any], shops: dict[str, dict[str, Any]], js_links: Sequence[tuple[str, str]] = ()
+) -> Rendered:
     variant = p.get("encoding", "utf8")
     body = [txt("h1", p["name"]), txt("p", p["slogan"], class_="slogan")]
     cats = "".join(
@@ -215,6 +223,9 @@ def render_platform(p: dict[str, Any], shops: dict[str, dict[str, Any]]) -> Rend
         for slug in p["shops"]
     )
     body.append(el("section", txt("h2", "入驻店铺") + el("ul", items, class_="shop-list"), class_="shops"))
+    if p.get("js_section") and js_links:
+        items = "".join(el("li", link(href, text)) for href, text in js_links)
+        body.append(el("section", txt("h2", "新版店铺与商品（体验版）") + el("ul", items, class_="js-list"), class_="js-pages"))
     for para in p.get("copy", []):
         body.append(txt("p", para, class_="notice"))
     html_text = document(p["name"], "\n".join(body), variant, footer_extra=p.get("footer", []))
@@ -224,11 +235,35 @@ def render_platform(p: dict[str, Any], shops: dict[str, dict[str, Any]]) -> Rend
 # ---------------------------------------------------------------------------- shops
 
 
-def render_shop(s: dict[str, Any], products: list[dict[str, Any]]) -> tuple[Rendered, Rendered]:
+def list_path(slug: str, page: int) -> str:
+    """Path of page ``page`` (1-based) of a shop's product list."""
+    return f"/shops/{slug}/index.html" if page == 1 else f"/shops/{slug}/index-{page}.html"
+
+
+def pager_html(slug: str, page: int, pages: int) -> str:
+    parts = [txt("span", f"第{page}页 / 共{pages}页", class_="page-info")]
+    if page > 1:
+        parts.append(link(list_path(slug, page - 1), "上一页", rel="prev"))
+    for n in range(1, pages + 1):
+        parts.append(txt("span", str(n), class_="current") if n == page else link(list_path(slug, n), str(n)))
+    if page < pages:
+        parts.append(link(list_path(slug, page + 1), "下一页", rel="next"))
+    return el("div", " ".join(parts), class_="pager")
+
+
+def render_shop(s: dict[str, Any], products: list[dict[str, Any]], page_size: int = 0) -> list[Rendered]:
+    """The shop's list page(s) (several when ``page_size`` is set and exceeded), then its qualification page."""
+    chunks = [products[i : i + page_size] for i in range(0, len(products), page_size)] if page_size else [products]
+    pages = [
+        _render_shop_list(s, chunk, n, len(chunks)) for n, chunk in enumerate(chunks or [[]], start=1)
+    ]
+    return [*pages, _render_qualification(s)]
+
+
+def _render_shop_list(s: dict[str, Any], products: list[dict[str, Any]], page: int, pages: int) -> Rendered:
     slug = s["slug"]
     variant = s.get("encoding", "utf8")
     codec = ENCODINGS[variant][0]
-    home = f"/shops/{slug}/index.html"
     qual = f"/shops/{slug}/qualification.html"
     body = [
         el(
@@ -244,7 +279,8 @@ def render_shop(s: dict[str, Any], products: list[dict[str, Any]]) -> tuple[Rend
     for prod in products:
         item = link(f"/products/{prod['id']}.html", prod["_short"]) + price_html(prod["price"], codec)
         grid.append(el("li", item))
-    body.append(el("section", txt("h2", "全部宝贝") + el("ul", "".join(grid), class_="goods"), id="all"))
+    pager = pager_html(slug, page, pages) if pages > 1 else ""
+    body.append(el("section", txt("h2", "全部宝贝") + el("ul", "".join(grid), class_="goods") + pager, id="all"))
     info = [txt("h2", "店铺信息"), txt("p", f"企业名称：{s['company']}"), txt("p", f"所在地：{s['city']}")]
     for line in s.get("contact", []):
         info.append(txt("p", line))
@@ -253,8 +289,16 @@ def render_shop(s: dict[str, Any], products: list[dict[str, Any]]) -> tuple[Rend
     for line in s.get("info", []):
         info.append(txt("p", line))
     body.append(el("section", "\n".join(info), class_="shop-info", id="contact"))
-    home_page = Rendered(home, "shop", document(s["name"], "\n".join(body), variant), variant, list(s.get("rules", [])))
+    title = s["name"] if page == 1 else f"{s['name']} 第{page}页"
+    path = list_path(slug, page)
+    return Rendered(path, "shop", document(title, "\n".join(body), variant), variant, list(s.get("rules", [])), page=page)
 
+
+def _render_qualification(s: dict[str, Any]) -> Rendered:
+    slug = s["slug"]
+    variant = s.get("encoding", "utf8")
+    home = f"/shops/{slug}/index.html"
+    qual = f"/shops/{slug}/qualification.html"
     lic = s.get("license") or {}
     q = [txt("h1", f"{s['name']} · {s['qual_link']}")]
     images: list[str] = []
@@ -280,10 +324,9 @@ def render_shop(s: dict[str, Any], products: list[dict[str, Any]]) -> tuple[Rend
     for line in s.get("qual_extra", []):
         q.append(txt("p", line))
     q.append(el("p", link(home, "返回店铺首页")))
-    qual_page = Rendered(
+    return Rendered(
         qual, "qualification", document(f"{s['name']} {s['qual_link']}", "\n".join(q), variant), variant, [], images
     )
-    return home_page, qual_page
 
 
 # ---------------------------------------------------------------------------- products
@@ -622,6 +665,18 @@ def check_labels(spec: dict[str, Any], today: date | None = None, registry_dir: 
         have = set(shop.get("rules", [])) & SHOP_RULES
         if want != have:
             problems.append(f"{shop['slug']}: shop labels {sorted(have)} but the shop implies {sorted(want)}")
+    slugs = {shop["slug"] for shop in spec["shops"]}
+    ids = {prod["id"] for prod in spec["products"]}
+    twins = spec.get("js_twins") or {}
+    problems += [f"js_twins: unknown shop {slug}" for slug in twins.get("shops", []) if slug not in slugs]
+    problems += [f"js_twins: unknown product {pid}" for pid in twins.get("products", []) if pid not in ids]
+    paginate = spec.get("pagination") or {}
+    for slug in paginate.get("shops", []):
+        shop = next((s for s in spec["shops"] if s["slug"] == slug), None)
+        if shop is None:
+            problems.append(f"pagination: unknown shop {slug}")
+        elif "SHOP_SCOPE_EXCEEDED" in shop.get("rules", []):  # it depends on which products a page lists
+            problems.append(f"pagination: {slug} is labelled SHOP_SCOPE_EXCEEDED, which pages cannot share")
     for entry in [*spec["platforms"], *spec["shops"]]:
         unknown = set(entry.get("rules", [])) - set(LABEL_RULES)
         if unknown:
@@ -638,6 +693,70 @@ def load_spec(path: Path = SPEC_PATH) -> dict[str, Any]:
     return data
 
 
+JS_APP = """(function () {
+  var state = JSON.parse(document.getElementById("__STATE__").textContent);
+  var view = document.createElement("template");
+  view.innerHTML = state.body;
+  document.title = state.title;
+  document.body.replaceChildren(view.content);
+})();"""
+
+
+def _json_for_script(data: object) -> str:
+    """JSON safe inside <script> (no ``<``, ``>``, ``&``; non-ASCII as \\u escapes)."""
+    text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def js_path(path: str) -> str:
+    return "/js" + path
+
+
+def render_js_twin(twin: Rendered, links: dict[str, str]) -> Rendered:
+    """A JS-rendered twin of a static page: an empty app shell, inline JSON, a script that builds the twin.
+
+    ``links`` maps static hrefs to their JS twins' (links to twinned pages stay in the JS world).
+    """
+    title = re.search(r"<title>(.*?)</title>", twin.html, re.S)
+    start = twin.html.index("<body>") + len("<body>")
+    end = twin.html.rindex("</body>")
+    body = twin.html[start:end]
+    for old, new in links.items():
+        body = body.replace(f'href="{old}"', f'href="{new}"')
+    state = {"title": html.unescape(title.group(1)) if title else "", "body": body}
+    shell = "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="zh-CN">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            "<title>康护优选</title>",
+            '<link rel="stylesheet" href="/static/site.css">',
+            "</head>",
+            "<body>",
+            '<div id="app"></div>',
+            "<noscript>康护优选：请启用 JavaScript 后浏览本页面。</noscript>",
+            f'<script type="application/json" id="__STATE__">{_json_for_script(state)}</script>',
+            f"<script>\n{JS_APP}\n</script>",
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
+    return Rendered(js_path(twin.path), twin.kind, shell, "utf8", list(twin.rules), [], twin=twin.path)
+
+
+def js_twin_paths(spec: dict[str, Any]) -> list[str]:
+    """Static paths that get a JS twin: twinned shops' homes and products, then the extra products."""
+    twins = spec.get("js_twins") or {}
+    shop_slugs = list(twins.get("shops", []))
+    paths = [f"/shops/{slug}/index.html" for slug in shop_slugs]
+    paths += [f"/products/{p['id']}.html" for p in spec["products"] if p["shop"] in shop_slugs]
+    paths += [f"/products/{pid}.html" for pid in twins.get("products", []) if f"/products/{pid}.html" not in paths]
+    return paths
+
+
 def build(spec: dict[str, Any]) -> list[Rendered]:
     cats: dict[str, dict[str, Any]] = spec["categories"]
     shops = {s["slug"]: s for s in spec["shops"]}
@@ -648,11 +767,25 @@ def build(spec: dict[str, Any]) -> list[Rendered]:
         model = prod.get("model", cat.get("model", "")) or ""
         prod["_short"] = prod.get("short") or (f"{name} {model.split()[0]}" if model and not cat.get("drug") else name)
         by_shop[prod["shop"]].append(prod)
-    pages: list[Rendered] = [render_platform(p, shops) for p in spec["platforms"]]
+    twinned = js_twin_paths(spec)
+    twin_shops = list((spec.get("js_twins") or {}).get("shops", []))
+    by_id = {p["id"]: p for p in spec["products"]}
+    js_links = [(js_path(f"/shops/{slug}/index.html"), shops[slug]["name"]) for slug in twin_shops]
+    js_links += [
+        (js_path(path), by_id[path.rsplit("/", 1)[1].removesuffix(".html")]["_short"])
+        for path in twinned
+        if path.startswith("/products/") and by_id[path.rsplit("/", 1)[1].removesuffix(".html")]["shop"] not in twin_shops
+    ]
+    pages: list[Rendered] = [render_platform(p, shops, js_links) for p in spec["platforms"]]
+    paginate = spec.get("pagination") or {}
     for slug, shop in shops.items():
-        pages.extend(render_shop(shop, by_shop[slug]))
+        size = int(paginate.get("page_size", 0)) if slug in paginate.get("shops", []) else 0
+        pages.extend(render_shop(shop, by_shop[slug], size))
     for prod in spec["products"]:
         pages.append(render_product(prod, cats[prod["cat"]], shops[prod["shop"]]))
+    static = {page.path: page for page in pages}
+    links = {path: js_path(path) for path in twinned}
+    pages.extend(render_js_twin(static[path], links) for path in twinned)
     return pages
 
 
@@ -666,10 +799,12 @@ def labels_yaml(pages: Sequence[Rendered]) -> str:
         "# GENERATED by `python -m mdwatch.demo.sitegen` from mdwatch/demo/spec.yaml: edit the spec, not this file.",
         "# Labels follow docs/rule-semantics.md. A shop's labels cover its home page plus its qualification page;",
         "# qualification pages are not judged on their own. Only the issue-scope rule IDs are labelled.",
+        "# `js: true`: a JS-rendered twin (/js/...), labelled like its static twin; only a browser sees its content.",
     ]
     for page in sorted(pages, key=lambda p: p.path):
         rules = ", ".join(_label_order(page.rules))
-        lines.append(f"{page.path}: {{kind: {page.kind}, rules: [{rules}]}}")
+        js = ", js: true" if page.js else ""
+        lines.append(f"{page.path}: {{kind: {page.kind}, rules: [{rules}]{js}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -692,9 +827,15 @@ def write_site(pages: Sequence[Rendered], site_dir: Path = SITE_DIR) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(page.html.encode(page.codec))  # strict: fail on any unencodable character
         codec, meta, header = ENCODINGS[page.variant]
-        manifest.append(
-            {"path": page.path, "kind": page.kind, "encoding": codec, "charset_in_header": header, "meta_charset": meta}
-        )
+        entry: dict[str, Any] = {
+            "path": page.path, "kind": page.kind, "encoding": codec, "charset_in_header": header, "meta_charset": meta,
+            "js": page.js,
+        }  # fmt: skip
+        if page.twin is not None:
+            entry["twin"] = page.twin
+        if page.page > 1:
+            entry["page"] = page.page
+        manifest.append(entry)
         images.update(page.images)
     for src in sorted(images):
         target = site_dir / src.lstrip("/")

@@ -98,7 +98,9 @@ def page_items() -> list[tuple[str, set[str], set[str]]]:
     from mdwatch.storage.registry_import import import_paths
 
     labels: dict[str, dict[str, object]] = yaml.safe_load((CORPUS / "pages.yaml").read_text(encoding="utf-8"))
-    judged = {p: spec for p, spec in labels.items() if spec.get("kind") in ("platform", "shop", "product")}
+    judged = {  # JS-rendered pages need a browser; this evaluation fetches over plain HTTP
+        p: spec for p, spec in labels.items() if spec.get("kind") in ("platform", "shop", "product") and not spec.get("js")
+    }
     ctx = make_context()
     items = []
     with tempfile.TemporaryDirectory() as tmp, serve() as server:

@@ -1,0 +1,339 @@
+"""Headless browser rendering: scrapy-playwright on Debian's Chromium.
+
+- :func:`browser_settings` gives the Scrapy settings that route requests marked
+  ``meta["playwright"] = True`` through Chromium (all other requests keep Scrapy's HTTP client);
+- :class:`NeedsBrowserMiddleware` sends profile-marked requests (``meta["mdwatch_browser"]``)
+  straight to the browser, and re-requests through the browser a page fetched over plain HTTP
+  whose static HTML lacks the content (:func:`needs_browser`). A response that came through the
+  browser carries ``meta["mdwatch_via_browser"] = True``; spiders record ``method="browser"``;
+- :func:`render_html` renders one URL outside Scrapy (``mdwatch profile check``, tests).
+
+Chromium is launched as ``/usr/lib/chromium/chromium`` (the ``/usr/bin/chromium`` wrapper adds
+flags and noise) with the background-networking flags off, so it opens no connections of its own.
+The browser starts lazily, at the first request that needs it. Fonts and media are never
+downloaded; images only for a request with ``meta["mdwatch_screenshot"] = True`` (a screenshot
+needs them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import weakref
+from copy import deepcopy
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import lxml.html
+from lxml import etree
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+    from playwright.async_api import Request as PlaywrightRequest
+    from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+__all__ = [
+    "BROWSER_META",
+    "CHROMIUM_ARGS",
+    "MIDDLEWARE_PATH",
+    "SCREENSHOT_META",
+    "VIA_BROWSER_META",
+    "BrowserOptions",
+    "NeedsBrowserMiddleware",
+    "abort_request",
+    "browser_settings",
+    "keep_images",
+    "needs_browser",
+    "render_html",
+    "visible_text",
+]
+
+#: request meta: the profile says this URL always needs the browser
+BROWSER_META = "mdwatch_browser"
+#: request meta: a screenshot will be taken, so images must load
+SCREENSHOT_META = "mdwatch_screenshot"
+#: response meta: the response was rendered by the browser (Capture.method = "browser")
+VIA_BROWSER_META = "mdwatch_via_browser"
+#: request meta: this request is the browser retry of a static fetch (never retried again)
+_RETRIED_META = "mdwatch_browser_retry"
+
+MIDDLEWARE_PATH = "mdwatch.crawler.browser.NeedsBrowserMiddleware"
+_HANDLER_PATH = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+_CONTEXT_NAME = "mdwatch"
+_CONTEXT_KWARGS: dict[str, Any] = {
+    "locale": "zh-CN",
+    "timezone_id": "Asia/Shanghai",
+    "viewport": {"width": 1280, "height": 900},
+    "service_workers": "block",
+}
+
+CHROMIUM_ARGS: tuple[str, ...] = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+#: resource types never downloaded by the browser; images are added unless a screenshot is taken
+_BLOCKED_TYPES = frozenset({"font", "media"})
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserOptions:
+    """How to run the headless browser."""
+
+    executable_path: str = "/usr/lib/chromium/chromium"
+    headless: bool = True
+    block_resources: bool = True  # fonts and media always; images unless a screenshot is taken
+    timeout_s: float = 30.0  # navigation timeout
+    max_pages: int = 4  # concurrent pages in the (single, reused) browser context
+
+
+def launch_options(opts: BrowserOptions) -> dict[str, Any]:
+    """Keyword arguments of ``chromium.launch`` for ``opts``."""
+    return {
+        "executable_path": opts.executable_path,
+        "headless": opts.headless,
+        "args": list(CHROMIUM_ARGS),
+        "timeout": opts.timeout_s * 1000,
+    }
+
+
+def browser_settings(opts: BrowserOptions = BrowserOptions()) -> dict[str, Any]:
+    """Scrapy settings that add the browser to a crawl (merge them into the crawl's settings).
+
+    ``DOWNLOADER_MIDDLEWARES`` holds :class:`NeedsBrowserMiddleware`; a caller with its own
+    middlewares merges the two dicts. Requests without ``meta["playwright"]`` still go through
+    Scrapy's HTTP/1.1 client (the playwright handler delegates them), so a crawl that never needs
+    the browser never launches it.
+    """
+    return {
+        "DOWNLOAD_HANDLERS": {"http": _HANDLER_PATH, "https": _HANDLER_PATH},
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        "PLAYWRIGHT_BROWSER_TYPE": "chromium",
+        "PLAYWRIGHT_LAUNCH_OPTIONS": launch_options(opts),
+        # one context, created at the first browser request and reused for every page after it
+        "PLAYWRIGHT_MAX_CONTEXTS": 2,
+        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": max(opts.max_pages, 1),
+        "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": opts.timeout_s * 1000,
+        "PLAYWRIGHT_ABORT_REQUEST": "mdwatch.crawler.browser.abort_request" if opts.block_resources else None,
+        "DOWNLOADER_MIDDLEWARES": {MIDDLEWARE_PATH: 580},  # below HttpCompression (590): sees decoded bodies
+    }
+
+
+# ----------------------------------------------------------------------------- resource blocking
+
+# Pages whose images must load (a screenshot will be taken); weak, so closed pages drop out.
+_IMAGE_PAGES: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+async def keep_images(page: Page, request: Request) -> None:
+    """scrapy-playwright page-init callback: let this page load its images."""
+    _IMAGE_PAGES.add(page)
+
+
+def _blocked(resource_type: str, images_wanted: bool) -> bool:
+    if resource_type in _BLOCKED_TYPES:
+        return True
+    return resource_type == "image" and not images_wanted
+
+
+def abort_request(request: PlaywrightRequest) -> bool:
+    """``PLAYWRIGHT_ABORT_REQUEST``: fonts and media always; images unless the page keeps them."""
+    rtype = request.resource_type
+    if rtype not in _BLOCKED_TYPES and rtype != "image":
+        return False
+    try:
+        wanted = request.frame.page in _IMAGE_PAGES
+    except Exception:  # a worker's request has no frame: block what it asks for
+        wanted = False
+    return _blocked(rtype, wanted)
+
+
+# ----------------------------------------------------------------------------- the heuristic
+
+_APP_ROOT_IDS = frozenset({"app", "root", "__next", "__nuxt", "main-app", "application"})
+_NOSCRIPT_WORDS = re.compile(r"javascript|启用\s*js|开启\s*js|启用脚本|允许脚本|浏览器.*脚本", re.IGNORECASE)
+_INVISIBLE = ("script", "style", "noscript", "template", "head", "svg")
+_SPACE = re.compile(r"\s+")
+MIN_VISIBLE_CHARS = 200  # fewer visible characters than this, with scripts present: needs the browser
+_ROOT_MAX_CHARS = 600  # an empty app root counts only when the rest of the page is this small
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        return lxml.html.document_fromstring(body)
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def visible_text(body: bytes) -> str:
+    """The page's visible text, whitespace collapsed (scripts, styles, noscript and head dropped)."""
+    root = _parse(body)
+    if root is None:
+        return ""
+    return _visible(root)
+
+
+def _visible(root: Any) -> str:
+    copy = deepcopy(root)
+    etree.strip_elements(copy, *_INVISIBLE, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    return _SPACE.sub(" ", copy.text_content()).strip()
+
+
+def needs_browser(body: bytes) -> bool:
+    """True if this static HTML evidently lacks its content and a browser would build it.
+
+    Any one of: scripts and under :data:`MIN_VISIBLE_CHARS` visible characters; an empty app
+    root (``<div id="app"></div>``, ``#root``, ``#__next`` …) with scripts on an otherwise small
+    page; a ``<noscript>`` asking for JavaScript. A page without any script never needs it.
+    """
+    root = _parse(body)
+    if root is None:
+        return False
+    scripts = root.xpath("//script")
+    if not scripts:
+        return False
+    text = _visible(root)
+    visible = len(text.replace(" ", ""))
+    if visible < MIN_VISIBLE_CHARS:
+        return True
+    for noscript in root.xpath("//noscript"):
+        words = " ".join(noscript.itertext())
+        if not words.strip():  # lxml may keep noscript content as raw text
+            words = lxml.html.tostring(noscript, encoding="unicode", method="text")
+        if _NOSCRIPT_WORDS.search(words):
+            return True
+    if visible < _ROOT_MAX_CHARS:
+        for el in root.xpath("//body//*[@id]"):
+            if el.get("id") in _APP_ROOT_IDS and len(el) == 0 and not (el.text or "").strip():
+                return True
+    return False
+
+
+# ----------------------------------------------------------------------------- the middleware
+
+
+def _is_html(response: Response) -> bool:
+    ctype = response.headers.get(b"Content-Type") or b""
+    kind = ctype.split(b";", 1)[0].strip().lower()
+    if kind in (b"text/html", b"application/xhtml+xml"):
+        return True
+    if kind:
+        return False
+    head = response.body[:1024].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))
+
+
+def _browser_meta(meta: dict[str, Any]) -> None:
+    """Mark a request's meta for the browser (in place)."""
+    meta["playwright"] = True
+    meta.setdefault("playwright_context", _CONTEXT_NAME)
+    meta.setdefault("playwright_context_kwargs", dict(_CONTEXT_KWARGS))
+    if meta.get(SCREENSHOT_META):
+        meta.setdefault("playwright_page_init_callback", "mdwatch.crawler.browser.keep_images")
+
+
+class NeedsBrowserMiddleware:
+    """Downloader middleware: browser for marked requests and for static pages lacking content.
+
+    Enabled only when the crawl's download handlers are scrapy-playwright's (see
+    :func:`browser_settings`); otherwise Scrapy drops it (``NotConfigured``).
+    """
+
+    def __init__(self, auto: bool = True) -> None:
+        self.auto = auto
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NeedsBrowserMiddleware:
+        from scrapy.exceptions import NotConfigured
+
+        handlers = crawler.settings.getdict("DOWNLOAD_HANDLERS")
+        if _HANDLER_PATH not in (handlers.get("http"), handlers.get("https")):
+            raise NotConfigured("the playwright download handler is not installed")
+        return cls(auto=crawler.settings.getbool("MDWATCH_BROWSER_AUTO", True))
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        if request.meta.get(BROWSER_META) and not request.meta.get("playwright"):
+            _browser_meta(request.meta)
+        return None
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
+        if request.meta.get("playwright"):
+            request.meta[VIA_BROWSER_META] = True  # response.meta is request.meta
+            return response
+        if (
+            not self.auto
+            or request.meta.get(_RETRIED_META)
+            or response.status != 200
+            or request.method != "GET"
+            or not _is_html(response)
+            or not needs_browser(response.body)
+        ):
+            return response
+        meta = dict(request.meta)
+        meta[_RETRIED_META] = True
+        _browser_meta(meta)
+        return request.replace(meta=meta, dont_filter=True)
+
+
+# ----------------------------------------------------------------------------- one-off rendering
+
+
+async def _render(url: str, opts: BrowserOptions, screenshot: bool) -> tuple[str, str]:
+    from playwright.async_api import Route, async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(**launch_options(opts))
+        try:
+            context = await browser.new_context(**_CONTEXT_KWARGS)
+            context.set_default_navigation_timeout(opts.timeout_s * 1000)
+            page = await context.new_page()
+            if opts.block_resources:
+
+                async def route(r: Route) -> None:
+                    if _blocked(r.request.resource_type, screenshot):
+                        await r.abort()
+                    else:
+                        await r.continue_()
+
+                await page.route("**/*", route)
+            await page.goto(url, wait_until="load")
+            return await page.content(), page.url
+        finally:
+            await browser.close()
+
+
+def render_html(
+    url: str,
+    opts: BrowserOptions = BrowserOptions(),
+    *,
+    screenshot: bool = False,
+) -> tuple[str, str]:
+    """Render ``url`` in a fresh headless Chromium: ``(html after scripts ran, final URL)``.
+
+    Runs its own event loop in a worker thread, so it can be called from synchronous code
+    and from inside a running event loop alike. Raises Playwright's errors (timeouts, navigation).
+    """
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = asyncio.run(_render(url, opts, screenshot))
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work, name="mdwatch-render", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    value: tuple[str, str] = outcome["value"]
+    return value
