@@ -529,3 +529,39 @@ def verify(zip_path: Path | str) -> VerifyReport:
         return VerifyReport(path, len(entries), problems, manifest_sha,
                             str(tool.get("version")) if isinstance(tool, dict) else None,
                             str(exported.get("asia_shanghai")) if isinstance(exported, dict) else None)
+
+
+# -------------------------------------------------------------------- CLI bodies
+
+
+def export_command(db_url: str | None, out_zip: str, *, finding_id: int | None, run_id: int | None,
+                   screenshots: bool = True) -> int:
+    """``mdwatch evidence export``: 0 written, 2 unknown finding or run."""
+    import click
+
+    try:
+        result = export(db_url, out_zip, finding_id=finding_id, run_id=run_id, screenshots=screenshots)
+    except EvidenceError as exc:
+        click.echo(f"mdwatch: {exc}", err=True)
+        return 2
+    click.echo(f"已导出证据包：{result.path}（{result.findings} 条线索，{result.files} 个文件）")
+    for note in result.notes:
+        click.echo(f"说明：{note}")
+    click.echo(f"清单 manifest.json 的 SHA-256：{result.manifest_sha256}（请另行记录，供日后核对）")
+    return 0
+
+
+def verify_command(zip_path: str) -> int:
+    """``mdwatch evidence verify``: 0 intact, 1 tampered (one line per bad file)."""
+    import click
+
+    report = verify(zip_path)
+    if report.ok:
+        click.echo(f"校验通过：{report.checked} 个文件的 SHA-256 均与清单一致。")
+        click.echo(f"清单 SHA-256：{report.manifest_sha256}；导出时间（北京时间）：{report.exported_at}；"
+                   f"mdwatch {report.tool_version}")
+        return 0
+    for problem in report.problems:
+        click.echo(problem.line())
+    click.echo(f"校验失败：{len(report.problems)} 个文件有问题。", err=True)
+    return 1
