@@ -166,6 +166,11 @@ _ROOT_MAX_CHARS = 600  # an empty app root counts only when the rest of the page
 
 
 def _parse(body: bytes) -> Any:
+    """The document; UTF-8 when the bytes decode as such, else as lxml reads it (``<meta charset>``)."""
+    try:
+        return lxml.html.document_fromstring(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, etree.ParserError):
+        pass
     try:
         return lxml.html.document_fromstring(body)
     except (etree.ParserError, ValueError):
