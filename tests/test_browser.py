@@ -159,6 +159,13 @@ def test_middleware_decisions() -> None:
     plain = Request(url)
     mw.process_request(plain)
     assert "playwright" not in plain.meta
+    # the browser fails on an automatic retry: the static page is fetched again, never retried again
+    again = mw.process_exception(retry, TimeoutError("navigation timed out"))
+    assert isinstance(again, Request) and again.dont_filter
+    assert not any(k.startswith("playwright") for k in again.meta) and "mdwatch_via_browser" not in again.meta
+    assert again.meta["mdwatch_browser_failed"].startswith("TimeoutError") and again.meta["k"] == 1
+    assert mw.process_response(again, shell) is shell
+    assert mw.process_exception(marked, TimeoutError()) is None  # a profile-marked page fails as it is
 
 
 # ----------------------------------------------------------------------------- a real crawl

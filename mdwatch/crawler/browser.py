@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
 __all__ = [
+    "BROWSER_FAILED_META",
     "BROWSER_META",
     "CHROMIUM_ARGS",
     "MIDDLEWARE_PATH",
@@ -57,6 +58,8 @@ BROWSER_META = "mdwatch_browser"
 SCREENSHOT_META = "mdwatch_screenshot"
 #: response meta: the response was rendered by the browser (Capture.method = "browser")
 VIA_BROWSER_META = "mdwatch_via_browser"
+#: response meta: the automatic browser retry failed (why); the static page was fetched again instead
+BROWSER_FAILED_META = "mdwatch_browser_failed"
 #: request meta: this request is the browser retry of a static fetch (never retried again)
 _RETRIED_META = "mdwatch_browser_retry"
 
@@ -286,6 +289,17 @@ class NeedsBrowserMiddleware:
         meta = dict(request.meta)
         meta[_RETRIED_META] = True
         _browser_meta(meta)
+        return request.replace(meta=meta, dont_filter=True)
+
+    def process_exception(
+        self, request: Request, exception: Exception, spider: Spider | None = None
+    ) -> Request | None:
+        """The browser failed on an automatic retry: fetch the static page again rather than lose it."""
+        if not (request.meta.get(_RETRIED_META) and request.meta.get("playwright")):
+            return None
+        meta = {k: v for k, v in request.meta.items() if not k.startswith("playwright")}
+        meta[BROWSER_FAILED_META] = f"{type(exception).__name__}: {exception}"[:300]
+        meta.pop(VIA_BROWSER_META, None)
         return request.replace(meta=meta, dont_filter=True)
 
 
