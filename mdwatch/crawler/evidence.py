@@ -300,7 +300,7 @@ class Screenshotter:
         max_height: int = 16384,
         pages: int = 3,
         timeout_s: float = 30.0,
-        settle_ms: int = 300,
+        settle_ms: int = 100,
     ) -> None:
         self.executable_path = executable_path
         self.args = args
