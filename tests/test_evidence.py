@@ -373,3 +373,25 @@ def test_screenshot_of_captured_html_is_1280_wide_and_height_capped() -> None:
         small = shooter.full_page_png("http://nowhere.invalid/q.html", b"<p>short</p>")
     assert sizes == {(1280, 2000)}
     assert Image.open(io.BytesIO(small)).size[0] == 1280
+
+
+@needs_chromium
+def test_cli_export_of_a_finding_and_a_sweep(scanned: Scanned, tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    with EvidenceStore(scanned.db, data_dir=scanned.data_dir) as store:
+        finding = store.findings(scanned.run_id)[0]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mdwatch.scheduler.cli", "evidence", *args], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    one, run = tmp_path / "one.zip", tmp_path / "run.zip"
+    proc = cli("export", str(finding.id), str(one), "--db", scanned.db, "--no-screenshot")
+    assert proc.returncode == 0, proc.stderr
+    assert "SHA-256" in proc.stdout and verify(one).ok
+    proc = cli("export", "--sweep", str(scanned.run_id), str(run), "--db", scanned.db, "--no-screenshot")
+    assert proc.returncode == 0, proc.stderr
+    assert cli("verify", str(run)).returncode == 0
+    proc = cli("export", "424242", str(tmp_path / "none.zip"), "--db", scanned.db)
+    assert proc.returncode == 2 and "424242" in proc.stderr
+    assert cli("export", str(tmp_path / "only.zip")).returncode == 2
