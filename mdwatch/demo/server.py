@@ -45,6 +45,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from mdwatch.demo.images import png_for
 
 BIG_SIZE = 50 * 1024 * 1024
+ROBOTS_TXT = b"User-agent: *\nDisallow:\n"
 SLOW_SECONDS = 30.0
 
 _STATIC_TYPES = {
@@ -166,7 +167,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.count(url.path)
         query = parse_qs(url.query)
         try:
-            if url.path.startswith("/_test/"):
+            if url.path == "/robots.txt":  # sweeps obey robots.txt by default: allow everything
+                self._send(200, ROBOTS_TXT, "text/plain; charset=utf-8", head)
+            elif url.path.startswith("/_test/"):
                 self._test_endpoint(url.path, query, head)
             else:
                 self._static(url.path, head)

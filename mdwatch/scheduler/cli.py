@@ -190,6 +190,51 @@ def evidence_verify(zip_path: str) -> int:
     return verify_command(zip_path)
 
 
+@cli.command(help="按平台配置巡查整个平台（平台首页 → 店铺 → 商品），对每个页面执行与 scan 相同的检查。")
+@click.argument("profile", metavar="PROFILE")
+@click.option("--base-url", help="平台地址，填入配置中的 {base}（如 http://127.0.0.1:8000）。")
+@click.option("--db", "db_url", envvar="MDWATCH_DB_URL", help="数据库 URL（默认：用户数据目录下的 SQLite）。")
+@click.option("--budget", type=click.IntRange(min=1), help="页面预算：本次巡查最多存储的页面数。")
+@click.option("--resume", "resume", type=int, metavar="ID", help="续扫被中断的巡查（运行编号）。")
+@click.option("--no-robots", is_flag=True, help="不遵守 robots.txt（默认遵守）。")
+@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True, help="每个域名的并发请求数。")
+@click.option("--workers", type=click.IntRange(min=0), help="分析进程数（默认按 CPU 数；0 为在抓取进程内分析）。")
+@click.option("--no-browser", is_flag=True, help="不使用无头浏览器。")
+def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | None, resume: int | None,
+          no_robots: bool, concurrency: int, workers: int | None, no_browser: bool) -> int:
+    from mdwatch.scheduler.sweep import SweepError, SweepOptions, print_sweep_summary, run_sweep
+
+    if base_url is not None:
+        _check_url(base_url)
+    console = make_console()
+    options = SweepOptions(db_url=db_url, base_url=base_url, budget=budget, resume=resume,
+                           obey_robots=not no_robots, concurrency=concurrency, workers=workers,
+                           browser=not no_browser)
+    try:
+        result = run_sweep(profile, options, console=console)
+    except SweepError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    print_sweep_summary(console, result)
+    return EXIT_OK if result.status == "done" else 130
+
+
+@cli.group(name="profile", help="平台配置（crawler/profiles/*.yaml）。")
+def profile_group() -> None:
+    pass
+
+
+@profile_group.command(name="check", help="抓取一个页面，显示平台配置从中识别出的内容。")
+@click.argument("profile", metavar="PROFILE")
+@click.argument("url", metavar="URL")
+@click.option("--timeout", type=float, default=20.0, show_default=True, help="抓取超时（秒）。")
+def profile_check(profile: str, url: str, timeout: float) -> int:
+    from mdwatch.scheduler.sweep import check_profile
+
+    _check_url(url)
+    return check_profile(profile, url, make_console(), timeout_s=timeout)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         rv = cli.main(args=argv, prog_name="mdwatch", standalone_mode=False)

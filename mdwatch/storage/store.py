@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,14 @@ class Store:
             for page in run.pages:
                 self._save_page(session, row.id, page, now)
             return row.id
+
+    def transaction(self) -> AbstractContextManager[Session]:
+        """A session in its own transaction (committed on exit, rolled back on error)."""
+        return self._sessions.begin()
+
+    def save_page(self, session: Session, run_id: int, page: PageRecord) -> int:
+        """Write one page of an existing run inside ``session``'s transaction; returns its id."""
+        return self._save_page(session, run_id, page, datetime.now(UTC))
 
     def _save_page(self, session: Session, run_id: int, page: PageRecord, now: datetime) -> int:
         capture_id = self._capture_id(session, page.capture)

@@ -1,0 +1,243 @@
+"""Platform profiles: how a sweep finds shops, product listings and pagination on one platform.
+
+A profile is YAML in ``mdwatch/crawler/profiles/`` (or any file): start URLs, link patterns
+(regular expressions searched in absolute URLs), qualification link words, URL patterns of pages
+that always need the browser, and optional field selectors. ``docs/sweep-design.md`` is the
+contract. ``{base}`` in a start URL is filled from ``base_url`` (``mdwatch sweep --base-url``).
+
+Plain data and pure functions only: :meth:`Profile.role_of` and :meth:`Profile.links_of` are
+what the sweep spider and ``mdwatch profile check`` use to classify a URL and the links of a page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import yaml
+
+__all__ = [
+    "PROFILE_DIR",
+    "LinkSet",
+    "Profile",
+    "ProfileError",
+    "Role",
+    "available_profiles",
+    "load_profile",
+]
+
+#: What a URL is to a sweep. "page" is an unclassified same-site page (generic profile).
+Role = Literal["platform", "shop", "product", "pagination", "page"]
+
+PROFILE_DIR = "profiles"
+_DEFAULT_QUALIFICATION_WORDS = ("资质", "证照", "营业执照", "亮照", "许可证", "备案凭证")
+_SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "#")
+_ASSET_SUFFIXES = (
+    ".css", ".js", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".ico", ".pdf", ".zip",
+    ".mp4", ".mp3", ".woff", ".woff2", ".ttf", ".xml", ".json", ".txt",
+)
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be found or is malformed (the message is one Chinese sentence)."""
+
+
+def _compile(patterns: Iterable[str], key: str, name: str) -> tuple[re.Pattern[str], ...]:
+    compiled: list[re.Pattern[str]] = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(str(pattern)))
+        except re.error as exc:
+            raise ProfileError(f"配置 {name} 的 {key} 中的正则表达式无效：{pattern}（{exc}）。") from exc
+    return tuple(compiled)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSet:
+    """The links of one page as a profile sees them (absolute URLs, page order, no duplicates)."""
+
+    shops: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    pagination: tuple[str, ...] = ()
+    other: tuple[str, ...] = ()  # same-site pages followed by a profile with follow_all
+
+    def all(self) -> tuple[str, ...]:
+        return (*self.shops, *self.products, *self.pagination, *self.other)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """One platform's crawl profile (see module docstring)."""
+
+    name: str
+    title: str = ""
+    start_urls: tuple[str, ...] = ()
+    allowed_domains: tuple[str, ...] = ()  # empty: the start URLs' hosts
+    shop_links: tuple[re.Pattern[str], ...] = ()
+    product_links: tuple[re.Pattern[str], ...] = ()
+    pagination: tuple[re.Pattern[str], ...] = ()
+    qualification_link_words: tuple[str, ...] = _DEFAULT_QUALIFICATION_WORDS
+    browser: tuple[re.Pattern[str], ...] = ()  # URLs that always need the browser
+    fields: Mapping[str, str] = field(default_factory=dict)  # CSS selectors per field
+    follow_all: bool = False  # follow every same-site link (generic profile)
+    classify: Literal["patterns", "heuristic"] = "patterns"  # how a page's kind is decided
+    max_related: int = 3  # qualification pages followed per shop
+    source: str = ""  # file the profile was read from
+
+    # ------------------------------------------------------------------ classification
+
+    def hosts(self) -> frozenset[str]:
+        """Hosts a sweep may fetch from."""
+        hosts = {d.lower().lstrip(".") for d in self.allowed_domains}
+        if not hosts:
+            hosts = {(urlsplit(u).hostname or "").lower() for u in self.start_urls}
+        return frozenset(h for h in hosts if h)
+
+    def allows(self, url: str) -> bool:
+        host = (urlsplit(url).hostname or "").lower()
+        return any(host == h or host.endswith("." + h) for h in self.hosts())
+
+    def role_of(self, url: str) -> Role | None:
+        """The role of ``url`` by link patterns; None when no pattern matches."""
+        if any(p.search(url) for p in self.product_links):
+            return "product"
+        if any(p.search(url) for p in self.shop_links):
+            return "shop"
+        if any(p.search(url) for p in self.pagination):
+            return "pagination"
+        return None
+
+    def needs_browser(self, url: str) -> bool:
+        """True if the profile marks ``url`` as always needing the browser."""
+        return any(p.search(url) for p in self.browser)
+
+    def links_of(self, page_url: str, hrefs: Iterable[str]) -> LinkSet:
+        """Classify the ``<a href>`` values of the page at ``page_url``."""
+        shops: dict[str, None] = {}
+        products: dict[str, None] = {}
+        pages: dict[str, None] = {}
+        other: dict[str, None] = {}
+        own = urldefrag(page_url)[0]
+        for href in hrefs:
+            url = absolute_link(page_url, href)
+            if url is None or url == own or not self.allows(url):
+                continue
+            role = self.role_of(url)
+            if role == "product":
+                products.setdefault(url, None)
+            elif role == "shop":
+                shops.setdefault(url, None)
+            elif role == "pagination":
+                pages.setdefault(url, None)
+            elif self.follow_all and not urlsplit(url).path.lower().endswith(_ASSET_SUFFIXES):
+                other.setdefault(url, None)
+        return LinkSet(tuple(shops), tuple(products), tuple(pages), tuple(other))
+
+    def page_kind(self, role: Role) -> Literal["platform", "shop", "product"] | None:
+        """The page kind handed to extraction for a page of ``role`` (None: the heuristic decides)."""
+        if self.classify == "heuristic":
+            return None
+        if role in ("platform", "shop", "product"):
+            return role
+        return None
+
+
+def absolute_link(page_url: str, href: str) -> str | None:
+    """The absolute http(s) URL of ``href`` without its fragment, or None for non-page links."""
+    href = href.strip()
+    if not href or href.lower().startswith(_SKIP_SCHEMES):
+        return None
+    url = urldefrag(urljoin(page_url, href))[0]
+    if urlsplit(url).scheme not in ("http", "https"):
+        return None
+    return url
+
+
+def _profiles_root() -> Any:
+    return resources.files("mdwatch.crawler").joinpath(PROFILE_DIR)
+
+
+def available_profiles() -> list[str]:
+    """Names of the bundled profiles."""
+    root = _profiles_root()
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def _strings(raw: Mapping[str, Any], key: str, name: str) -> tuple[str, ...]:
+    value = raw.get(key) or ()
+    if isinstance(value, str):
+        value = (value,)
+    if not isinstance(value, Sequence):
+        raise ProfileError(f"配置 {name} 的 {key} 应为字符串列表。")
+    return tuple(str(v) for v in value)
+
+
+def profile_from_mapping(raw: Mapping[str, Any], base_url: str | None = None, source: str = "") -> Profile:
+    """A :class:`Profile` from parsed YAML; ``{base}`` in start URLs becomes ``base_url``."""
+    name = str(raw.get("name") or Path(source).stem or "profile")
+    starts = _strings(raw, "start_urls", name)
+    if base_url is not None:
+        base = base_url.rstrip("/")
+        starts = tuple(s.replace("{base}", base) for s in starts)
+    elif any("{base}" in s for s in starts):
+        raise ProfileError(f"配置 {name} 的起始网址含 {{base}}，请用 --base-url 指定平台地址。")
+    if not starts:
+        raise ProfileError(f"配置 {name} 没有起始网址（start_urls），请用 --base-url 指定。")
+    for s in starts:
+        parts = urlsplit(s)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ProfileError(f"配置 {name} 的起始网址无效：{s}")
+    fields = raw.get("fields") or {}
+    if not isinstance(fields, Mapping):
+        raise ProfileError(f"配置 {name} 的 fields 应为“字段: CSS 选择器”映射。")
+    classify = str(raw.get("classify") or "patterns")
+    if classify not in ("patterns", "heuristic"):
+        raise ProfileError(f"配置 {name} 的 classify 只能是 patterns 或 heuristic。")
+    words = _strings(raw, "qualification_link_words", name) if "qualification_link_words" in raw else (
+        _DEFAULT_QUALIFICATION_WORDS
+    )
+    return Profile(
+        name=name,
+        title=str(raw.get("title") or name),
+        start_urls=starts,
+        allowed_domains=_strings(raw, "allowed_domains", name),
+        shop_links=_compile(_strings(raw, "shop_links", name), "shop_links", name),
+        product_links=_compile(_strings(raw, "product_links", name), "product_links", name),
+        pagination=_compile(_strings(raw, "pagination", name), "pagination", name),
+        qualification_link_words=words,
+        browser=_compile(_strings(raw, "browser", name), "browser", name),
+        fields={str(k): str(v) for k, v in fields.items()},
+        follow_all=bool(raw.get("follow_all", False)),
+        classify=classify,  # type: ignore[arg-type]
+        max_related=int(raw.get("max_related", 3)),
+        source=source,
+    )
+
+
+def load_profile(name_or_path: str, base_url: str | None = None) -> Profile:
+    """A bundled profile by name (``demo``, ``generic``) or a YAML file by path."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            raise ProfileError(f"找不到配置文件：{name_or_path}")
+        text = path.read_text(encoding="utf-8")
+        source = str(path)
+    else:
+        node = _profiles_root().joinpath(f"{name_or_path}.yaml")
+        if not node.is_file():
+            names = "、".join(available_profiles())
+            raise ProfileError(f"没有名为 {name_or_path} 的平台配置（内置：{names}）。")
+        text = node.read_text(encoding="utf-8")
+        source = f"{PROFILE_DIR}/{name_or_path}.yaml"
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"配置 {name_or_path} 不是有效的 YAML：{exc}") from exc
+    if not isinstance(raw, Mapping):
+        raise ProfileError(f"配置 {name_or_path} 应为 YAML 映射。")
+    return profile_from_mapping(raw, base_url, source)

@@ -1,0 +1,421 @@
+"""``mdwatch sweep PROFILE``: crawl a whole platform and run ``scan``'s analyzers on every page.
+
+The composition root of a sweep (docs/sweep-design.md): :func:`run_sweep` loads the run state
+(new, or ``--resume ID``), builds the Scrapy settings (throughput, politeness, robots.txt, the
+browser when ``mdwatch.crawler.browser`` is available), runs :class:`SweepSpider` with
+:class:`SweepPipeline` in this process (``CrawlerProcess``; a sweep is one process, so
+``run_sweep`` runs once per process) and records how the sweep ended:
+
+- every page is committed on its own, so ``kill -9`` loses nothing committed; the run stays
+  ``running`` and ``--resume ID`` continues it;
+- Ctrl-C stops gracefully (pages in flight are finished and stored) and marks it ``interrupted``;
+- a crawl that ran out of pages (or budget) marks it ``done``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from mdwatch.analyzers.catalogue import rules
+from mdwatch.crawler.capture import FetchSettings
+from mdwatch.crawler.profile import Profile, ProfileError, load_profile
+from mdwatch.crawler.sweep_spider import SweepSpider
+from mdwatch.scheduler.render import SEVERITY_ORDER, SEVERITY_STYLE, SEVERITY_ZH
+from mdwatch.scheduler.sweep_pipeline import ProcessorConfig, SweepRuntime, history_sweep_finished
+from mdwatch.storage.config import default_db_url, normalize_db_url
+from mdwatch.storage.sweeps import (
+    done_urls,
+    finish_sweep,
+    get_sweep,
+    open_sweep_store,
+    resume_sweep,
+    rule_pages,
+    start_sweep,
+    sweep_counts,
+)
+
+__all__ = ["SweepError", "SweepOptions", "SweepResult", "print_sweep_summary", "run_sweep", "sweep_settings"]
+
+PIPELINE_PATH = "mdwatch.scheduler.sweep_pipeline.SweepPipeline"
+
+
+class SweepError(Exception):
+    """A sweep that cannot start (bad profile, unknown run id); the message is one Chinese sentence."""
+
+
+@dataclass(frozen=True, slots=True)
+class SweepOptions:
+    """How to run a sweep (the options of ``mdwatch sweep``)."""
+
+    db_url: str | None = None
+    base_url: str | None = None
+    budget: int | None = None  # pages stored by the whole sweep (resumed parts included)
+    resume: int | None = None  # run id of the sweep to continue
+    obey_robots: bool = True
+    concurrency: int = 16  # requests in flight per domain
+    workers: int | None = None  # analysis processes; None: by CPU count; 0: inline
+    browser: bool = True  # use the headless browser (profile-marked / content-less pages)
+    autothrottle: bool = True
+    retries: int = 2
+    timeout_s: float = 20.0
+    user_agent: str = "mdwatch/0.1 (+compliance monitoring)"
+    extra_settings: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    run_id: int
+    status: str  # done | interrupted
+    profile: str
+    pages: int  # stored by the whole sweep
+    flagged: int
+    findings: int
+    rule_pages: list[tuple[str, str, int]]  # (rule, severity, pages)
+    pages_this_run: int = 0
+    errors: int = 0
+    error_messages: tuple[str, ...] = ()
+    seconds: float = 0.0
+    via_browser: int = 0
+    resumed_from: int = 0  # pages already stored when this run started
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pages_per_second(self) -> float:
+        return self.pages_this_run / self.seconds if self.seconds > 0 else 0.0
+
+
+def default_workers() -> int:
+    """Analysis processes: one per CPU beyond the crawl's own, at least one, at most four."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus - 1, 4))
+
+
+def _browser_settings() -> dict[str, Any]:
+    """The browser's Scrapy settings (crawler/browser.py), or none while it is unavailable."""
+    try:
+        from mdwatch.crawler.browser import browser_settings
+    except ImportError:
+        return {}
+    try:
+        import scrapy_playwright  # noqa: F401
+    except ImportError:
+        return {}
+    return dict(browser_settings())
+
+
+def sweep_settings(options: SweepOptions) -> dict[str, Any]:
+    """The Scrapy settings of a sweep (also used by the benchmark's bare spider, minus the pipeline)."""
+    fetch = FetchSettings(timeout_s=options.timeout_s, user_agent=options.user_agent)
+    concurrency = max(int(options.concurrency), 1)
+    settings: dict[str, Any] = {
+        "LOG_ENABLED": True,
+        "LOG_LEVEL": "ERROR",
+        "TELNETCONSOLE_ENABLED": False,  # no local remote-control endpoint
+        "REMOTE_CONTROL_ENABLED": False,
+        "COOKIES_ENABLED": False,
+        "HTTPCACHE_ENABLED": False,
+        "ROBOTSTXT_OBEY": options.obey_robots,
+        "USER_AGENT": options.user_agent,
+        "DOWNLOAD_TIMEOUT": options.timeout_s,
+        "DNS_TIMEOUT": options.timeout_s,
+        "DOWNLOAD_MAXSIZE": fetch.max_bytes,
+        "DOWNLOAD_WARNSIZE": 0,
+        "RETRY_ENABLED": options.retries > 0,
+        "RETRY_TIMES": max(options.retries, 0),
+        "REDIRECT_MAX_TIMES": fetch.max_redirects,
+        "METAREFRESH_ENABLED": False,
+        # politeness per domain; the global cap only keeps several platforms' slots apart
+        "CONCURRENT_REQUESTS": concurrency * 4,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
+        "DOWNLOAD_DELAY": 0,
+        "AUTOTHROTTLE_ENABLED": options.autothrottle,
+        "AUTOTHROTTLE_START_DELAY": 0.0,
+        "AUTOTHROTTLE_MAX_DELAY": 10.0,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(concurrency),
+        # each response yields at most one item plus its links: a few parallel tasks suffice
+        # (the default starts 100 per response)
+        "CONCURRENT_ITEMS": 8,
+        "EXTENSIONS": {
+            "scrapy.extensions.telnet.TelnetConsole": None,
+            "scrapy.extensions.memusage.MemoryUsage": None,
+            "scrapy.extensions.logstats.LogStats": None,
+        },
+        "ITEM_PIPELINES": {PIPELINE_PATH: 300},
+    }
+    if options.browser:
+        for key, value in _browser_settings().items():
+            if key == "DOWNLOADER_MIDDLEWARES":
+                settings.setdefault(key, {}).update(value)
+            else:
+                settings[key] = value
+    settings.update(dict(options.extra_settings))
+    return settings
+
+
+class _ProgressLine:
+    """One live line: pages, findings, errors, pages/s."""
+
+    def __init__(self, console: Console | None, already: int) -> None:
+        self.console = console
+        self.already = already
+        self._live: Live | None = None
+        self._last = 0.0
+
+    def __enter__(self) -> _ProgressLine:
+        if self.console is not None and self.console.is_terminal:
+            self._live = Live(Text("准备中……"), console=self.console, refresh_per_second=4, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+
+    def line(self, rt: SweepRuntime) -> Text:
+        done = rt.pages + self.already
+        resumed = f"（含续扫前 {self.already} 页）" if self.already else ""
+        return Text.assemble(
+            ("巡查中 ", "bold"),
+            f"已完成 {done} 页{resumed} · ",
+            (f"发现 {rt.findings} 项", "red" if rt.findings else ""),
+            f"（{rt.flagged} 页） · ",
+            (f"错误 {rt.errors}", "yellow" if rt.errors else ""),
+            f" · {rt.rate():.1f} 页/秒",
+        )
+
+    def update(self, rt: SweepRuntime) -> None:
+        if self.console is None:
+            return
+        now = time.monotonic()
+        if now - self._last < (0.2 if self._live is not None else 10.0):
+            return
+        self._last = now
+        if self._live is not None:
+            self._live.update(self.line(rt))
+        else:  # not a terminal: a line every 10 s
+            self.console.print(self.line(rt), soft_wrap=True)
+
+    def final(self, rt: SweepRuntime) -> None:
+        if self._live is not None:
+            self._live.update(self.line(rt))
+        elif self.console is not None:
+            self.console.print(self.line(rt), soft_wrap=True)
+
+
+def _load(profile: Profile | str, base_url: str | None) -> Profile:
+    if isinstance(profile, Profile):
+        return profile
+    try:
+        return load_profile(profile, base_url)
+    except ProfileError as exc:
+        raise SweepError(str(exc)) from exc
+
+
+def run_sweep(
+    profile: Profile | str,
+    options: SweepOptions = SweepOptions(),
+    console: Console | None = None,
+    on_update: Callable[[SweepRuntime], None] | None = None,
+) -> SweepResult:
+    """Run (or resume) one sweep in this process; ``console`` shows the progress line."""
+    db_url = normalize_db_url(options.db_url or default_db_url())
+    store = open_sweep_store(db_url)
+    try:
+        already: set[str] = set()
+        if options.resume is not None:
+            previous = get_sweep(store, options.resume)
+            if previous is None:
+                raise SweepError(f"没有编号为 {options.resume} 的巡查记录。")
+            if previous.status == "done":
+                raise SweepError(f"巡查 {options.resume} 已完成，无需续扫。")
+            base_url = options.base_url or previous.stats.get("base_url")
+            loaded = _load(profile, base_url)
+            if isinstance(profile, str) and previous.stats.get("profile") not in (None, loaded.name):
+                raise SweepError(
+                    f"巡查 {options.resume} 使用的平台配置是 {previous.stats.get('profile')}，不是 {loaded.name}。"
+                )
+            run_id = previous.id
+            already = done_urls(store, run_id)
+            resume_sweep(store, run_id)
+            started = previous.started_at
+        else:
+            loaded = _load(profile, options.base_url)
+            started = datetime.now(UTC)
+            run_id = start_sweep(
+                store,
+                target=f"{loaded.name}: {loaded.start_urls[0]}",
+                stats={"profile": loaded.name, "base_url": options.base_url, "budget": options.budget,
+                       "start_urls": list(loaded.start_urls)},
+                started_at=started,
+            )
+    finally:
+        store.close()
+
+    workers = default_workers() if options.workers is None else max(options.workers, 0)
+    progress = _ProgressLine(console, len(already))
+
+    def update(rt: SweepRuntime) -> None:
+        progress.update(rt)
+        if on_update is not None:
+            on_update(rt)
+
+    runtime = SweepRuntime(ProcessorConfig(db_url, run_id, started), workers=workers, on_update=update)
+    budget = None if options.budget is None else max(options.budget - len(already), 0)
+    fetch = FetchSettings(timeout_s=options.timeout_s, user_agent=options.user_agent)
+
+    from scrapy.crawler import CrawlerProcess
+
+    t0 = time.monotonic()
+    process = CrawlerProcess(sweep_settings(options))
+    failures: list[str] = []
+    with progress:
+        done = process.crawl(SweepSpider, profile=loaded, done_urls=already, budget=budget,
+                             fetch_settings=fetch, sweep_runtime=runtime)
+        done.addErrback(lambda failure: failures.append(failure.getErrorMessage()))
+        process.start()
+        progress.final(runtime)
+    seconds = time.monotonic() - t0
+    if failures:
+        runtime.error(f"抓取引擎出错：{failures[0]}")
+    status = "done" if runtime.close_reason == "finished" and not failures else "interrupted"
+
+    store = open_sweep_store(db_url)
+    try:
+        stats = {"pages_this_run": runtime.pages, "errors_this_run": runtime.errors,
+                 "seconds_this_run": round(seconds, 3), "via_browser": runtime.via_browser,
+                 "close_reason": runtime.close_reason, "workers": workers}
+        counts = sweep_counts(store, run_id)
+        stats.update(counts)
+        finish_sweep(store, run_id, status, stats)
+        history_sweep_finished(store, run_id, status)
+        by_rule = rule_pages(store, run_id)
+    finally:
+        store.close()
+    return SweepResult(
+        run_id=run_id, status=status, profile=loaded.name, pages=counts["pages"], flagged=counts["flagged"],
+        findings=counts["findings"], rule_pages=by_rule, pages_this_run=runtime.pages, errors=runtime.errors,
+        error_messages=tuple(runtime.error_messages), seconds=seconds, via_browser=runtime.via_browser,
+        resumed_from=len(already), stats=stats,
+    )
+
+
+def print_sweep_summary(console: Console, result: SweepResult, max_errors: int = 10) -> None:
+    """The end of ``mdwatch sweep`` / ``mdwatch demo run``: totals and a per-rule table (Chinese)."""
+    for message in result.error_messages[:max_errors]:
+        console.print(f"[yellow]{message}[/yellow]", soft_wrap=True, markup=True)
+    if len(result.error_messages) > max_errors:
+        console.print(f"[yellow]…另有 {len(result.error_messages) - max_errors} 个错误[/yellow]")
+    state = "已完成" if result.status == "done" else f"已中断（可用 --resume {result.run_id} 续扫）"
+    resumed = f"（续扫：此前已完成 {result.resumed_from} 页）" if result.resumed_from else ""
+    browser = f"，其中 {result.via_browser} 页经浏览器渲染" if result.via_browser else ""
+    console.print(
+        f"巡查{state}：平台配置 {result.profile}，共 {result.pages} 个页面{resumed}，"
+        f"{result.flagged} 个页面存在问题，共 {result.findings} 项发现；本次抓取 {result.pages_this_run} 页{browser}，"
+        f"错误 {result.errors} 个，用时 {result.seconds:.1f} 秒（{result.pages_per_second:.1f} 页/秒）；"
+        f"运行编号 {result.run_id}（已写入数据库）。",
+        soft_wrap=True,
+    )
+    catalogue = rules()
+    table = Table(title="各规则汇总（涉及页面数）")
+    table.add_column("规则", no_wrap=True, min_width=31)
+    table.add_column("名称")
+    table.add_column("级别")
+    table.add_column("涉及页面数", justify="right")
+    ordered = sorted(
+        result.rule_pages,
+        key=lambda r: (SEVERITY_ORDER.get(r[1], 9), r[0]),
+    )
+    for rule_id, severity, count in ordered:
+        spec = catalogue.get(rule_id)
+        style = SEVERITY_STYLE.get(severity, "")
+        table.add_row(rule_id, spec.title if spec else rule_id,
+                      f"[{style}]{SEVERITY_ZH.get(severity, severity)}[/]", str(count))
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------- mdwatch profile check
+
+
+def _browser_verdict(body: bytes) -> bool | None:
+    try:
+        from mdwatch.crawler.browser import needs_browser
+    except ImportError:
+        return None
+    return bool(needs_browser(body))
+
+
+def check_profile(profile_name: str, url: str, console: Console, timeout_s: float = 20.0) -> int:
+    """``mdwatch profile check PROFILE URL``: what the profile extracts from one page (Chinese)."""
+    from urllib.parse import urlsplit
+
+    from mdwatch.analyzers.extract import ExtractError
+    from mdwatch.crawler.fetch import fetch_pages
+    from mdwatch.scheduler.pipeline import page_from_capture
+    from mdwatch.scheduler.render import KIND_ZH
+
+    parts = urlsplit(url)
+    base = f"{parts.scheme}://{parts.netloc}"
+    try:
+        profile = load_profile(profile_name, base)
+    except ProfileError as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        return 2
+    result = fetch_pages([url], FetchSettings(timeout_s=timeout_s, max_related=profile.max_related,
+                                              qualification_link_words=profile.qualification_link_words))[0]
+    if result.capture is None:
+        console.print(f"[red]{result.error.message if result.error else '无法获取 ' + url}[/red]", soft_wrap=True)
+        return 3
+    capture = result.capture
+    role = "platform" if url in profile.start_urls else profile.role_of(capture.final_url)
+    role_zh = {"platform": "平台首页（起始网址）", "shop": "店铺页", "product": "商品页",
+               "pagination": "列表分页", None: "未匹配任何链接规则"}
+    console.print(f"[bold]平台配置：{profile.name}（{profile.title}）[/bold]  来源：{profile.source}")
+    console.print(f"网址：{url}", markup=False)
+    if capture.final_url != url:
+        console.print(f"最终网址：{capture.final_url}", markup=False)
+    shown_role = role_zh.get(role, "普通页面") if not (role is None and profile.follow_all) else "普通页面（按页面内容识别类型）"
+    console.print(f"按链接规则的角色：{shown_role}")
+    try:
+        page = page_from_capture(capture, profile.page_kind(role) if role else None)
+        detected = page_from_capture(capture).kind
+    except ExtractError as exc:
+        console.print(f"[red]无法解析页面：{exc}[/red]")
+        return 3
+    console.print(f"页面类型：{KIND_ZH[page.kind]}（页面内容识别：{KIND_ZH[detected]}）　标题：{page.title or '无'}",
+                  markup=False)
+    links = profile.links_of(capture.final_url, [link.href for link in page.links])
+    for label, found in (("店铺链接", links.shops), ("商品链接", links.products),
+                         ("分页链接", links.pagination), ("其他同站链接", links.other)):
+        console.print(f"{label}：{len(found)} 个")
+        for link in found[:10]:
+            console.print(f"  {link}", markup=False)
+        if len(found) > 10:
+            console.print(f"  …另有 {len(found) - 10} 个")
+    if result.related:
+        console.print(f"资质页（与店铺一并检查）：{len(result.related)} 个")
+        for rel in result.related:
+            console.print(f"  {rel.url}", markup=False)
+    marked = profile.needs_browser(capture.final_url)
+    auto = _browser_verdict(capture.body)
+    if marked:
+        verdict = "是（平台配置标记此类页面需要浏览器）"
+    elif auto:
+        verdict = "是（静态 HTML 缺少内容，将自动改用浏览器渲染）"
+    elif auto is None:
+        verdict = "否（浏览器模块不可用）"
+    else:
+        verdict = "否（静态 HTML 已包含内容）"
+    console.print(f"使用浏览器：{verdict}")
+    if profile.fields:
+        console.print("字段选择器：" + "，".join(f"{k}={v}" for k, v in profile.fields.items()), markup=False)
+    return 0

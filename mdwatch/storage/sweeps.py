@@ -1,0 +1,198 @@
+"""Sweeps in storage: the ``sweep_pages`` table and the queries of a resumable sweep.
+
+A sweep is a ``runs`` row (kind ``sweep``, status ``running`` → ``done`` | ``interrupted``) whose
+pages are committed one by one, each in its own transaction together with its
+``sweep_pages(run_id, url)`` row. That row is unique, so a page is never stored twice for one
+sweep (and its findings, keyed by run, URL and rule, never duplicated), and the set of
+``sweep_pages`` URLs is exactly what a resumed sweep need not store again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Table, Text, UniqueConstraint, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .records import PageRecord
+from .schema import Base, FindingRow, IdType, PageRow, Run, UTCDateTime
+from .store import Store
+
+__all__ = [
+    "SWEEP_KIND",
+    "SweepPage",
+    "SweepRun",
+    "done_urls",
+    "finish_sweep",
+    "get_sweep",
+    "rule_pages",
+    "save_sweep_page",
+    "start_sweep",
+    "sweep_counts",
+    "sweep_findings",
+    "tune_sqlite",
+]
+
+SWEEP_KIND = "sweep"
+STATUSES = ("running", "interrupted", "done")
+
+
+class SweepPage(Base):
+    """One page stored by one sweep (the resume ledger)."""
+
+    __tablename__ = "sweep_pages"
+    __table_args__ = (UniqueConstraint("run_id", "url", name="uq_sweep_pages_run_url"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(IdType, ForeignKey("runs.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    page_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("pages.id"))
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+@dataclass(frozen=True, slots=True)
+class SweepRun:
+    id: int
+    status: str
+    target: str
+    started_at: datetime
+    finished_at: datetime | None
+    stats: dict[str, Any]
+
+
+def tune_sqlite(store: Store) -> None:
+    """On SQLite: write-ahead log, so a commit per page is cheap and readers never block the sweep.
+
+    WAL with ``synchronous=NORMAL`` survives a killed process (only a power cut may lose the last
+    commits); it is a property of the database file and harmless for every other user of it.
+    """
+    if store.dialect != "sqlite":
+        return
+    with store.engine.connect() as conn:
+        database = conn.engine.url.database
+        if database and database != ":memory:":
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+
+def _sqlite_synchronous_normal(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def open_sweep_store(url: str | None) -> Store:
+    """A Store for a sweep: tables (``sweep_pages`` included) created, SQLite in WAL mode."""
+    from sqlalchemy import event
+
+    store = Store.open(url)
+    if store.dialect == "sqlite":
+        event.listen(store.engine, "connect", _sqlite_synchronous_normal)
+        store.engine.dispose()  # reconnect with the pragma
+        tune_sqlite(store)
+    return store
+
+
+def start_sweep(store: Store, target: str, stats: Mapping[str, Any], started_at: datetime | None = None) -> int:
+    """Create the run row of a new sweep (status ``running``); returns its id."""
+    with store.transaction() as session:
+        row = Run(kind=SWEEP_KIND, target=target, started_at=started_at or datetime.now(UTC),
+                  finished_at=None, status="running", stats=dict(stats))
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def get_sweep(store: Store, run_id: int) -> SweepRun | None:
+    with store.transaction() as session:
+        row = session.get(Run, run_id)
+        if row is None or row.kind != SWEEP_KIND:
+            return None
+        return SweepRun(row.id, row.status, row.target, row.started_at, row.finished_at, dict(row.stats))
+
+
+def resume_sweep(store: Store, run_id: int) -> None:
+    """Mark a sweep running again (``--resume``)."""
+    with store.transaction() as session:
+        session.execute(update(Run).where(Run.id == run_id).values(status="running", finished_at=None))
+
+
+def finish_sweep(store: Store, run_id: int, status: str, stats: Mapping[str, Any]) -> None:
+    """Record how a sweep (or this part of it) ended: ``done`` or ``interrupted``."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown sweep status: {status!r}")
+    with store.transaction() as session:
+        row = session.get(Run, run_id)
+        if row is None:
+            raise KeyError(run_id)
+        row.status = status
+        row.finished_at = datetime.now(UTC)
+        row.stats = {**dict(row.stats), **dict(stats)}
+
+
+def done_urls(store: Store, run_id: int) -> set[str]:
+    """URLs this sweep has stored already."""
+    with store.transaction() as session:
+        return set(session.scalars(select(SweepPage.url).where(SweepPage.run_id == run_id)))
+
+
+def _insert(store: Store, table: Table) -> sqlite.Insert | postgresql.Insert:
+    return postgresql.insert(table) if store.dialect == "postgresql" else sqlite.insert(table)
+
+
+def save_sweep_page(store: Store, run_id: int, url: str, role: str, page: PageRecord) -> int | None:
+    """Store one page of a sweep in one transaction; None (nothing written) if it is stored already."""
+    table = SweepPage.__table__
+    assert isinstance(table, Table)
+    with store.transaction() as session:
+        claimed = session.execute(
+            _insert(store, table)
+            .values(run_id=run_id, url=url, role=role, page_id=None, stored_at=datetime.now(UTC))
+            .on_conflict_do_nothing(index_elements=["run_id", "url"])
+            .returning(table.c.id)
+        ).first()
+        if claimed is None:
+            return None
+        page_id = store.save_page(session, run_id, page)
+        session.execute(update(table).where(table.c.id == claimed[0]).values(page_id=page_id))
+        return page_id
+
+
+def sweep_counts(store: Store, run_id: int) -> dict[str, int]:
+    """Pages stored, pages with findings and findings of a sweep."""
+    with store.transaction() as session:
+        pages = session.scalar(select(func.count()).select_from(SweepPage).where(SweepPage.run_id == run_id))
+        findings = session.scalar(select(func.count()).select_from(FindingRow).where(FindingRow.run_id == run_id))
+        flagged = session.scalar(
+            select(func.count(func.distinct(FindingRow.page_id))).where(FindingRow.run_id == run_id)
+        )
+    return {"pages": int(pages or 0), "flagged": int(flagged or 0), "findings": int(findings or 0)}
+
+
+def rule_pages(store: Store, run_id: int) -> list[tuple[str, str, int]]:
+    """(rule, severity, pages with that rule) of one sweep."""
+    n = func.count(func.distinct(FindingRow.page_id)).label("n")
+    stmt = (
+        select(FindingRow.rule, FindingRow.severity, n)
+        .where(FindingRow.run_id == run_id)
+        .group_by(FindingRow.rule, FindingRow.severity)
+        .order_by(FindingRow.rule)
+    )
+    with store.transaction() as session:
+        return [(rule, severity, int(count)) for rule, severity, count in session.execute(stmt)]
+
+
+def sweep_findings(store: Store, run_id: int) -> list[tuple[str, str]]:
+    """(page URL, rule) of every finding of a sweep, in storage order (duplicates kept)."""
+    stmt = (
+        select(PageRow.url, FindingRow.rule)
+        .join(PageRow, FindingRow.page_id == PageRow.id)
+        .where(FindingRow.run_id == run_id)
+        .order_by(FindingRow.id)
+    )
+    with store.transaction() as session:
+        return [(url, rule) for url, rule in session.execute(stmt)]
