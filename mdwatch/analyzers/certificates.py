@@ -470,8 +470,11 @@ def _read(text: str, year_now: int) -> Certificate | None:
         scores[doc] += min(3, len(words & labels))
     best = max(DOC_TYPES, key=lambda d: (scores[d], -DOC_TYPES.index(d)))
     number_cue = any(lex.number_kinds.get(k) == best for k in kinds_seen if k != "uscc")
-    if scores[best] < _MIN_SCORE or not (
-        title_type == best or number_cue or len(lex.type_labels[best] & labels) >= 3
+    # a title alone (「本店已取得医疗器械经营许可证」 on a banner) is no certificate: a number or a label too
+    if (
+        scores[best] < _MIN_SCORE
+        or not (title_type == best or number_cue or len(lex.type_labels[best] & labels) >= 3)
+        or not (number_cue or labels)
     ):
         return None
     notes: list[str] = []

@@ -1,6 +1,7 @@
 """Claim rules: absolute terms, efficacy/safety guarantees, endorsements, comparisons.
 
-RULES.md "Claim rules" (CLAIM_ABSOLUTE, CLAIM_GUARANTEE, CLAIM_ENDORSEMENT, CLAIM_COMPARATIVE);
+RULES.md "Claim rules" (CLAIM_ABSOLUTE, CLAIM_GUARANTEE, CLAIM_ENDORSEMENT, CLAIM_COMPARATIVE), on page
+text and on the text read from listing images (``Page.image_texts``, evidence source ``ocr``);
 the terms, exceptions, negation cues and patterns are data in ``lexicons/claims/``.
 
 One Aho-Corasick automaton (built once) holds every normalised term, its generated pinyin and
@@ -24,7 +25,7 @@ from typing import Any, Literal
 
 from mdwatch.analyzers.catalogue import finding
 from mdwatch.analyzers.evasion import LineOffsetMap, fold_for_matching
-from mdwatch.analyzers.model import Context, Evidence, Finding, Page, PageKind
+from mdwatch.analyzers.model import Context, Evidence, EvidenceSource, Finding, Page, PageKind
 from mdwatch.analyzers.normalize import snippet
 from mdwatch.lexicons import load_yaml
 
@@ -278,15 +279,19 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
     if not any(ctx.enabled(r) for r in RULES):
         return []
     evidence: dict[str, list[Evidence]] = {r: [] for r in RULES}
-    sources: list[tuple[str, str | None]] = [(page.text, None)]
-    sources.extend((rel.text, rel.url) for rel in page.related)
-    for text, url in sources:
+    # page text, related pages' text, then the text read from images (RULES.md "Claim rules":
+    # claims inside listing images count; evidence source "ocr" with the image URL and the line read)
+    sources: list[tuple[str, str | None, EvidenceSource, str | None]] = [(page.text, None, "text", None)]
+    sources.extend((rel.text, rel.url, "text", None) for rel in page.related)
+    sources.extend((img.text, page.url, "ocr", img.image_url) for img in page.image_texts if img.text)
+    for text, url, source, image_url in sources:
         for hit in find_claims(text):
             evidence[hit.rule].append(
                 Evidence(
-                    source="text",
+                    source=source,
                     snippet=snippet(text, hit.start, hit.end),
                     match=hit.matched,
+                    image_url=image_url,
                     page_url=url,
                     detail={"term": hit.term},
                 )

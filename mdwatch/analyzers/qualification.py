@@ -10,6 +10,10 @@ SHOP_LICENSE_EXPIRED (GSP-NET 第四十一条; PLATFORM-QMS 2.1.1) / SHOP_LICENS
 
 When each fires: ``docs/rule-semantics.md`` ("Registry and qualification rules"). Cues:
 ``lexicons/qualification.yaml``; product words: ``lexicons/reference/lists.yaml``.
+
+Images (issue 4): an image whose OCR text reads as a 经营许可证 / 经营备案凭证 / 生产许可证
+(``certificates.read_certificate``) counts as the qualification display, its number counts as shown
+(``regno.page_numbers``), and a licence image's 有效期限 is judged like a date in page text.
 """
 
 from __future__ import annotations
@@ -22,7 +26,14 @@ from typing import Any
 from urllib.parse import unquote
 
 from mdwatch.analyzers.catalogue import finding, rules
-from mdwatch.analyzers.model import Context, Evidence, Finding, Link, Page
+from mdwatch.analyzers.certificates import (
+    LICENCE_TYPES,
+    Certificate,
+    field_evidence,
+    image_certificates,
+    ocr_evidence,
+)
+from mdwatch.analyzers.model import Context, Evidence, Finding, ImageText, Link, Page
 from mdwatch.analyzers.normalize import fold, snippet
 from mdwatch.analyzers.reference import is_filing_exempt_class2
 from mdwatch.analyzers.regno import page_numbers
@@ -225,20 +236,35 @@ def licence_validity_dates(text: str) -> list[Validity]:
 # --- analyze ------------------------------------------------------------------------------------
 
 
-def _qualification_missing(page: Page, names: list[str]) -> list[Finding]:
-    # GSP-NET 第十一条
-    if shows_qualification(page) or exempt_from_display(names):
+def _shop_certs(page: Page, ctx: Context) -> list[tuple[ImageText, Certificate]]:
+    """Images (of the shop and its qualification page) that read as a licence or filing."""
+    if not page.image_texts:
         return []
-    note = "店铺首页及资质页均未找到医疗器械经营许可证、第二类医疗器械经营备案凭证或生产许可证的图片或电子证书链接。"
+    return [(i, c) for i, c in image_certificates(page.image_texts, ctx.now.year) if c.is_shop_qualification]
+
+
+def _qualification_missing(
+    page: Page, names: list[str], certs: list[tuple[ImageText, Certificate]]
+) -> list[Finding]:
+    # GSP-NET 第十一条: an image that reads as the licence / filing counts as its display
+    if certs or shows_qualification(page) or exempt_from_display(names):
+        return []
+    note = (
+        "店铺首页及资质页均未找到医疗器械经营许可证、第二类医疗器械经营备案凭证或生产许可证的图片"
+        "（alt、说明、文件名或图片文字）或电子证书链接。"
+    )
     return [finding("SHOP_QUALIFICATION_MISSING", [Evidence("structure", note, page_url=page.url)])]
 
 
-def _scope_exceeded(page: Page, ctx: Context, names: list[str]) -> list[Finding]:
+def _scope_exceeded(
+    page: Page, ctx: Context, names: list[str], certs: list[tuple[ImageText, Certificate]]
+) -> list[Finding]:
     # GSP-NET 第四十一条第（四）项、第四十二条: class III products need a 经营许可证
     class3 = [n for n in names if is_class3_name(n) and not is_drug_name(n)]
     if not class3:
         return []
-    kinds = {n.kind for n in page_numbers(page, ctx.now.year)}
+    kinds: set[str] = {n.kind for n in page_numbers(page, ctx.now.year)}
+    kinds.update(c.doc_type for _, c in certs)  # a licence image whose number OCR misread still shows it
     if "business_license" in kinds:
         return []
     shown = "仅展示第二类医疗器械经营备案" if "business_filing" in kinds else "未展示医疗器械经营许可证编号"
@@ -259,18 +285,30 @@ def _scope_exceeded(page: Page, ctx: Context, names: list[str]) -> list[Finding]
     return [finding("SHOP_SCOPE_EXCEEDED", evidence, message)]
 
 
-def _licence_dates(page: Page, ctx: Context) -> list[Finding]:
+def _cert_date_evidence(page: Page, image: ImageText, until: date, detail: dict[str, str]) -> Evidence:
+    """The 有效期 line read in a licence image."""
+    pos = image.text.find("有效期")
+    if pos >= 0:
+        end = image.text.find("\n", pos)
+        end = end if end >= 0 else len(image.text)
+        return ocr_evidence(image, pos, end, image.text[pos:end].strip(), page.url, detail)
+    return field_evidence(image, until.isoformat(), page.url, detail)
+
+
+def _licence_dates(page: Page, ctx: Context, certs: list[tuple[ImageText, Certificate]]) -> list[Finding]:
     # GSP-NET 第四十一条; PLATFORM-QMS 2.1.1 (expired / expiring within 30 days)
     want_expired = ctx.enabled("SHOP_LICENSE_EXPIRED")
     want_expiring = ctx.enabled("SHOP_LICENSE_EXPIRING")
     today = today_in_china(ctx.now)
     horizon = today + timedelta(days=_cues().expiring_days)
     out: list[Finding] = []
+    seen: set[date] = set()
     for source in (page, *page.related):
         text = source.text
         if "有效" not in text and "至" not in text and "截止" not in text and "到期" not in text:
             continue
         for v in licence_validity_dates(text):
+            seen.add(v.until)
             detail = {"valid_until": v.until.isoformat(), "today": today.isoformat()}
             ev = Evidence(
                 "text", snippet(text, v.start, v.end), match=v.raw, page_url=source.url, detail=detail
@@ -284,6 +322,23 @@ def _licence_dates(page: Page, ctx: Context) -> list[Finding]:
                 days = (v.until - today).days
                 message = f"店铺经营许可证有效期至{v.until.isoformat()}，{days}日后到期。"
                 out.append(finding("SHOP_LICENSE_EXPIRING", [ev], message))
+    # licence images: the 有效期限 read from a 经营许可证 / 生产许可证 (经营备案 has no expiry)
+    for image, cert in certs:
+        until = cert.valid_until
+        if cert.doc_type not in LICENCE_TYPES or until is None or until in seen:
+            continue
+        seen.add(until)
+        detail = {"valid_until": until.isoformat(), "today": today.isoformat(), "document": cert.title}
+        if cert.number:
+            detail["number"] = cert.number
+        ev = _cert_date_evidence(page, image, until, detail)
+        if until < today and want_expired:
+            message = f"店铺展示的{cert.title}图片显示有效期至{until.isoformat()}，已届满（今日{today.isoformat()}）。"
+            out.append(finding("SHOP_LICENSE_EXPIRED", [ev], message))
+        elif today <= until <= horizon and want_expiring:
+            days = (until - today).days
+            message = f"店铺{cert.title}图片显示有效期至{until.isoformat()}，{days}日后到期。"
+            out.append(finding("SHOP_LICENSE_EXPIRING", [ev], message))
     return out
 
 
@@ -294,10 +349,11 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
     want_missing = ctx.enabled("SHOP_QUALIFICATION_MISSING")
     want_scope = ctx.enabled("SHOP_SCOPE_EXCEEDED")
     names = product_names(page) if want_missing or want_scope else []
+    certs = _shop_certs(page, ctx)
     if want_missing:
-        out.extend(_qualification_missing(page, names))
+        out.extend(_qualification_missing(page, names, certs))
     if want_scope:
-        out.extend(_scope_exceeded(page, ctx, names))
+        out.extend(_scope_exceeded(page, ctx, names, certs))
     if ctx.enabled("SHOP_LICENSE_EXPIRED") or ctx.enabled("SHOP_LICENSE_EXPIRING"):
-        out.extend(_licence_dates(page, ctx))
+        out.extend(_licence_dates(page, ctx, certs))
     return out

@@ -8,12 +8,17 @@ PRODUCT_REG_INVALID_STATUS (GSP-NET 第四十二条、第四十六条): the reco
 PRODUCT_INFO_MISMATCH (GSP-NET 第十三条第二款): product name, registrant, manufacturer or model shown on
   the page differs from the record (tolerant comparison, see ``same_product_name`` / ``model_matches``).
 PRODUCT_CERT_MISSING (GSP-NET 第十二条第（一）项): no image / link naming the registration certificate or
-  class I filing form.
+  class I filing form, and no image whose OCR text reads as one (``certificates.read_certificate``).
 PRODUCT_RETAIL_BANNED (HAINAN (7)): implantable / interventional high-risk device offered to individuals
   (``reference.retail_banned_reason``).
 
 When each fires: ``docs/rule-semantics.md`` ("Registry and qualification rules"). Registry rules skip
 when ``ctx.registry`` is None or not loaded.
+
+Images (issue 4): numbers read from images (``regno.page_numbers`` marks them) are looked up like page
+numbers, with OCR evidence; a certificate image's 有效期至 that has passed fires
+PRODUCT_REG_INVALID_STATUS; its product name and registrant are compared with the page's fields and
+with the registry record (PRODUCT_INFO_MISMATCH).
 """
 
 from __future__ import annotations
@@ -22,17 +27,33 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
+from difflib import SequenceMatcher
 from functools import cache
 from typing import Any
 from urllib.parse import unquote
 
 from mdwatch.analyzers.catalogue import finding, rules
+from mdwatch.analyzers.certificates import Certificate, field_evidence, image_certificates, ocr_evidence
 from mdwatch.analyzers.domain import is_device_listing
-from mdwatch.analyzers.model import Context, Evidence, Finding, Page, Registration, RegistrySnapshot
+from mdwatch.analyzers.model import (
+    Context,
+    Evidence,
+    Finding,
+    ImageText,
+    Page,
+    Registration,
+    RegistrySnapshot,
+)
 from mdwatch.analyzers.normalize import fold, snippet
 from mdwatch.analyzers.numbers import NumberMatch
 from mdwatch.analyzers.reference import retail_banned_reason
-from mdwatch.analyzers.regno import REGISTRATION_KINDS, page_numbers, page_text
+from mdwatch.analyzers.regno import (
+    OCR_IMAGE_URL,
+    REGISTRATION_KINDS,
+    is_ocr_number,
+    page_numbers,
+    page_text,
+)
 from mdwatch.analyzers.textmatch import squash
 from mdwatch.lexicons import load_yaml
 
@@ -47,6 +68,8 @@ KINDS = ("product",)
 
 CHINA_TZ = timezone(timedelta(hours=8))  # Asia/Shanghai (no DST since 1991)
 PARTIAL_NOTE = "（非全量注册数据库，结果仅供参考）"
+OCR_NOTE = "（编号识别自图片，可能存在识别误差）"
+_OCR_SIMILAR = 0.85  # a value read by OCR still names the same thing at this similarity
 
 _BAD_STATUS: dict[str, str] = {
     "cancelled": "已注销",
@@ -188,9 +211,27 @@ def _records(numbers: Sequence[NumberMatch], registry: RegistrySnapshot | None) 
 
 
 def _evidence(text: str, n: NumberMatch, page: Page, detail: dict[str, str]) -> Evidence:
+    """Evidence for a number: quoting page text, or (read from an image) the line read."""
+    if is_ocr_number(n):
+        url = n.parts.get(OCR_IMAGE_URL, "")
+        image = next((i for i in page.image_texts if i.image_url == url), ImageText(url, n.raw))
+        return ocr_evidence(image, n.start, n.end, n.raw.strip(), page.url, detail)
     return Evidence(
         "text", snippet(text, n.start, n.end), match=n.raw.strip(), page_url=page.url, detail=detail
     )
+
+
+def _product_certs(page: Page, ctx: Context) -> list[tuple[ImageText, Certificate]]:
+    """Images that read as a registration certificate / class I filing."""
+    if not page.image_texts:
+        return []
+    return [(i, c) for i, c in image_certificates(page.image_texts, ctx.now.year) if c.is_product_certificate]
+
+
+def _ocr_same(shown: str, read: str) -> bool:
+    """Equal after ``norm_value``, or as close as one misread character allows."""
+    a, b = norm_value(shown), norm_value(read)
+    return not a or not b or a == b or SequenceMatcher(None, a, b).ratio() >= _OCR_SIMILAR
 
 
 # --- the rules ----------------------------------------------------------------------------------
@@ -212,7 +253,7 @@ def _unregistered(
         }
         message = (
             f"注册证/备案编号{n.normalized}在所查询的注册数据库（{registry.description}）中未找到，"
-            f"疑似伪造或未注册。{note}"
+            f"疑似伪造或未注册。{note}{OCR_NOTE if is_ocr_number(n) else ''}"
         )
         out.append(finding("PRODUCT_UNREGISTERED", [_evidence(text, n, page, detail)], message))
     return out
@@ -230,18 +271,32 @@ def _status_problems(rec: Registration, today: date) -> list[str]:
 
 
 def _invalid_status(
-    page: Page, text: str, numbers: Sequence[NumberMatch], registry: RegistrySnapshot | None, today: date
+    page: Page,
+    text: str,
+    numbers: Sequence[NumberMatch],
+    registry: RegistrySnapshot | None,
+    today: date,
+    certs: Sequence[tuple[ImageText, Certificate]] = (),
 ) -> list[Finding]:
-    # GSP-NET 第四十二条、第四十六条; legacy numbers: REGISTRY-NOTES §1.2 (all expired)
+    # GSP-NET 第四十二条、第四十六条; legacy numbers: REGISTRY-NOTES §1.2 (all expired);
+    # a certificate image whose 有效期至 has passed (issue 4)
     out: list[Finding] = []
     base = rules()["PRODUCT_REG_INVALID_STATUS"].message.rstrip("。")
+    expired = [(img, c) for img, c in certs if c.valid_until is not None and c.valid_until < today]
+    used: set[int] = set()
     for n in numbers:
         problems: list[str] = []
+        evidence: list[Evidence] = []
         rec = registry.records.get(n.normalized) if registry is not None else None
         if rec is not None:
             problems.extend(_status_problems(rec, today))
         if n.kind == "registration_legacy":
             problems.append("2014年10月前的旧格式注册证编号，此类注册证均已过期失效")
+        for i, (img, cert) in enumerate(expired):
+            if cert.number == n.normalized and i not in used:
+                used.add(i)
+                problems.append(_cert_expired_problem(cert))
+                evidence.append(_cert_date_evidence(page, img, cert))
         if not problems:
             continue
         detail = {"number": n.normalized, "problems": "；".join(problems)}
@@ -250,8 +305,31 @@ def _invalid_status(
             if rec.valid_until is not None:
                 detail["valid_until"] = rec.valid_until.isoformat()
         message = f"{base}：{n.normalized}（{'；'.join(problems)}）。"
-        out.append(finding("PRODUCT_REG_INVALID_STATUS", [_evidence(text, n, page, detail)], message))
+        evidence.insert(0, _evidence(text, n, page, detail))
+        out.append(finding("PRODUCT_REG_INVALID_STATUS", evidence, message))
+    for i, (img, cert) in enumerate(expired):
+        if i in used:
+            continue
+        shown = cert.number or "注册证图片"
+        message = f"{base}：{shown}（{_cert_expired_problem(cert)}）。"
+        out.append(finding("PRODUCT_REG_INVALID_STATUS", [_cert_date_evidence(page, img, cert)], message))
     return out
+
+
+def _cert_expired_problem(cert: Certificate) -> str:
+    until = cert.valid_until.isoformat() if cert.valid_until is not None else ""
+    return f"注册证图片显示有效期至{until}，已过期"
+
+
+def _cert_date_evidence(page: Page, image: ImageText, cert: Certificate) -> Evidence:
+    until = cert.valid_until.isoformat() if cert.valid_until is not None else ""
+    detail = {"valid_until": until, "number": cert.number or "", "document": cert.title}
+    pos = image.text.find("有效期")
+    if pos >= 0:
+        end = image.text.find("\n", pos)
+        end = end if end >= 0 else len(image.text)
+        return ocr_evidence(image, pos, end, image.text[pos:end].strip(), page.url, detail)
+    return field_evidence(image, until, page.url, detail)
 
 
 def _shown_evidence(page: Page, text: str, label: str, shown: str, registered: str) -> Evidence:
@@ -266,7 +344,12 @@ def _shown_evidence(page: Page, text: str, label: str, shown: str, registered: s
     )
 
 
-def _info_mismatch(page: Page, text: str, records: Sequence[Registration]) -> list[Finding]:
+def _info_mismatch(
+    page: Page,
+    text: str,
+    records: Sequence[Registration],
+    certs: Sequence[tuple[ImageText, Certificate]] = (),
+) -> list[Finding]:
     # GSP-NET 第十三条第二款: name, registrant, manufacturer, model/spec as registered.
     # A field mismatches when it matches none of the page's records; only fields shown are compared.
     evidence: list[Evidence] = []
@@ -289,14 +372,87 @@ def _info_mismatch(page: Page, text: str, records: Sequence[Registration]) -> li
     models = [m for r in records for m in r.model_specs if m.strip()]
     if model and models and not model_matches(model, models):
         evidence.append(_shown_evidence(page, text, "型号规格", model, "、".join(models)))
+    evidence.extend(_cert_mismatches(page, text, records, certs, brand))
     if not evidence:
         return []
     listed = "；".join(
-        f"{e.detail['field']}「{e.detail['shown']}」≠ 注册信息「{e.detail['registered']}」" for e in evidence
+        f"{e.detail['field']}「{e.detail['shown']}」≠ {e.detail.get('against', '注册信息')}「{e.detail['registered']}」"
+        for e in evidence
     )
-    number = records[0].number
+    number = records[0].number if records else next((c.number for _, c in certs if c.number), "证书图片")
     message = f"页面展示的产品信息与注册/备案信息（{number}）不一致：{listed}。"
     return [finding("PRODUCT_INFO_MISMATCH", evidence, message)]
+
+
+def _cert_mismatches(
+    page: Page,
+    text: str,
+    records: Sequence[Registration],
+    certs: Sequence[tuple[ImageText, Certificate]],
+    brand: str,
+) -> list[Evidence]:
+    """Certificate images against the registry record of their number (a certificate that does not
+    say what was registered) and against the page's own fields (a certificate of another product)."""
+    out: list[Evidence] = []
+    by_number = {r.number: r for r in records}
+    for image, cert in certs:
+        rec = by_number.get(cert.number or "")
+        if rec is None:
+            continue
+        read_name = cert.fields.get("product_name", "")
+        if (
+            read_name
+            and rec.product_name.strip()
+            and not _ocr_same(read_name, rec.product_name)
+            and not same_product_name(read_name, rec.product_name, rec.brand_names)
+        ):
+            detail = {"field": "证书图片产品名称", "shown": read_name, "registered": rec.product_name}
+            out.append(field_evidence(image, read_name, page.url, detail))
+        read_reg = cert.fields.get("registrant", "")
+        companies = [c for c in (rec.registrant, rec.manufacturer) if c.strip()]
+        if (
+            read_reg
+            and companies
+            and not same_company(read_reg, companies)
+            and not any(_ocr_same(read_reg, c) for c in companies)
+        ):
+            detail = {"field": "证书图片注册人/备案人", "shown": read_reg, "registered": companies[0]}
+            out.append(field_evidence(image, read_reg, page.url, detail))
+    # the page's product name / registrant against what its certificate images read
+    names = [(i, c.fields["product_name"]) for i, c in certs if c.fields.get("product_name")]
+    name = page.fields.get("product_name", "").strip()
+    if (
+        name
+        and names
+        and not any(same_product_name(name, read, (brand,)) or _ocr_same(name, read) for _, read in names)
+    ):
+        image, read = names[0]
+        out.append(_page_vs_cert(page, text, "产品名称", name, read, image))
+    read_companies = [(i, c.fields["registrant"]) for i, c in certs if c.fields.get("registrant")]
+    # the registrant only: a contract manufacturer (受托生产企业) may differ from the certificate's registrant
+    shown = page.fields.get("registrant", "").strip()
+    if (
+        shown
+        and read_companies
+        and not same_company(shown, [r for _, r in read_companies])
+        and not any(_ocr_same(shown, r) for _, r in read_companies)
+    ):
+        image, read = read_companies[0]
+        out.append(_page_vs_cert(page, text, _FIELD_LABELS["registrant"], shown, read, image))
+    return out
+
+
+def _page_vs_cert(page: Page, text: str, label: str, shown: str, read: str, image: ImageText) -> Evidence:
+    pos = text.find(shown)
+    snip = snippet(text, pos, pos + len(shown)) if pos >= 0 else shown
+    detail = {
+        "field": label,
+        "shown": shown,
+        "registered": read,
+        "against": "证书图片",
+        "image_url": image.image_url,
+    }
+    return Evidence("text", snip, match=shown, page_url=page.url, detail=detail)
 
 
 def shows_product_cert(page: Page) -> bool:
@@ -336,14 +492,15 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
     numbers = _registration_numbers(page, ctx)
     text = page_text(page)
     records = _records(numbers, registry)
+    certs = _product_certs(page, ctx)
     if registry is not None and ctx.enabled("PRODUCT_UNREGISTERED"):
         out.extend(_unregistered(page, text, numbers, registry))
-    if ctx.enabled("PRODUCT_REG_INVALID_STATUS") and numbers:
-        out.extend(_invalid_status(page, text, numbers, registry, today_in_china(ctx.now)))
-    if records and ctx.enabled("PRODUCT_INFO_MISMATCH"):
-        out.extend(_info_mismatch(page, text, records))
-    if ctx.enabled("PRODUCT_CERT_MISSING") and not shows_product_cert(page):
-        note = "商品页面未找到注册证/备案凭证的图片（alt、说明或文件名）或电子证书链接。"
+    if ctx.enabled("PRODUCT_REG_INVALID_STATUS") and (numbers or certs):
+        out.extend(_invalid_status(page, text, numbers, registry, today_in_china(ctx.now), certs))
+    if (records or certs) and ctx.enabled("PRODUCT_INFO_MISMATCH"):
+        out.extend(_info_mismatch(page, text, records, certs))
+    if ctx.enabled("PRODUCT_CERT_MISSING") and not certs and not shows_product_cert(page):
+        note = "商品页面未找到注册证/备案凭证的图片（alt、说明、文件名或图片文字）或电子证书链接。"
         out.append(finding("PRODUCT_CERT_MISSING", [Evidence("structure", note, page_url=page.url)]))
     if ctx.enabled("PRODUCT_RETAIL_BANNED"):
         out.extend(_retail_banned(page, records))
