@@ -801,7 +801,7 @@ def labels_yaml(pages: Sequence[Rendered]) -> str:
         "# qualification pages are not judged on their own. Only the issue-scope rule IDs are labelled.",
         "# `js: true`: a JS-rendered twin (/js/...), labelled like its static twin; only a browser sees its content.",
     ]
-    for page in sorted(pages, key=lambda p: p.path):
+    for page in sorted(pages, key=lambda p: (p.js, p.path)):  # static pages first, then the JS twins
         rules = ", ".join(_label_order(page.rules))
         js = ", js: true" if page.js else ""
         lines.append(f"{page.path}: {{kind: {page.kind}, rules: [{rules}]{js}}}")
