@@ -535,9 +535,9 @@ class ImageNumber:
         return _line_at(self.image.text, self.number.start, self.number.end)
 
     def evidence(self, page_url: str | None, detail: Mapping[str, str] | None = None) -> Evidence:
-        return ocr_evidence(
-            self.image, self.number.start, self.number.end, self.number.raw.strip(), page_url, detail
-        )
+        n = self.number
+        as_read = self.image.text[n.start : n.end].strip()
+        return ocr_evidence(self.image, n.start, n.end, as_read, page_url, detail)
 
 
 def ocr_evidence(

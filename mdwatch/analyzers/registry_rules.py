@@ -215,7 +215,9 @@ def _evidence(text: str, n: NumberMatch, page: Page, detail: dict[str, str]) -> 
     if is_ocr_number(n):
         url = n.parts.get(OCR_IMAGE_URL, "")
         image = next((i for i in page.image_texts if i.image_url == url), ImageText(url, n.raw))
-        return ocr_evidence(image, n.start, n.end, n.raw.strip(), page.url, detail)
+        return ocr_evidence(
+            image, n.start, n.end, image.text[n.start : n.end].strip() or n.raw.strip(), page.url, detail
+        )
     return Evidence(
         "text", snippet(text, n.start, n.end), match=n.raw.strip(), page_url=page.url, detail=detail
     )
