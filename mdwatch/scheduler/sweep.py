@@ -293,7 +293,8 @@ def run_sweep(
     try:
         stats = {"pages_this_run": runtime.pages, "errors_this_run": runtime.errors,
                  "seconds_this_run": round(seconds, 3), "via_browser": runtime.via_browser,
-                 "close_reason": runtime.close_reason, "workers": workers}
+                 "close_reason": runtime.close_reason, "workers": workers,
+                 "responses_this_run": int(runtime.extra.get("responses", 0))}
         counts = sweep_counts(store, run_id)
         stats.update(counts)
         finish_sweep(store, run_id, status, stats)

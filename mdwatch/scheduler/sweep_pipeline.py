@@ -259,6 +259,9 @@ class SweepPipeline:
 
     def _spider_closed(self, spider: Any, reason: str) -> None:
         self.runtime.close_reason = reason
+        stats = self.crawler.stats
+        if stats is not None:
+            self.runtime.extra["responses"] = int(stats.get_value("response_received_count", 0) or 0)
 
     async def process_item(self, item: Any) -> Any:
         rt = self.runtime

@@ -1,0 +1,118 @@
+"""Sweep throughput against a bare Scrapy spider, on the same local static site, in the same run.
+
+``benchmarks/bigsite.py`` generates a platform of 2,000+ pages (product pages built from the demo's
+real ones) served by Twisted's static server in its own process. Then, each in a fresh process:
+
+1. a bare Scrapy spider with the sweep's network settings (concurrency, AutoThrottle, retries,
+   robots.txt) that parses each page's links and follows them (no analysis, no storage);
+2. ``run_sweep`` with a profile of that site: extraction, every analyzer, a registry snapshot and
+   one database transaction per page (SQLite), analysis in worker processes.
+
+Pages per second is responses received / crawl time (the time inside ``CrawlerProcess.start``) for
+both; the target is a ratio sweep / bare of at least 0.7. Run: ``make bench`` or
+``python benchmarks/bench_sweep.py [--products N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+TARGET = 0.7
+
+
+def _bare(base: str) -> dict[str, Any]:
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+
+    from mdwatch.scheduler.sweep import SweepOptions, sweep_settings
+
+    class Bare(scrapy.Spider):
+        name = "bare"
+        start_urls: ClassVar[list[str]] = [base + "/index.html"]
+        allowed_domains: ClassVar[list[str]] = ["127.0.0.1"]
+
+        def parse(self, response: Any, **kwargs: Any) -> Any:
+            for href in response.css("a::attr(href)").getall():
+                yield response.follow(href, callback=self.parse)
+
+    settings = sweep_settings(SweepOptions(browser=False))
+    settings["ITEM_PIPELINES"] = {}
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(Bare)
+    process.crawl(crawler)
+    t0 = time.monotonic()
+    process.start()
+    seconds = time.monotonic() - t0
+    assert crawler.stats is not None
+    responses = int(crawler.stats.get_value("response_received_count", 0) or 0)
+    return {"responses": responses, "seconds": seconds}
+
+
+def _sweep(base: str, profile: str, db: str, workers: int | None) -> dict[str, Any]:
+    from mdwatch.scheduler.sweep import SweepOptions, run_sweep
+
+    result = run_sweep(profile, SweepOptions(db_url=db, base_url=base, browser=False, workers=workers))
+    return {"responses": result.stats.get("responses_this_run", 0), "seconds": result.seconds,
+            "pages": result.pages, "findings": result.findings, "status": result.status}
+
+
+def _child(args: list[str]) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Sweep throughput vs a bare Scrapy spider.")
+    parser.add_argument("--products", type=int, default=2000)
+    parser.add_argument("--shops", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=None, help="analysis processes (default: by CPU count)")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        mode, base, *rest = args.child
+        if mode == "bare":
+            result = _bare(base)
+        else:
+            workers = None if rest[2] == "auto" else int(rest[2])
+            result = _sweep(base, rest[0], rest[1], workers)
+        print(json.dumps(result))
+        return 0
+
+    import bigsite
+
+    with tempfile.TemporaryDirectory(prefix="mdwatch-bigsite-") as tmp:
+        root = Path(tmp) / "site"
+        pages = bigsite.generate(root, args.products, args.shops)
+        base, server = bigsite.serve(root)
+        try:
+            print(f"sweep benchmark: {pages} pages at {base} (Twisted static server, own process)")
+            bare = _child(["--child", "bare", base])
+            workers = "auto" if args.workers is None else str(args.workers)
+            sweep = _child(["--child", "sweep", base, str(root / "bigsite.yaml"),
+                            f"sqlite:///{tmp}/sweep.db", workers])
+        finally:
+            server.terminate()
+            server.wait()
+    bare_rate = bare["responses"] / bare["seconds"]
+    sweep_rate = sweep["responses"] / sweep["seconds"]
+    ratio = sweep_rate / bare_rate
+    print(f"bare Scrapy spider (links only):        {bare['responses']:5d} pages in {bare['seconds']:6.2f} s"
+          f" = {bare_rate:7.1f} pages/s")
+    print(f"mdwatch sweep (analysis + storage):     {sweep['responses']:5d} pages in {sweep['seconds']:6.2f} s"
+          f" = {sweep_rate:7.1f} pages/s  ({sweep['pages']} stored, {sweep['findings']} findings)")
+    verdict = "OK" if ratio >= TARGET else "BELOW TARGET"
+    print(f"ratio sweep / bare: {ratio:.2f} (target >= {TARGET}) {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
