@@ -43,8 +43,11 @@ def _check_url(url: str) -> str:
 @click.option("--db", "db_url", envvar="MDWATCH_DB_URL", help="数据库 URL（默认：用户数据目录下的 SQLite）。")
 @click.option("--no-store", is_flag=True, help="只输出结果，不写入数据库。")
 @click.option("--timeout", type=float, default=20.0, show_default=True, help="单页抓取超时（秒）。")
+@click.option("--ocr-engine", type=click.Choice(("rapidocr", "tesseract", "none")), default="rapidocr",
+              envvar="MDWATCH_OCR_ENGINE", show_default=True,
+              help="识别页面图片文字（证照、宣传图）的 OCR 引擎；none 关闭图片识别。")
 def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | None, no_store: bool,
-         timeout: float) -> int:
+         timeout: float, ocr_engine: str) -> int:
     from mdwatch.crawler.capture import FetchSettings
     from mdwatch.scheduler.jobs import scan_urls
     from mdwatch.scheduler.pipeline import outcome_json
@@ -54,7 +57,8 @@ def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | N
     for url in urls:
         _check_url(url)
     result = scan_urls(list(urls), kind=kind, db_url=db_url, store=not no_store,  # type: ignore[arg-type]
-                       settings=FetchSettings(timeout_s=timeout))
+                       settings=FetchSettings(timeout_s=timeout),
+                       ocr_engine=None if ocr_engine == "none" else ocr_engine)
     for failed in result.failed:
         _err(failed.error or f"无法获取 {failed.url}。")
     registry = {"loaded": result.registry_loaded, "description": result.registry_description,
