@@ -242,7 +242,15 @@ def _certificate(doc_type: str, rng: random.Random, idx: int) -> GeneratedImage:
                   ("经营范围", "第一类、第二类医疗器械的生产与销售；医疗器械技术开发、技术咨询。")]
     if authority:
         fields.append(("审批部门" if doc_type == "registration" else "发证机关", authority))
+    img, text = _draw_certificate(doc_type, fields, authority, rng)
+    truth = {"number": number, "fields": dict(fields), "claims": [], "text": text, "title": _TITLES[doc_type]}
+    return GeneratedImage(f"cert-{idx:03d}-{doc_type}", "certificate", doc_type, img, truth)
 
+
+def _draw_certificate(
+    doc_type: str, fields: list[tuple[str, str]], authority: str, rng: random.Random
+) -> tuple[Image.Image, str]:
+    """The certificate ``fields`` (label, value) drawn on paper, with the authority's seal; (image, text)."""
     w = rng.choice((900, 1000, 1100))
     label_f = font(rng.choice((24, 26, 28)), serif=rng.random() < 0.5)
     value_f = font(label_f.size, serif=rng.random() < 0.3)
@@ -280,8 +288,25 @@ def _certificate(doc_type: str, rng: random.Random, idx: int) -> GeneratedImage:
         cy = min(h - r - 30, y + 60)
         _seal(img, cx, cy, r, authority, rng)
     text = "\n".join([title.replace(" ", "")] + [f"{k} {v}" for k, v in fields])
-    truth = {"number": number, "fields": dict(fields), "claims": [], "text": text, "title": _TITLES[doc_type]}
-    return GeneratedImage(f"cert-{idx:03d}-{doc_type}", "certificate", doc_type, img, truth)
+    return img, text
+
+
+def render_certificate(
+    name: str, doc_type: str, fields: list[tuple[str, str]], *, authority: str = "", seed: int = 0
+) -> GeneratedImage:
+    """A certificate of ``doc_type`` showing exactly ``fields`` (label, value), in order (the demo platform's).
+
+    The first field holds the number. ``authority`` adds the 审批部门 / 发证机关 row and the seal.
+    Deterministic for a given ``seed``.
+    """
+    if doc_type not in _TITLES:
+        raise ValueError(f"unknown document type {doc_type!r}")
+    rows = list(fields)
+    if authority:
+        rows.append(("审批部门" if doc_type == "registration" else "发证机关", authority))
+    img, text = _draw_certificate(doc_type, rows, authority, random.Random(seed))
+    truth = {"number": rows[0][1], "fields": dict(rows), "claims": [], "text": text, "title": _TITLES[doc_type]}
+    return GeneratedImage(name, "certificate", doc_type, img, truth)
 
 
 def generate_certificates(n: int = 36, seed: int = 4) -> list[GeneratedImage]:
@@ -325,6 +350,26 @@ def _palette(rng: random.Random) -> tuple[tuple[int, int, int], tuple[int, int, 
 
 
 def _promo(idx: int, rng: random.Random, claim: bool) -> GeneratedImage:
+    if claim:
+        phrase, product = _CLAIM_COPY[idx % len(_CLAIM_COPY)]
+        headline, sub = product, phrase
+        claims = [p for p in phrase.split(" ") if p]
+    else:
+        headline, sub = _CLEAN_COPY[idx % len(_CLEAN_COPY)]
+        claims = []
+    img, text = _draw_promo(headline, sub, rng)
+    truth: dict[str, Any] = {"number": None, "fields": {}, "claims": claims, "text": text}
+    return GeneratedImage(f"promo-{idx:03d}-{'claim' if claim else 'clean'}", "promo", "promo", img, truth)
+
+
+def render_promo(name: str, headline: str, sub: str, *, claims: tuple[str, ...] = (), seed: int = 0) -> GeneratedImage:
+    """A banner with ``headline`` and ``sub`` (plus two small selling lines); ``claims``: the claim phrases in it."""
+    img, text = _draw_promo(headline, sub, random.Random(seed))
+    truth: dict[str, Any] = {"number": None, "fields": {}, "claims": list(claims), "text": text}
+    return GeneratedImage(name, "promo", "promo", img, truth)
+
+
+def _draw_promo(headline: str, sub: str, rng: random.Random) -> tuple[Image.Image, str]:
     w, h = rng.choice(((750, 400), (800, 800), (790, 500), (750, 1000)))
     c1, c2, ink = _palette(rng)
     img = _gradient(w, h, c1, c2, vertical=rng.random() < 0.5)
@@ -334,13 +379,6 @@ def _promo(idx: int, rng: random.Random, claim: bool) -> GeneratedImage:
     shape = Image.new("L", (w, h), 0)
     ImageDraw.Draw(shape).ellipse((sx - 110, sy - 80, sx + 110, sy + 80), fill=140)
     img.paste(Image.new("RGB", (w, h), (235, 235, 235)), (0, 0), shape.filter(ImageFilter.GaussianBlur(6)))
-    if claim:
-        phrase, product = _CLAIM_COPY[idx % len(_CLAIM_COPY)]
-        headline, sub = product, phrase
-        claims = [p for p in phrase.split(" ") if p]
-    else:
-        headline, sub = _CLEAN_COPY[idx % len(_CLEAN_COPY)]
-        claims = []
     extra = rng.sample(_SMALL, 2)
     lines: list[tuple[str, ImageFont.FreeTypeFont]] = [
         (headline, font(rng.randint(56, 72), bold=True)),
@@ -357,9 +395,7 @@ def _promo(idx: int, rng: random.Random, claim: bool) -> GeneratedImage:
         else:
             d.text((x, y), text, font=f, fill=ink, stroke_width=1 if f.size > 50 else 0, stroke_fill=ink)
         y += int(f.size * 1.5)
-    text = "\n".join(t for t, _ in lines)
-    truth: dict[str, Any] = {"number": None, "fields": {}, "claims": claims, "text": text}
-    return GeneratedImage(f"promo-{idx:03d}-{'claim' if claim else 'clean'}", "promo", "promo", img, truth)
+    return img, "\n".join(t for t, _ in lines)
 
 
 def generate_promos(n: int = 32, seed: int = 4) -> list[GeneratedImage]:

@@ -1,6 +1,8 @@
 """Generate the bundled demo platform 「康护优选」 from ``spec.yaml``.
 
-Writes static HTML (UTF-8, GBK or GB18030 bytes), placeholder PNGs and ``manifest.json`` into
+Writes static HTML (UTF-8, GBK or GB18030 bytes), placeholder PNGs, the generated certificate and
+promotional images (``static/img/``, drawn by :mod:`mdwatch.demo.ocrimages` from the spec and the demo
+registry, so the numbers and fields read by OCR match the page and the registry) and ``manifest.json`` into
 ``mdwatch/demo/site/`` and the labelled truth ``tests/corpus/pages.yaml`` (when the repository's
 ``tests/`` folder is present). Labels are written per page in the spec; :func:`check_labels`
 cross-checks the structural ones (missing number, warning mode, omitted fields, Rx marking,
@@ -24,15 +26,21 @@ import shutil
 import sys
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
+from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from mdwatch.demo.images import png_for
+
+if TYPE_CHECKING:
+    from mdwatch.demo.ocrimages import GeneratedImage
 
 HERE = Path(__file__).resolve().parent
 SPEC_PATH = HERE / "spec.yaml"
@@ -40,15 +48,19 @@ SITE_DIR = HERE / "site"
 REPO_ROOT = HERE.parent.parent
 LABELS_PATH = REPO_ROOT / "tests" / "corpus" / "pages.yaml"
 REGISTRY_DIR = HERE / "registry"
+#: URL folder of the generated certificate and promotional images (``site/static/img/``)
+GEN_IMG = "/static/img"
 
 # The rule IDs the corpus labels (issue scope), in report order.
 LABEL_RULES: tuple[str, ...] = (
     "PLATFORM_FILING_MISSING",
     "SHOP_LICENSE_NO_INVALID",
+    "SHOP_LICENSE_NO_NOT_TEXT",
     "SHOP_CONTACT_MISSING",
     "SHOP_BUSINESS_LICENSE_MISSING",
     "PRODUCT_REGNO_MISSING",
     "PRODUCT_REGNO_INVALID",
+    "PRODUCT_REGNO_NOT_TEXT",
     "PRODUCT_WARNING_RETAIL_MISSING",
     "PRODUCT_WARNING_FITTING_MISSING",
     "PRODUCT_DETAIL_INCOMPLETE",
@@ -304,12 +316,14 @@ def _render_qualification(s: dict[str, Any]) -> Rendered:
     images: list[str] = []
     if lic and s.get("license_image", True):
         title = lic.get("title", "医疗器械经营许可证")
-        q.append(el("figure", img(f"/img/{slug}-license.png", title) + txt("figcaption", title)))
-        images.append(f"/img/{slug}-license.png")
+        src = license_image_path(s)
+        q.append(el("figure", img(src, title) + txt("figcaption", title)))
+        images.append(src)
     if lic:
+        number_shown = s.get("license_number_text", True)  # False: the number only in the licence image
         rows = (
             ("企业名称", s["company"]),
-            (lic.get("number_label", "许可证编号"), lic["number"]),
+            (lic.get("number_label", "许可证编号"), lic["number"] if number_shown else ""),
             ("住所", lic["address"]),
             ("经营范围", lic["scope"]),
             ("有效期至", str(lic.get("valid_until") or "")),
@@ -335,6 +349,8 @@ def _render_qualification(s: dict[str, Any]) -> Rendered:
 def device_rows(prod: dict[str, Any], cat: dict[str, Any]) -> list[tuple[str, str]]:
     labels = {**dict(DEVICE_FIELDS), **cat.get("labels", {}), **prod.get("labels", {})}
     omit = set(prod.get("omit", []))
+    if prod.get("regno_text", True) is False:  # the number only in the certificate image
+        omit.add("regno")
     rows = []
     for key, _ in DEVICE_FIELDS:
         value = prod[key] if key in prod else cat.get(key)
@@ -365,8 +381,11 @@ def render_product(prod: dict[str, Any], cat: dict[str, Any], shop: dict[str, An
     regno = prod["regno"] if "regno" in prod else cat.get("regno")
     if not is_drug and regno and prod.get("cert_image", True):
         alt = cat.get("cert_alt", "医疗器械注册证")
-        images.append(f"/img/{pid}-cert.png")
+        images.append(cert_image_path(prod, cat))
         gallery.append(img(images[-1], alt))
+    for n, _ in enumerate(prod.get("promo_images", []), start=1):
+        images.append(f"{GEN_IMG}/{pid}-promo{n}.png")
+        gallery.append(img(images[-1], f"{name}活动图"))
     if is_drug:
         images.append(f"/img/{pid}-box.png")
         gallery.append(img(images[-1], "药品包装图"))
@@ -466,6 +485,9 @@ def expected_structural(prod: dict[str, Any], cat: dict[str, Any]) -> set[str]:
     regno = prod["regno"] if "regno" in prod else cat.get("regno")
     if not regno or "regno" in prod.get("omit", []):
         out.add("PRODUCT_REGNO_MISSING")
+    elif prod.get("regno_text", True) is False:  # not in the page text: only the certificate image shows it
+        rendered = prod.get("cert_image", True) == "rendered"
+        out.add("PRODUCT_REGNO_NOT_TEXT" if rendered else "PRODUCT_REGNO_MISSING")
     if prod.get("retail", "full") not in RETAIL_OK:
         out.add("PRODUCT_WARNING_RETAIL_MISSING")
     if cat.get("fitting") and prod.get("fitting", "full") == "none":
@@ -485,6 +507,7 @@ STRUCTURAL = {
     "DRUG_RX_INFO_BEFORE_REVIEW",
     "DRUG_PROMOTION_BANNED",
     "PRODUCT_REGNO_MISSING",
+    "PRODUCT_REGNO_NOT_TEXT",
     "PRODUCT_WARNING_RETAIL_MISSING",
     "PRODUCT_WARNING_FITTING_MISSING",
     "PRODUCT_DETAIL_INCOMPLETE",
@@ -494,7 +517,10 @@ STRUCTURAL = {
 # ---------------------------------------------------------------------------- the demo registry
 
 REGISTRY_RULES = {"PRODUCT_UNREGISTERED", "PRODUCT_REG_INVALID_STATUS", "PRODUCT_INFO_MISMATCH"}
-SHOP_RULES = {"SHOP_QUALIFICATION_MISSING", "SHOP_SCOPE_EXCEEDED", "SHOP_LICENSE_EXPIRED", "SHOP_LICENSE_EXPIRING"}
+SHOP_RULES = {
+    "SHOP_QUALIFICATION_MISSING", "SHOP_SCOPE_EXCEEDED", "SHOP_LICENSE_EXPIRED", "SHOP_LICENSE_EXPIRING",
+    "SHOP_LICENSE_NO_NOT_TEXT",
+}
 # class III product words a shop's product link texts are checked for (SHOP_SCOPE_EXCEEDED)
 CLASS3_WORDS = ("隐形眼镜", "角膜接触镜", "接触镜", "美瞳", "玻尿酸", "透明质酸钠凝胶", "人工晶状体", "人工晶体", "起搏器", "支架")
 _SPLIT_NUMBERS = re.compile(r"[,，;；、\s]+")
@@ -626,6 +652,8 @@ def expected_shop(shop: dict[str, Any], link_texts: Sequence[str], today: date) 
             out.add("SHOP_LICENSE_EXPIRED")
         elif (until - today).days <= EXPIRING_DAYS:
             out.add("SHOP_LICENSE_EXPIRING")
+    if lic and shop.get("license_image") == "rendered" and shop.get("license_number_text", True) is False:
+        out.add("SHOP_LICENSE_NO_NOT_TEXT")
     return out
 
 
@@ -681,6 +709,168 @@ def check_labels(spec: dict[str, Any], today: date | None = None, registry_dir: 
         unknown = set(entry.get("rules", [])) - set(LABEL_RULES)
         if unknown:
             problems.append(f"{entry.get('slug', entry.get('path'))}: unknown rules {sorted(unknown)}")
+    return problems + check_images(spec)
+
+
+# ---------------------------------------------------------------------------- generated images
+#
+# Products with ``cert_image: rendered`` show a real 注册证 / 备案信息表 drawn from the demo registry's
+# record of their number (one image per number, shared by every page that shows it); ``regno_text:
+# false`` keeps the number out of the page text (PRODUCT_REGNO_NOT_TEXT). Shops with ``license_image:
+# rendered`` show their 经营许可证 / 经营备案凭证 drawn from the shop's spec; ``license_number_text:
+# false`` keeps its number out of the qualification page text (SHOP_LICENSE_NO_NOT_TEXT).
+# ``promo_images: [{headline, sub}]`` adds promotional banners (claims in them count, with OCR).
+
+_AUTHORITIES = {
+    "国": "国家药品监督管理局", "京": "北京市药品监督管理局", "沪": "上海市药品监督管理局", "津": "天津市药品监督管理局",
+    "苏": "江苏省药品监督管理局", "浙": "浙江省药品监督管理局", "粤": "广东省药品监督管理局", "皖": "安徽省药品监督管理局",
+    "豫": "河南省药品监督管理局", "鄂": "湖北省药品监督管理局", "辽": "辽宁省药品监督管理局", "鲁": "山东省药品监督管理局",
+}
+_MUNICIPALITIES = ("北京", "上海", "天津", "重庆")
+
+
+def cert_image_path(prod: dict[str, Any], cat: dict[str, Any]) -> str:
+    """URL of a product's certificate image: generated and shared per number, or a placeholder."""
+    regno = prod["regno"] if "regno" in prod else cat.get("regno")
+    if prod.get("cert_image", True) == "rendered" and regno:
+        return f"{GEN_IMG}/cert-{re.sub(r'[^0-9]', '', str(regno))}.png"
+    return f"/img/{prod['id']}-cert.png"
+
+
+def license_image_path(shop: dict[str, Any]) -> str:
+    if shop.get("license_image") == "rendered":
+        return f"{GEN_IMG}/{shop['slug']}-license.png"
+    return f"/img/{shop['slug']}-license.png"
+
+
+def _cn_day(day: date) -> str:
+    return f"{day.year}年{day.month:02d}月{day.day:02d}日"
+
+
+@lru_cache(maxsize=1)
+def registry_rows(directory: Path = REGISTRY_DIR) -> dict[str, dict[str, str]]:
+    """Number → the full row of ``demo_registry.csv`` (what a certificate image shows)."""
+    out: dict[str, dict[str, str]] = {}
+    with (directory / "demo_registry.csv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            for number in _SPLIT_NUMBERS.split(row["registration_no"].strip()):
+                if number:
+                    out[number] = dict(row)
+    return out
+
+
+def _seed(name: str) -> int:
+    return zlib.crc32(name.encode("utf-8"))
+
+
+def _png(image: GeneratedImage) -> bytes:
+    """Compact, deterministic PNG bytes (64-colour palette: text and seal survive, the file stays small)."""
+    buf = BytesIO()
+    image.image.convert("RGB").quantize(64).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def certificate_for(number: str, today: date | None = None) -> GeneratedImage:
+    """The 注册证 / 第一类备案信息表 of a demo-registry number, with the registry's fields."""
+    from mdwatch.demo.ocrimages import render_certificate
+
+    row = registry_rows()[number]
+    today = today or date(2026, 1, 1)
+    approved = parse_day(row["approved_on"], today)
+    until = parse_day(row["valid_until"], today)
+    name = f"cert-{re.sub(r'[^0-9]', '', number)}"
+    if "备" in number:
+        prefix = number[:2]
+        city = {"皖马": "马鞍山市", "苏锡": "无锡市", "浙温": "温州市", "京经": "北京经济技术开发区"}.get(prefix, "")
+        fields = [("备案编号", number), ("备案人名称", row["registrant"]), ("产品名称", row["product_name"]),
+                  ("型号/规格", row["model_spec"]), ("产品描述", row["structure"]), ("预期用途", row["scope"])]
+        if approved is not None:
+            fields.append(("备案日期", _cn_day(approved)))
+        authority = f"{city}市场监督管理局" if city else ""
+        return render_certificate(name, "filing", fields, authority=authority, seed=_seed(number))
+    fields = [("注册证编号", number), ("注册人名称", row["registrant"]), ("产品名称", row["product_name"]),
+              ("型号、规格", row["model_spec"]), ("结构及组成", row["structure"]), ("适用范围", row["scope"])]
+    if approved is not None:
+        fields.append(("批准日期", _cn_day(approved)))
+    if until is not None:
+        fields.append(("有效期至", _cn_day(until)))
+    authority = _AUTHORITIES.get(number[0], "")
+    return render_certificate(name, "registration", fields, authority=authority, seed=_seed(number))
+
+
+def licence_for(shop: dict[str, Any], today: date | None = None) -> GeneratedImage:
+    """The shop's 经营许可证 or 第二类经营备案凭证 as an image, with the spec's fields."""
+    from mdwatch.demo.ocrimages import render_certificate
+
+    lic = shop["license"]
+    number = str(lic["number"])
+    permit = "经营许" in number
+    province, _, city = str(shop["city"]).partition(" ")
+    authority = f"{province}市{city}区市场监督管理局" if province in _MUNICIPALITIES else f"{city}市市场监督管理局"
+    fields = [("许可证编号" if permit else "备案编号", number), ("企业名称", shop["company"]),
+              ("住所", lic["address"]), ("经营场所", lic["address"]), ("经营方式", "零售"), ("经营范围", lic["scope"])]
+    year = re.search(r"(20\d\d)\d{4}号", number)
+    issued = date(int(year.group(1)) if year else 2020, 3, 16)
+    if permit:
+        until = parse_day(lic.get("valid_until"), today or date.today())
+        if until is not None:
+            fields.append(("有效期限", f"至{_cn_day(until)}"))
+        fields.append(("发证日期", _cn_day(issued)))
+    else:
+        fields.append(("备案日期", _cn_day(issued)))
+    doc_type = "business_license" if permit else "business_filing"
+    return render_certificate(f"{shop['slug']}-license", doc_type, fields, authority=authority, seed=_seed(number))
+
+
+def promo_for(pid: str, n: int, banner: dict[str, Any]) -> GeneratedImage:
+    from mdwatch.demo.ocrimages import render_promo
+
+    name = f"{pid}-promo{n}"
+    return render_promo(name, str(banner["headline"]), str(banner["sub"]), seed=_seed(name))
+
+
+def generated_images(spec: dict[str, Any]) -> dict[str, GeneratedImage]:
+    """URL → generated image, for every rendered certificate, licence and promotional banner of the spec."""
+    out: dict[str, GeneratedImage] = {}
+    cats = spec["categories"]
+    for prod in spec["products"]:
+        cat = cats[prod["cat"]]
+        src = cert_image_path(prod, cat)
+        if src.startswith(GEN_IMG) and src not in out:
+            out[src] = certificate_for(str(prod["regno"] if "regno" in prod else cat["regno"]))
+        for n, banner in enumerate(prod.get("promo_images", []), start=1):
+            out[f"{GEN_IMG}/{prod['id']}-promo{n}.png"] = promo_for(prod["id"], n, banner)
+    for shop in spec["shops"]:
+        if shop.get("license") and shop.get("license_image") == "rendered":
+            out[license_image_path(shop)] = licence_for(shop)
+    return out
+
+
+def check_images(spec: dict[str, Any]) -> list[str]:
+    """Problems with the generated images' inputs, and claim labels the banners imply but pages lack."""
+    from mdwatch.analyzers.claims import sentence_rules
+
+    problems = []
+    cats = spec["categories"]
+    rows = registry_rows()
+    for prod in spec["products"]:
+        cat = cats[prod["cat"]]
+        regno = prod["regno"] if "regno" in prod else cat.get("regno")
+        if prod.get("cert_image", True) == "rendered" and (not regno or str(regno) not in rows):
+            problems.append(f"{prod['id']}: cert_image: rendered needs a number held by demo_registry.csv")
+        if prod.get("regno_text", True) is False and prod.get("cert_image", True) != "rendered":
+            problems.append(f"{prod['id']}: regno_text: false without a rendered certificate shows the number nowhere")
+        for banner in prod.get("promo_images", []):
+            implied = sentence_rules(str(banner["headline"])) | sentence_rules(str(banner["sub"]))
+            missing = implied - set(prod.get("rules", []))
+            if missing:
+                problems.append(f"{prod['id']}: its banner implies {sorted(missing)}, not labelled")
+    for shop in spec["shops"]:
+        lic = shop.get("license") or {}
+        if shop.get("license_image") == "rendered" and _TODAY_TOKEN.search(str(lic.get("valid_until", ""))):
+            problems.append(f"{shop['slug']}: a rendered licence needs a fixed valid_until (images are static)")
+        if shop.get("license_number_text", True) is False and shop.get("license_image") != "rendered":
+            problems.append(f"{shop['slug']}: license_number_text: false without a rendered licence image")
     return problems
 
 
@@ -817,7 +1007,12 @@ main{max-width:1000px;margin:1em auto}.price{color:#e4393c;font-size:1.4em}
 """
 
 
-def write_site(pages: Sequence[Rendered], site_dir: Path = SITE_DIR) -> None:
+def write_site(
+    pages: Sequence[Rendered], site_dir: Path = SITE_DIR, generated: Mapping[str, GeneratedImage] | None = None
+) -> None:
+    """Pages, placeholder images, the ``generated`` images (by URL; default: the bundled spec's) and the manifest."""
+    if generated is None:
+        generated = generated_images(load_spec())
     if site_dir.exists():
         shutil.rmtree(site_dir)
     manifest = []
@@ -840,7 +1035,7 @@ def write_site(pages: Sequence[Rendered], site_dir: Path = SITE_DIR) -> None:
     for src in sorted(images):
         target = site_dir / src.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(png_for(src))
+        target.write_bytes(_png(generated[src]) if src.startswith(GEN_IMG) else png_for(src))
     (site_dir / "static").mkdir(parents=True, exist_ok=True)
     (site_dir / "static" / "site.css").write_text(SITE_CSS, encoding="utf-8")
     (site_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -859,7 +1054,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return 1
     pages = build(spec)
-    write_site(pages, args.site)
+    write_site(pages, args.site, generated_images(spec))
     if args.labels is not None:
         args.labels.parent.mkdir(parents=True, exist_ok=True)
         args.labels.write_text(labels_yaml(pages), encoding="utf-8")

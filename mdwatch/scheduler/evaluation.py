@@ -2,7 +2,8 @@
 
 Two parts, both in ``tests/corpus/``:
 - ``pages.yaml``: the expected rule IDs of every demo-platform page. The demo site is served
-  on 127.0.0.1 and crawled through the real pipeline (Scrapy fetch, extraction, analyzers);
+  on 127.0.0.1 and crawled through the real pipeline (Scrapy fetch with the pages' images, the OCR
+  stage with RapidOCR, extraction, analyzers): the labels include what the images show;
 - ``sentences.yaml``: labelled sentences for the claim rules (claims and look-alike non-claims).
 
 ``python -m mdwatch.scheduler.evaluation`` (``make eval``) prints the table and exits 1 when a
@@ -32,7 +33,11 @@ SCORED_RULES: tuple[str, ...] = (
     "PRODUCT_UNREGISTERED", "PRODUCT_REG_INVALID_STATUS", "PRODUCT_INFO_MISMATCH", "PRODUCT_CERT_MISSING",
     "PRODUCT_RETAIL_BANNED", "SHOP_QUALIFICATION_MISSING", "SHOP_SCOPE_EXCEEDED", "SHOP_LICENSE_EXPIRED",
     "SHOP_LICENSE_EXPIRING", "CLAIM_SCOPE_EXCEEDED", "CLAIM_NONDEVICE_MEDICAL",
+    # issue 4: numbers shown only in images (pages are scanned with OCR)
+    "PRODUCT_REGNO_NOT_TEXT", "SHOP_LICENSE_NO_NOT_TEXT",
 )
+#: the OCR engine the page evaluation reads images with (each distinct image once, cached in the eval DB)
+OCR_ENGINE = "rapidocr"
 
 
 @dataclass
@@ -88,11 +93,13 @@ def sentence_items() -> list[tuple[str, set[str], set[str]]]:
     return [(f"「{d['text']}」", set(d.get("rules") or []), sentence_rules(d["text"])) for d in data]
 
 
-def page_items() -> list[tuple[str, set[str], set[str]]]:
+def page_items(ocr_engine: str | None = OCR_ENGINE) -> list[tuple[str, set[str], set[str]]]:
+    """(path, labelled rules, rules found) per judged page; ``ocr_engine=None`` scans without images."""
     from mdwatch.crawler.capture import FetchSettings
     from mdwatch.crawler.fetch import fetch_pages
     from mdwatch.demo.registry import registry_paths
     from mdwatch.demo.server import serve
+    from mdwatch.scheduler.ocr_stage import OcrStage
     from mdwatch.scheduler.pipeline import analyze_result, make_context
     from mdwatch.scheduler.registry import RegistrySource
     from mdwatch.storage.registry_import import import_paths
@@ -107,9 +114,14 @@ def page_items() -> list[tuple[str, set[str], set[str]]]:
         db_url = f"sqlite:///{Path(tmp) / 'eval.sqlite3'}"
         import_paths(db_url, registry_paths())
         paths = list(judged)
-        results = fetch_pages([server.base_url + p for p in paths], FetchSettings(timeout_s=10))
+        settings = FetchSettings(timeout_s=10, fetch_images=ocr_engine is not None)
+        results = fetch_pages([server.base_url + p for p in paths], settings)
+        ocr = None
+        if ocr_engine is not None:
+            with OcrStage(ocr_engine, db_url=db_url) as stage:
+                ocr = stage.run([image for r in results if r.capture is not None for image in r.images]).results
         with RegistrySource(db_url) as registry:
-            outcomes = [analyze_result(result, ctx, registry=registry) for result in results]
+            outcomes = [analyze_result(result, ctx, registry=registry, ocr=ocr) for result in results]
         for path, outcome in zip(paths, outcomes, strict=True):
             predicted = {f.rule for f in outcome.findings} if outcome.ok else {"<抓取失败>"}
             items.append((path, set(judged[path].get("rules") or []), predicted))  # type: ignore[call-overload]
