@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from mdwatch.analyzers.model import PageKind
+from mdwatch.analyzers.model import PageKind, Severity
+from mdwatch.analyzers.packs import apply_severity
 from mdwatch.crawler.capture import FetchResult, FetchSettings
 from mdwatch.crawler.fetch import fetch_pages
 from mdwatch.scheduler.ocr_stage import ImageOutcome, OcrStage, OcrStats
@@ -45,6 +46,8 @@ def scan_urls(
     ocr_engine: str | None = None,
     ocr_workers: int | None = None,
     ocr_stage: OcrStage | None = None,
+    enabled_rules: frozenset[str] | None = None,
+    severity_overrides: Mapping[str, Severity] | None = None,
 ) -> RunResult:
     """Fetch ``urls`` in one crawl, analyze each page and store the run in one transaction.
 
@@ -54,9 +57,12 @@ def scan_urls(
     With ``ocr_engine`` (or an ``ocr_stage`` to share between scans) the pages' images are
     downloaded too and read by OCR before analysis: each distinct image once, cached in the
     database. Without, no image is fetched and no process pool is started.
+
+    ``enabled_rules`` (None: every rule) and ``severity_overrides`` come from rule packs
+    (``analyzers.packs.combine``); the overridden severities are the ones stored.
     """
     started = datetime.now(UTC)
-    ctx = make_context(started)
+    ctx = make_context(started, enabled_rules)
     with_ocr = ocr_engine is not None or ocr_stage is not None
     fetch_settings = settings or FetchSettings()
     if with_ocr and not fetch_settings.fetch_images:
@@ -80,6 +86,8 @@ def scan_urls(
     with RegistrySource(db_url) as registry:
         outcomes = [analyze_result(r, ctx, kind, registry, ocr) for r in results]
         registry_loaded, registry_description = registry.loaded, registry.description
+    if severity_overrides:
+        outcomes = [replace(o, findings=tuple(apply_severity(o.findings, severity_overrides))) for o in outcomes]
     ok = [o for o in outcomes if o.ok]
     run_id: int | None = None
     if store and ok:
