@@ -39,6 +39,7 @@ bench: deps
 	$(BIN)/python benchmarks/bench_analysis.py
 	$(BIN)/python benchmarks/bench_registry.py --records $${BENCH_RECORDS:-1000000}
 	$(BIN)/python benchmarks/bench_sweep.py --products $${BENCH_SWEEP_PRODUCTS:-2000}
+	$(BIN)/python benchmarks/bench_ocr.py --quick
 
 lint: deps
 	$(BIN)/ruff check .

@@ -5,7 +5,10 @@ images per second and median seconds per image (one process, one thread: the OCR
 multiplies throughput by its size), character accuracy (1 − CER, whitespace dropped, NFKC),
 certificate-number exact match (``numbers.extract_numbers`` on the OCR text; the truth number
 among the normalised numbers found, a trailing 号 ignored) and, for banners, claim recall and
-precision (``claims.find_claims`` on OCR text vs on the drawn text). Also the triage accuracy.
+precision (``claims.find_claims`` on OCR text vs on the drawn text), and document-type accuracy
+(``certificates.read_certificate`` on the OCR text vs the generated type). Also the triage accuracy
+and, through the real OCR stage (``scheduler.ocr_stage.OcrStage``), that 50 pages sharing one
+certificate image cause exactly one OCR run (the process exits 1 otherwise).
 
     python benchmarks/bench_ocr.py              # 36 certificates × (clean + 2 degradations), 32 banners
     python benchmarks/bench_ocr.py --full       # every certificate in every degradation
@@ -16,6 +19,7 @@ precision (``claims.find_claims`` on OCR text vs on the drawn text). Also the tr
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import statistics
 import sys
@@ -29,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image
 
+from mdwatch.analyzers.certificates import read_certificate
 from mdwatch.analyzers.claims import find_claims
 from mdwatch.analyzers.numbers import extract_numbers
 from mdwatch.analyzers.ocr.engine import ENGINES, get_engine
@@ -43,6 +48,9 @@ from mdwatch.demo.ocrimages import (
 )
 
 YEAR_NOW = 2025
+# generator document type → ``certificates.DocType``
+DOC_TYPE_TRUTH = {"filing": "class1_filing", "uscc": "company_license"}
+SHARED_PAGES = 50
 
 
 def _norm(text: str) -> str:
@@ -84,6 +92,8 @@ class Tally:
     claims_tp: int = 0
     claims_fp: int = 0
     claims_fn: int = 0
+    docs_ok: int = 0
+    docs: int = 0
     misses: list[str] = field(default_factory=list)
 
     def row(self, engine: str, label: str) -> str:
@@ -96,7 +106,8 @@ class Tally:
         prec = tp / (tp + self.claims_fp) if tp + self.claims_fp else float("nan")
         claims = f"R {rec:.2f} P {prec:.2f}" if tp + self.claims_fn + self.claims_fp else "-"
         acc = statistics.mean(self.acc) if self.acc else 0.0
-        return f"{engine:<10} {label:<22} {n:>4} {ips:>7.2f} {med:>8.2f} {acc:>8.3f}  {num:<20} {claims}"
+        docs = f"{self.docs_ok}/{self.docs} = {100 * self.docs_ok / self.docs:5.1f} %" if self.docs else "-"
+        return f"{engine:<10} {label:<22} {n:>4} {ips:>7.2f} {med:>8.2f} {acc:>8.3f}  {num:<20} {docs:<20} {claims}"
 
 
 def sets(quick: bool, full: bool) -> dict[str, list[tuple[str, GeneratedImage, Image.Image]]]:
@@ -135,6 +146,15 @@ def run_engine(name: str, data: dict[str, list[tuple[str, GeneratedImage, Image.
                     t.numbers_ok += 1
                 else:
                     t.misses.append(f"{key}: want {g.truth['number']}")
+            if g.kind == "certificate":
+                t.docs += 1
+                want_type = DOC_TYPE_TRUTH.get(g.doc_type, g.doc_type)
+                cert = read_certificate(res.text, year_now=YEAR_NOW)
+                got_type = cert.doc_type if cert is not None else None
+                if got_type == want_type:
+                    t.docs_ok += 1
+                else:
+                    t.misses.append(f"{key}: document type {got_type}, want {want_type}")
             if g.kind == "promo":
                 want, got = claim_set(g.truth["text"]), claim_set(res.text)
                 t.claims_tp += len(want & got)
@@ -170,6 +190,37 @@ def run_triage(quick: bool) -> str:
     return f"triage: {right}/{total} right = {100 * right / total:.1f} % (text images must pass, photos be skipped), {1000 * secs / total:.0f} ms/image incl. degrading"
 
 
+def run_shared(engine_name: str) -> tuple[str, bool]:
+    """50 pages showing the same certificate image, scanned at once through the real OCR stage.
+
+    Each page is its own batch (``OcrStage.submit``, as concurrent scans submit them): the first
+    read is shared by the pages waiting for it and cached for the rest.
+    """
+    from mdwatch.crawler.images import ImageCapture
+    from mdwatch.scheduler.ocr_stage import OcrStage
+
+    buf = io.BytesIO()
+    generate_certificates(1, seed=4)[0].image.save(buf, "PNG")
+    body = buf.getvalue()
+    pages = [
+        [ImageCapture.downloaded(f"http://127.0.0.1/products/p{i:03d}/cert.png", 200, "image/png", body)]
+        for i in range(SHARED_PAGES)
+    ]
+    start = time.perf_counter()
+    with OcrStage(engine_name, use_db=False) as stage:
+        futures = [stage.submit(captures) for captures in pages]
+        batches = [f.result() for f in futures]
+        runs = stage.stats.ocr_runs
+        read = sum(1 for b in batches for r in b.texts if r.text.strip())
+    secs = time.perf_counter() - start
+    ok = runs == 1 and read == SHARED_PAGES
+    line = (
+        f"shared image [{engine_name}]: {SHARED_PAGES} pages sharing one certificate image → {runs} OCR run(s), "
+        f"{read}/{SHARED_PAGES} pages got its text, {secs:.1f} s" + ("" if ok else "  ← expected exactly 1 run")
+    )
+    return line, ok
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a few images only")
@@ -181,12 +232,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.triage_only:
         return 0
     data = sets(args.quick, args.full)
-    print(f"{'engine':<10} {'set':<22} {'n':>4} {'img/s':>7} {'median s':>8} {'char acc':>8}  {'number exact':<20} claims")
+    header = f"{'engine':<10} {'set':<22} {'n':>4} {'img/s':>7} {'median s':>8} {'char acc':>8}  "
+    print(header + f"{'number exact':<20} {'document type':<20} claims")
     rows = []
-    for name in args.engines.split(","):
-        rows += run_engine(name.strip(), data)
+    engines = [name.strip() for name in args.engines.split(",") if name.strip()]
+    for name in engines:
+        rows += run_engine(name, data)
+    shared_ok = True
+    for name in engines:
+        line, ok = run_shared(name)
+        print(line, flush=True)
+        rows.append(line)
+        shared_ok = shared_ok and ok
     print("\n".join(["", "summary", *rows]))
-    return 0
+    return 0 if shared_ok else 1
 
 
 if __name__ == "__main__":
