@@ -2,13 +2,15 @@
 
 A real certificate image (generated with Pillow and Noto CJK) is read by RapidOCR in the process
 pool; the cache in the database makes a second scan read nothing; pages sharing one image
-cause one OCR run; broken images (bomb, zero bytes, truncated, 404) are skipped with a reason.
+cause one OCR run; broken images (bomb, zero bytes, truncated, 404, a 1,000-frame GIF) are skipped with a reason.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import io
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +18,8 @@ from localsite import LocalSite, Reply, html
 from PIL import Image, ImageDraw, ImageFont
 
 from mdwatch.analyzers.model import ImageText
+from mdwatch.analyzers.ocr.imageguard import LoadedImage, load_image
+from mdwatch.analyzers.ocr.triage import needs_ocr
 from mdwatch.crawler.images import ImageCapture
 from mdwatch.scheduler.jobs import scan_urls
 from mdwatch.scheduler.ocr_stage import ImageSkip, OcrStage
@@ -76,6 +80,20 @@ def _truncated_jpeg() -> bytes:
     return data[: len(data) // 2]
 
 
+@functools.lru_cache(maxsize=1)
+def _many_frames_gif() -> bytes:
+    """A 1,000-frame animated GIF (200×150, a square moving across white; about 100 kB)."""
+    frames = []
+    for i in range(1000):
+        frame = Image.new("L", (200, 150), 255)
+        x, y = i % 180, (i // 180) * 20
+        ImageDraw.Draw(frame).rectangle((x, y, x + 20, y + 20), fill=0)
+        frames.append(frame)
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=20, loop=0)
+    return out.getvalue()
+
+
 def _png(image: Image.Image) -> bytes:
     out = io.BytesIO()
     image.save(out, "PNG")
@@ -101,8 +119,9 @@ def site(cert: tuple[bytes, str]) -> Iterator[LocalSite]:
         "/img/empty.jpg": Reply(body=b"", headers={"Content-Type": "image/jpeg"}),
         "/img/cut.jpg": Reply(body=_truncated_jpeg(), headers={"Content-Type": "image/jpeg"}),
         "/img/icon.png": Reply(body=_png(Image.new("RGB", (16, 16), (255, 0, 0))), headers={"Content-Type": "image/png"}),
+        "/img/anim.gif": Reply(body=_many_frames_gif(), headers={"Content-Type": "image/gif"}),
         "/broken": _page("坏图页面", ["/img/bomb.png", "/img/empty.jpg", "/img/cut.jpg", "/img/gone.png",
-                                    "/img/icon.png"]),
+                                    "/img/icon.png", "/img/anim.gif"]),
         **{f"/p{i}": _page(f"商品{i}", ["/img/cert.png"]) for i in range(5)},
     }
     with LocalSite(routes) as s:
@@ -162,16 +181,30 @@ def test_bad_images_are_skipped_with_reasons(site: LocalSite, sqlite_url: str) -
     listed = outcome.extracted["images_skipped"]
     assert isinstance(listed, list)
     skipped = {item["url"].rsplit("/", 1)[-1]: item for item in listed}
-    assert set(skipped) == {"bomb.png", "empty.jpg", "cut.jpg", "gone.png", "icon.png"}
+    assert set(skipped) == {"bomb.png", "empty.jpg", "cut.jpg", "gone.png", "icon.png", "anim.gif"}
     assert skipped["bomb.png"]["code"] == "too_many_pixels"
     assert skipped["empty.jpg"]["code"] == "empty"
     assert skipped["cut.jpg"]["code"] == "truncated"
     assert skipped["gone.png"]["code"] == "http_status" and "404" in skipped["gone.png"]["reason"]
     assert skipped["icon.png"]["code"] == "triage"
+    # 1,000 frames: only the first is decoded (a text-free square), so triage keeps it from the engine
+    assert skipped["anim.gif"]["code"] == "triage" and "文字" in skipped["anim.gif"]["reason"]
     assert all(item["reason"] for item in skipped.values())
     assert result.ocr_stats is not None and result.ocr_stats.ocr_runs == 0
     assert outcome.page.image_texts == ()
     assert result.run_id is not None  # the scan went on and was stored
+
+
+def test_thousand_frame_gif_decodes_one_frame() -> None:
+    data = _many_frames_gif()
+    with Image.open(io.BytesIO(data)) as im:
+        assert getattr(im, "n_frames", 1) == 1000
+    started = time.perf_counter()
+    loaded = load_image(data)
+    assert isinstance(loaded, LoadedImage) and loaded.format == "GIF" and (loaded.width, loaded.height) == (200, 150)
+    wanted, why = needs_ocr(loaded.image)
+    assert time.perf_counter() - started < 2.0  # the other 999 frames are never decoded
+    assert not wanted and why
 
 
 def test_failed_downloads_skip_without_a_pool() -> None:
