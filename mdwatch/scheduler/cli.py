@@ -239,6 +239,12 @@ def profile_check(profile: str, url: str, timeout: float) -> int:
     return check_profile(profile, url, make_console(), timeout_s=timeout)
 
 
+from mdwatch.scheduler.schedule_cli import schedule, scheduler_group  # noqa: E402
+
+cli.add_command(schedule)
+cli.add_command(scheduler_group)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         rv = cli.main(args=argv, prog_name="mdwatch", standalone_mode=False)
