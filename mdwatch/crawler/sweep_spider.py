@@ -11,6 +11,12 @@ not yielded. ``budget`` caps the pages yielded; once reached no new page is requ
 Pages marked by the profile as needing the browser get ``meta["mdwatch_browser"] = True``, which
 ``mdwatch.crawler.browser.NeedsBrowserMiddleware`` routes through Chromium when the crawl has the
 browser configured (ignored otherwise); a response it rendered has ``meta["mdwatch_via_browser"]``.
+
+Distributed (``distributed``, crawler/distributed.py): requests go through a shared Redis queue
+and dupe filter, so callbacks and meta must survive pickling; only the seeder yields the start
+requests (then marks the sweep seeded); a shop's qualification requests carry
+``meta["mdwatch_local"]`` and stay in the process holding the shop; qualification URLs claimed by
+any process are not crawled as pages of their own.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import scrapy
 from scrapy.http import Response, TextResponse
@@ -36,11 +42,15 @@ from .spiders import (
     qualification_links,
 )
 
+if TYPE_CHECKING:
+    from .distributed import DistributedSweep
+
 __all__ = ["SweepFailure", "SweepItem", "SweepSpider"]
 
 _ROLE = "mdwatch_role"
 _SHOP = "mdwatch_shop"
 _RELATED_OF = "mdwatch_related_of"
+LOCAL_META = "mdwatch_local"  # crawler/distributed.py: stays in this process (a shop's qualification pages)
 BROWSER_META = "mdwatch_browser"  # the names of crawler/browser.py (docs/sweep-design.md)
 VIA_BROWSER_META = "mdwatch_via_browser"
 
@@ -100,9 +110,11 @@ class SweepSpider(scrapy.Spider):
         done_urls: Iterable[str] = (),
         budget: int | None = None,
         fetch_settings: FetchSettings | None = None,
+        distributed: DistributedSweep | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.distributed = distributed  # None: a one-process sweep
         self.profile = profile
         self.done_urls = frozenset(done_urls)
         self.budget = budget
@@ -134,10 +146,15 @@ class SweepSpider(scrapy.Spider):
         )
 
     async def start(self) -> AsyncIterator[Any]:
+        if self.distributed is not None and not self.distributed.seeder:
+            return  # a worker takes its requests from the shared queue
         for url in self.profile.start_urls:
             request = self._request(url, "platform")
             if request is not None:
                 yield request
+        if self.distributed is not None:
+            # resumed after the last yield: every start request is in the shared queue
+            self.distributed.mark_seeded()
 
     # ------------------------------------------------------------------ responses
 
@@ -180,7 +197,11 @@ class SweepSpider(scrapy.Spider):
         follow += [self._request(u, "product", own_shop) for u in links.products]
         follow += [self._request(u, "pagination", own_shop) for u in links.pagination]
         follow += [self._request(u, "shop") for u in links.shops]
-        follow += [self._request(u, "page") for u in links.other if u not in self._related_urls]
+        other = [u for u in links.other if u not in self._related_urls]
+        if other and self.distributed is not None:
+            claimed = self.distributed.related(other)  # qualification pages of shops parsed elsewhere
+            other = [u for u in other if u not in claimed]
+        follow += [self._request(u, "page") for u in other]
 
         if role in STORED_ROLES and url not in self.done_urls:
             item = self._item_or_wait(page, capture, role, shop_url)
@@ -202,11 +223,15 @@ class SweepSpider(scrapy.Spider):
             return SweepItem(capture, role, kind_hint, shop_url, (), via_browser)
         self._pending[capture.url] = _PendingShop(capture, role, kind_hint, shop_url, via_browser, links, len(links))
         requests = []
+        meta: dict[str, Any] = {_RELATED_OF: capture.url}
+        if self.distributed is not None:
+            self.distributed.add_related(links)
+            meta[LOCAL_META] = True  # the shop waits here: its qualification pages come back here
         for link in links:
             self._related_urls.add(link)
             requests.append(scrapy.Request(
                 link, callback=self.parse_related, errback=self.related_failed, dont_filter=True,
-                priority=PRIORITY["related"], meta={_RELATED_OF: capture.url},
+                priority=PRIORITY["related"], meta=dict(meta),
             ))
         return requests
 

@@ -10,6 +10,14 @@ browser when ``mdwatch.crawler.browser`` is available), runs :class:`SweepSpider
   ``running`` and ``--resume ID`` continues it;
 - Ctrl-C stops gracefully (pages in flight are finished and stored) and marks it ``interrupted``;
 - a crawl that ran out of pages (or budget) marks it ``done``.
+
+Distributed (``redis_url``, i.e. ``MDWATCH_REDIS_URL``; ``mdwatch.crawler.distributed``): the
+frontier is in Redis, shared by this process and any number of workers
+(``mdwatch sweep PROFILE --worker --resume ID``) writing to one database. The seeder creates the
+run (or, with ``--resume``, restarts its frontier from the start URLs, skipping stored products);
+a worker waits until the run is open, then joins. The last process to leave marks the run
+``done`` (or ``interrupted``), records the per-URL fetch counts and the workers' summaries in the
+run's stats and deletes the sweep's Redis keys.
 """
 
 from __future__ import annotations
@@ -70,6 +78,9 @@ class SweepOptions:
     timeout_s: float = 20.0
     user_agent: str = "mdwatch/0.1 (+compliance monitoring)"
     extra_settings: tuple[tuple[str, Any], ...] = ()
+    redis_url: str | None = None  # distributed: the shared frontier (MDWATCH_REDIS_URL)
+    worker: bool = False  # distributed: join the sweep ``resume`` instead of seeding it
+    seed_wait_s: float = 120.0  # distributed worker: how long to wait for the seeder
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +99,8 @@ class SweepResult:
     via_browser: int = 0
     resumed_from: int = 0  # pages already stored when this run started
     stats: dict[str, Any] = field(default_factory=dict)
+    distributed: str | None = None  # None | seeder | worker
+    last: bool = True  # distributed: this process finished the run (False: others carried on)
 
     @property
     def pages_per_second(self) -> float:
@@ -221,13 +234,36 @@ def _load(profile: Profile | str, base_url: str | None) -> Profile:
         raise SweepError(str(exc)) from exc
 
 
+def _open_distributed(options: SweepOptions) -> None:
+    """Checks before a distributed sweep touches anything; a worker waits here for its seeder."""
+    from mdwatch.crawler.distributed import DistributedSweep
+
+    if options.redis_url is None:
+        if options.worker:
+            raise SweepError("--worker 需要设置 MDWATCH_REDIS_URL（共享队列所在的 Redis）。")
+        return
+    if options.budget is not None:
+        raise SweepError("分布式巡查（设置了 MDWATCH_REDIS_URL）暂不支持页面预算 --budget。")
+    if options.worker:
+        if options.resume is None:
+            raise SweepError("--worker 需要 --resume ID：要加入的巡查的运行编号。")
+        try:
+            opened = DistributedSweep.wait_open(options.redis_url, options.resume, options.seed_wait_s)
+        except Exception as exc:
+            raise SweepError(f"无法连接 Redis（{options.redis_url}）：{exc}") from exc
+        if not opened:
+            raise SweepError(f"等待 {options.seed_wait_s:.0f} 秒后，巡查 {options.resume} 仍未在 Redis 中开始；"
+                             f"请先用不带 --worker 的 mdwatch sweep 启动它。")
+
+
 def run_sweep(
     profile: Profile | str,
     options: SweepOptions = SweepOptions(),
     console: Console | None = None,
     on_update: Callable[[SweepRuntime], None] | None = None,
 ) -> SweepResult:
-    """Run (or resume) one sweep in this process; ``console`` shows the progress line."""
+    """Run (or resume, or join) one sweep in this process; ``console`` shows the progress line."""
+    _open_distributed(options)
     db_url = normalize_db_url(options.db_url or default_db_url())
     store = open_sweep_store(db_url)
     try:
@@ -246,7 +282,8 @@ def run_sweep(
                 )
             run_id = previous.id
             already = done_urls(store, run_id)
-            resume_sweep(store, run_id)
+            if not options.worker:
+                resume_sweep(store, run_id)
             started = previous.started_at
         else:
             loaded = _load(profile, options.base_url)
@@ -255,11 +292,28 @@ def run_sweep(
                 store,
                 target=f"{loaded.name}: {loaded.start_urls[0]}",
                 stats={"profile": loaded.name, "base_url": options.base_url, "budget": options.budget,
-                       "start_urls": list(loaded.start_urls)},
+                       "start_urls": list(loaded.start_urls),
+                       "distributed": options.redis_url is not None},
                 started_at=started,
             )
     finally:
         store.close()
+
+    distributed = None
+    settings = sweep_settings(options)
+    if options.redis_url is not None:
+        from mdwatch.crawler.distributed import DistributedSweep, redis_settings
+
+        distributed = DistributedSweep(options.redis_url, run_id, seeder=not options.worker,
+                                       seed_wait_s=options.seed_wait_s)
+        if distributed.seeder:
+            distributed.reset()  # a new sweep, or a resume: the frontier restarts from the start URLs
+        distributed.join()
+        for key, value in redis_settings(options.redis_url, distributed.keys).items():
+            if key == "EXTENSIONS":
+                settings.setdefault(key, {}).update(value)
+            else:
+                settings[key] = value
 
     workers = default_workers() if options.workers is None else max(options.workers, 0)
     progress = _ProgressLine(console, len(already))
@@ -276,29 +330,51 @@ def run_sweep(
     from scrapy.crawler import CrawlerProcess
 
     t0 = time.monotonic()
-    process = CrawlerProcess(sweep_settings(options))
+    process = CrawlerProcess(settings)
     failures: list[str] = []
     with progress:
         done = process.crawl(SweepSpider, profile=loaded, done_urls=already, budget=budget,
-                             fetch_settings=fetch, sweep_runtime=runtime)
+                             fetch_settings=fetch, sweep_runtime=runtime, distributed=distributed)
         done.addErrback(lambda failure: failures.append(failure.getErrorMessage()))
         process.start()
         progress.final(runtime)
     seconds = time.monotonic() - t0
     if failures:
         runtime.error(f"抓取引擎出错：{failures[0]}")
+    if runtime.close_reason == "not_seeded":
+        runtime.error(f"巡查 {run_id} 的起始网址在 {options.seed_wait_s:.0f} 秒内没有放入共享队列，本工作进程退出。")
     status = "done" if runtime.close_reason == "finished" and not failures else "interrupted"
+
+    stats: dict[str, Any] = {"pages_this_run": runtime.pages, "errors_this_run": runtime.errors,
+             "seconds_this_run": round(seconds, 3), "via_browser": runtime.via_browser,
+             "close_reason": runtime.close_reason, "workers": workers,
+             "responses_this_run": int(runtime.extra.get("responses", 0))}
+    last = True
+    if distributed is not None:
+        summary = {"worker": distributed.worker_id, "role": "seeder" if distributed.seeder else "worker",
+                   "fetches": distributed.fetches, **stats}
+        try:
+            last = distributed.leave(summary)
+            if runtime.close_reason == "not_seeded":
+                last = False  # never judge a sweep this process did not take part in
+            if last:
+                queued = distributed.queued()
+                if queued:
+                    status = "interrupted"
+                stats["distributed"] = {**distributed.fetch_report(), "queued_at_end": queued,
+                                        "processes": distributed.worker_summaries()}
+                if status == "done":
+                    distributed.cleanup()
+        finally:
+            distributed.close()
 
     store = open_sweep_store(db_url)
     try:
-        stats = {"pages_this_run": runtime.pages, "errors_this_run": runtime.errors,
-                 "seconds_this_run": round(seconds, 3), "via_browser": runtime.via_browser,
-                 "close_reason": runtime.close_reason, "workers": workers,
-                 "responses_this_run": int(runtime.extra.get("responses", 0))}
         counts = sweep_counts(store, run_id)
-        stats.update(counts)
-        finish_sweep(store, run_id, status, stats)
-        history_sweep_finished(store, run_id, status)
+        if last:  # a distributed process that is not the last leaves the run to the others
+            stats.update(counts)
+            finish_sweep(store, run_id, status, stats)
+            history_sweep_finished(store, run_id, status)
         by_rule = rule_pages(store, run_id)
     finally:
         store.close()
@@ -307,6 +383,7 @@ def run_sweep(
         findings=counts["findings"], rule_pages=by_rule, pages_this_run=runtime.pages, errors=runtime.errors,
         error_messages=tuple(runtime.error_messages), seconds=seconds, via_browser=runtime.via_browser,
         resumed_from=len(already), stats=stats,
+        distributed=None if distributed is None else ("seeder" if distributed.seeder else "worker"), last=last,
     )
 
 
@@ -317,6 +394,14 @@ def print_sweep_summary(console: Console, result: SweepResult, max_errors: int =
     if len(result.error_messages) > max_errors:
         console.print(f"[yellow]…另有 {len(result.error_messages) - max_errors} 个错误[/yellow]")
     state = "已完成" if result.status == "done" else f"已中断（可用 --resume {result.run_id} 续扫）"
+    if result.distributed is not None:
+        role = "发起进程" if result.distributed == "seeder" else "工作进程"
+        if result.last:
+            console.print(f"分布式巡查：本进程（{role}）最后退出，已汇总整个巡查。")
+        else:
+            state = "（本进程部分）已完成"
+            console.print(f"分布式巡查：本进程（{role}）已完成自己的部分，其余进程仍在运行；"
+                          f"下列统计为此刻整个巡查的进度。", soft_wrap=True)
     resumed = f"（续扫：此前已完成 {result.resumed_from} 页）" if result.resumed_from else ""
     browser = f"，其中 {result.via_browser} 页经浏览器渲染" if result.via_browser else ""
     console.print(
