@@ -577,7 +577,9 @@ def template_env() -> Environment:
     """The Jinja2 environment of mdwatch's report and notification templates (autoescape on)."""
     return Environment(
         loader=PackageLoader("mdwatch.scheduler", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml", "j2"), default=True),
+        # HTML templates (*.html.j2) are autoescaped; plain-text ones (*.txt.j2, e-mail bodies) are not
+        autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml", "html.j2", "xml.j2"),
+                                     default_for_string=True, default=False),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
