@@ -40,6 +40,7 @@ __all__ = [
     "LEAD_STATUSES",
     "OPEN_STATUSES",
     "STATUS_ZH",
+    "UPDATE_STATUSES",
     "Campaign",
     "CampaignRun",
     "CampaignTarget",

@@ -1,0 +1,235 @@
+"""Regulator monitoring campaigns: create, run, status (HAINAN 13: 线上固证 → 线索交办).
+
+A campaign run scans the campaign's URL targets with its rule packs (enabled rules and severity
+overrides), or sweeps its profile target, records each target's outcome (an unreachable target
+is recorded and the run goes on), re-checks the URLs of its resolved leads (整改复查) and then
+syncs leads (``storage.leads.LeadStore.sync``): one lead per (campaign, page URL, rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from rich.console import Console
+
+from mdwatch.analyzers.packs import PackError, combine, parse_pack_names
+from mdwatch.crawler.capture import FetchSettings
+from mdwatch.storage.leads import (
+    Campaign,
+    CampaignRun,
+    LeadError,
+    LeadFinding,
+    LeadStore,
+    SyncResult,
+    UrlCheck,
+    run_findings,
+    run_page_urls,
+)
+
+__all__ = [
+    "CampaignError",
+    "CampaignRunResult",
+    "CampaignStatus",
+    "campaign_status",
+    "create_campaign",
+    "read_targets",
+    "run_campaign",
+]
+
+RUN_KIND = "campaign"
+
+
+class CampaignError(Exception):
+    """A campaign that cannot be created or run; the message is one Chinese sentence."""
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRunResult:
+    campaign: str
+    campaign_run_id: int
+    status: str  # done | partial (some targets unreachable) | failed (no target reachable)
+    run_ids: tuple[int, ...]
+    checks: tuple[UrlCheck, ...]  # URL targets and re-checked lead URLs, as tried
+    unreachable: tuple[tuple[str, str], ...]  # (target, error)
+    findings: int
+    sync: SyncResult
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignStatus:
+    campaign: Campaign
+    runs: tuple[CampaignRun, ...]
+    lead_counts: dict[str, int]
+
+
+def _is_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def read_targets(values: Sequence[str]) -> list[str]:
+    """URLs from ``values``: each a URL, or a file with one URL a line (``#`` comments, blanks skipped)."""
+    out: dict[str, None] = {}
+    for value in values:
+        value = value.strip()
+        if not value:
+            continue
+        if _is_url(value):
+            out.setdefault(value, None)
+            continue
+        path = Path(value)
+        if not path.is_file():
+            raise CampaignError(f"目标既不是 http(s) 网址，也不是可读取的文件：{value}")
+        for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if not _is_url(line):
+                raise CampaignError(f"{path} 第 {n} 行不是 http(s) 网址：{line}")
+            out.setdefault(line, None)
+    return list(out)
+
+
+def create_campaign(
+    name: str,
+    targets: Sequence[str],
+    packs: str | Sequence[str],
+    *,
+    profile: str | None = None,
+    base_url: str | None = None,
+    cron: str | None = None,
+    db_url: str | None = None,
+) -> Campaign:
+    """Create a campaign; ``targets`` are URLs or files of URLs, ``packs`` pack names (or "a,b")."""
+    names = parse_pack_names(packs)
+    try:
+        combine(names)
+    except PackError as exc:
+        raise CampaignError(str(exc)) from exc
+    urls = read_targets(targets)
+    with LeadStore.open(db_url) as leads:
+        try:
+            return leads.create_campaign(name, names, urls=urls, profile=profile, base_url=base_url, cron=cron)
+        except LeadError as exc:
+            raise CampaignError(str(exc)) from exc
+
+
+def _sweep(campaign: Campaign, db_url: str | None, console: Console | None,
+           sweep_options: dict[str, Any] | None) -> tuple[int | None, list[str], str | None]:
+    """(run id, page URLs stored, error) of the campaign's profile sweep."""
+    from mdwatch.scheduler.sweep import SweepError, SweepOptions, run_sweep
+
+    assert campaign.profile is not None
+    options = SweepOptions(db_url=db_url, base_url=campaign.base_url, **(sweep_options or {}))
+    try:
+        result = run_sweep(campaign.profile, options, console=console)
+    except SweepError as exc:
+        return None, [], str(exc)
+    except Exception as exc:  # a broken platform never stops the campaign's other targets
+        return None, [], f"巡查 {campaign.profile} 出错：{type(exc).__name__}：{exc}"
+    with LeadStore.open(db_url) as leads:
+        urls = run_page_urls(leads.store, result.run_id)
+    if not urls:
+        message = result.error_messages[0] if result.error_messages else f"巡查 {campaign.profile} 没有取得任何页面。"
+        return result.run_id, [], message
+    return result.run_id, urls, None
+
+
+def run_campaign(
+    name: str,
+    *,
+    db_url: str | None = None,
+    settings: FetchSettings | None = None,
+    ocr_engine: str | None = None,
+    console: Console | None = None,
+    sweep_options: dict[str, Any] | None = None,
+) -> CampaignRunResult:
+    """Run the campaign ``name`` once: sweep / scan its targets with its packs, then sync leads.
+
+    ``sweep_options`` are extra :class:`~mdwatch.scheduler.sweep.SweepOptions` fields for a
+    profile target (e.g. ``{"budget": 50, "workers": 0}``).
+    """
+    from mdwatch.scheduler.jobs import scan_urls
+
+    with LeadStore.open(db_url) as leads:
+        try:
+            campaign = leads.require_campaign(name)
+        except LeadError as exc:
+            raise CampaignError(str(exc)) from exc
+        try:
+            enabled, overrides = combine(campaign.packs)
+        except PackError as exc:
+            raise CampaignError(str(exc)) from exc
+        started = datetime.now(UTC)
+        crun = leads.start_campaign_run(campaign.id, started)
+        resolved_urls = leads.lead_urls(campaign.id, "resolved")
+
+    run_ids: list[int] = []
+    target_checks: list[tuple[str, str, UrlCheck]] = []
+    checks: list[UrlCheck] = []
+    swept: set[str] = set()
+    if campaign.profile:
+        run_id, pages, error = _sweep(campaign, db_url, console, sweep_options)
+        if run_id is not None:
+            run_ids.append(run_id)
+        swept = set(pages)
+        checks.extend(UrlCheck(u, True, run_id) for u in pages)
+        target_checks.append(("profile", campaign.profile, UrlCheck(campaign.profile, error is None, run_id, error)))
+
+    url_targets = campaign.url_targets
+    to_scan = list(dict.fromkeys([*url_targets, *(u for u in resolved_urls if u not in swept)]))
+    scan_run_id: int | None = None
+    if to_scan:
+        result = scan_urls(to_scan, db_url=db_url, run_kind=RUN_KIND, settings=settings, ocr_engine=ocr_engine,
+                           enabled_rules=enabled, severity_overrides=overrides)
+        scan_run_id = result.run_id
+        if scan_run_id is not None:
+            run_ids.append(scan_run_id)
+        for outcome in result.outcomes:
+            check = UrlCheck(outcome.url, outcome.ok, scan_run_id if outcome.ok else None,
+                             None if outcome.ok else (outcome.error or f"无法获取 {outcome.url}。"))
+            checks.append(check)
+            if outcome.url in url_targets:
+                target_checks.append(("url", outcome.url, check))
+
+    findings: list[LeadFinding] = []
+    with LeadStore.open(db_url) as leads:
+        for rid in run_ids:
+            stored = [f for f in run_findings(leads.store, rid) if f.rule in enabled]
+            for f in stored:
+                severity = overrides.get(f.rule, f.severity)
+                findings.append(LeadFinding(page_url=f.page_url, rule=f.rule, severity=severity, message=f.message,
+                                            run_id=rid, finding_id=f.finding_id, shop_url=f.shop_url,
+                                            title=f.title))
+        sync = leads.sync(campaign.id, crun, findings, checks)
+        leads.record_targets(campaign.id, target_checks)
+        unreachable = tuple((t, c.error or "无法访问") for _k, t, c in target_checks if not c.ok)
+        reachable = sum(1 for _k, _t, c in target_checks if c.ok)
+        status = "done" if not unreachable else ("partial" if reachable else "failed")
+        stats: dict[str, Any] = {
+            "packs": list(campaign.packs), "targets": len(target_checks), "targets_ok": reachable,
+            "targets_unreachable": len(unreachable), "rechecked_urls": len(resolved_urls),
+            "pages": sum(1 for c in checks if c.ok), "findings": len(findings),
+            "critical": sum(1 for f in findings if f.severity == "critical"), **sync.as_dict(),
+        }
+        leads.finish_campaign_run(crun, status, run_ids, stats)
+    return CampaignRunResult(
+        campaign=campaign.name, campaign_run_id=crun, status=status, run_ids=tuple(run_ids), checks=tuple(checks),
+        unreachable=unreachable, findings=len(findings), sync=sync, stats=stats,
+    )
+
+
+def campaign_status(name: str, db_url: str | None = None) -> CampaignStatus:
+    with LeadStore.open(db_url) as leads:
+        try:
+            campaign = leads.require_campaign(name)
+        except LeadError as exc:
+            raise CampaignError(str(exc)) from exc
+        return CampaignStatus(campaign, tuple(leads.campaign_runs(campaign.id)), leads.counts(campaign.id))
+
