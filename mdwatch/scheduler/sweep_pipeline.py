@@ -30,17 +30,31 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from sqlalchemy.orm import Session
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThread
 
+from mdwatch.analyzers.history import from_stored, history_findings, snapshot
 from mdwatch.analyzers.model import Context, PageKind
 from mdwatch.crawler.capture import FetchResult
 from mdwatch.crawler.sweep_spider import SweepFailure, SweepItem
 from mdwatch.scheduler.pipeline import ScanOutcome, analyze_result, make_context, page_record
 from mdwatch.scheduler.registry import RegistrySource
+from mdwatch.storage.history import HistoryStore
 from mdwatch.storage.store import Store
-from mdwatch.storage.sweeps import open_sweep_store, save_sweep_page
+from mdwatch.storage.sweeps import (
+    SweepHistory,
+    done_urls,
+    get_sweep,
+    note_budget_exhausted,
+    open_sweep_store,
+    save_sweep_page,
+    sweep_counts,
+)
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -62,22 +76,137 @@ __all__ = [
 def history_before_store(processor: PageProcessor, item: SweepItem, outcome: ScanOutcome) -> ScanOutcome:
     """HISTORY HOOK (worker): add LISTING_CHANGED / PRICE_ANOMALY to ``outcome.findings``.
 
-    Load the previous capture summary of ``outcome.url`` (``processor.store``), compare with this
-    one (``mdwatch.analyzers.history``), return ``dataclasses.replace(outcome, findings=...)``.
+    Product pages only. The current run is left out of every comparison (a resumed sweep must not
+    compare a page with the snapshot it stored before the interruption). The snapshot itself is
+    written inside the page's own transaction (``processor.pending_history``), so it is committed
+    exactly when the page is.
+
+    An unchanged page (same capture SHA-256 as the listing's last snapshot) gets no new snapshot:
+    the last one's ``seen_until`` moves forward. The page is still stored as a page of this sweep
+    (its capture is not: captures are stored once per SHA-256), so it counts as seen and done,
+    and the sweep's findings stay complete; history findings never fire on unchanged content.
     """
-    return outcome
+    processor.pending_history = None
+    page, cap = outcome.page, outcome.capture
+    if page is None or cap is None or page.kind != "product":
+        return outcome
+    hs = processor.history
+    run_id, url = processor.config.run_id, outcome.url
+    # one query: the listing's latest snapshots from other runs (HistoryStore.unchanged and
+    # .previous_snapshots, both with exclude_run_id=run_id, from the same rows)
+    recent = hs.recent(url, run_id)
+    if recent and recent[0].sha256 == cap.sha256.lower():
+        last, fetched_at = recent[0], cap.fetched_at
+
+        def seen(session: Session, page_id: int) -> None:
+            hs.seen_again(session, last, fetched_at)
+
+        processor.pending_history = seen
+        return outcome
+    cur = dataclasses.replace(
+        snapshot(page, outcome.findings, cap.fetched_at, cap.sha256, enabled_rules=processor.config.enabled_rules),
+        url=url,
+    )
+    prev = [from_stored(r) for r in recent if r.fetched_at < cap.fetched_at]
+    extra = history_findings(cur, prev, processor.config.now)
+    rules = cur.rules | {f.rule for f in extra}
+
+    def save(session: Session, page_id: int) -> None:
+        hs.save(session, run_id, cur.url, cur.fetched_at, cur.sha256, price=cur.price,
+                original_price=cur.original_price, rules=rules, warnings=cur.warnings, claims=cur.claims)
+
+    processor.pending_history = save
+    if not extra:
+        return outcome
+    return dataclasses.replace(outcome, findings=outcome.findings + tuple(extra))
 
 
 def history_after_store(processor: PageProcessor, item: SweepItem, outcome: ScanOutcome, page_id: int) -> None:
-    """HISTORY HOOK (worker): remember this capture of the listing (e.g. a snapshot row)."""
+    """HISTORY HOOK (worker, after the page's commit): nothing left to do (the snapshot or
+    ``seen_again`` was written in the page's transaction)."""
 
 
 def history_sweep_finished(store: Store, run_id: int, status: str) -> None:
-    """HISTORY HOOK (crawl process, once at the end): mark listings not seen by a done sweep as gone."""
+    """HISTORY HOOK (crawl process, once at the end): mark listings not seen by a done sweep as gone.
+
+    Only after a sweep that covered the whole platform: status ``done`` and the page budget not
+    used up (a budget-limited sweep did not look everywhere). Listings are never deleted.
+    """
+    if status != "done":
+        return
+    run = get_sweep(store, run_id)
+    if run is None or budget_exhausted(store, run_id, run.stats):
+        return
+    domains = {urlsplit(u).netloc.lower() for u in run.stats.get("start_urls") or () if isinstance(u, str)}
+    domains.discard("")
+    if not domains:
+        return
+    seen = done_urls(store, run_id)
+    hs = HistoryStore(store)
+    for domain in sorted(domains):
+        hs.mark_gone(run_id, seen, domain=domain)
+
+
+def budget_exhausted(store: Store, run_id: int, stats: dict[str, Any]) -> bool:
+    """True when the sweep stopped because of its page budget (or may have: pages ≥ budget)."""
+    if stats.get("budget_exhausted"):
+        return True
+    budget = stats.get("budget")
+    if budget is None:
+        return False
+    return sweep_counts(store, run_id)["pages"] >= int(budget)
+
+
+def evidence_open(runtime: SweepRuntime, enabled: bool) -> None:
+    """EVIDENCE (crawl process, start of this process's part of the sweep): a new WARC part."""
+    if not enabled:
+        return
+    from mdwatch.scheduler.evidence_jobs import open_sweep_warc
+
+    runtime.extra["warc"] = open_sweep_warc(runtime.config.run_id)
 
 
 def evidence_after_store(runtime: SweepRuntime, item: SweepItem, done: PageDone) -> None:
-    """EVIDENCE HOOK (crawl process): WARC record of ``item.capture``; queue a screenshot if ``done.rules``."""
+    """EVIDENCE HOOK (crawl process): WARC records of the committed page and its related captures."""
+    writer = runtime.extra.get("warc")
+    if writer is None or not done.stored:
+        return
+    try:
+        writer.write_capture(item.capture)
+        for related in item.related:
+            writer.write_capture(related)
+    except Exception as exc:  # a full disk must not lose the page (it is committed already)
+        runtime.error(f"写入 WARC 证据文件失败：{type(exc).__name__}：{exc}")
+
+
+def evidence_finish(runtime: SweepRuntime, screenshots: bool) -> None:
+    """EVIDENCE (blocking, off the reactor thread; also after Ctrl-C): screenshots, close the WARC.
+
+    Screenshots of the sweep's pages with findings that have none yet (rendered from the captured
+    HTML), written to this part's WARC too; skipped after an interruption (the resumed part takes
+    them: pages that already have one are skipped). Then the WARC part is closed and registered
+    with its SHA-256.
+    """
+    writer = runtime.extra.pop("warc", None)
+    if writer is None:
+        return
+    from mdwatch.scheduler.evidence_jobs import capture_evidence, close_sweep_warc
+
+    db_url, run_id = runtime.config.db_url, runtime.config.run_id
+    try:
+        if screenshots and runtime.close_reason == "finished":
+            from mdwatch.crawler.evidence import Screenshotter
+
+            try:
+                with Screenshotter() as shared:
+                    result = capture_evidence(db_url, run_id, None, screenshotter=shared, warc=writer)
+                runtime.extra["screenshots"] = len(result.saved)
+                for page_id, reason in list(result.failed.items())[:5]:
+                    runtime.error(f"页面 {page_id} 截图失败：{reason}")
+            except Exception as exc:
+                runtime.error(f"截图失败：{type(exc).__name__}：{exc}")
+    finally:
+        close_sweep_warc(db_url, run_id, writer)
 
 
 # ============================================================================ work of one page
@@ -118,6 +247,15 @@ class PageProcessor:
         self.store = open_sweep_store(config.db_url)
         self.registry = RegistrySource(config.db_url)
         self.ctx: Context = make_context(config.now, config.enabled_rules)
+        self._history: SweepHistory | None = None
+        # set by history_before_store: what to write in the page's transaction
+        self.pending_history: Callable[[Session, int], None] | None = None
+
+    @property
+    def history(self) -> SweepHistory:
+        if self._history is None:
+            self._history = SweepHistory(self.store)
+        return self._history
 
     def close(self) -> None:
         self.registry.close()
@@ -144,7 +282,14 @@ class PageProcessor:
         outcome = dataclasses.replace(outcome, extracted=extracted)
         outcome = history_before_store(self, item, outcome)
         kind = outcome.page.kind if outcome.page is not None else None
-        page_id = save_sweep_page(self.store, self.config.run_id, url, item.role, page_record(outcome))
+        pending = self.pending_history
+        self.pending_history = None
+
+        def also(session: Session, page_id: int) -> None:
+            if pending is not None:
+                pending(session, page_id)
+
+        page_id = save_sweep_page(self.store, self.config.run_id, url, item.role, page_record(outcome), also)
         rules = tuple(f.rule for f in outcome.findings)
         if page_id is None:
             return PageDone(url, item.role, kind, rules, stored=False)
@@ -239,6 +384,8 @@ class SweepPipeline:
 
     def open_spider(self) -> None:
         rt = self.runtime
+        settings = self.crawler.settings
+        evidence_open(rt, settings.getbool("MDWATCH_EVIDENCE", True))
         if rt.workers <= 0:
             self._inline = PageProcessor(rt.config)
         else:
@@ -249,19 +396,38 @@ class SweepPipeline:
                 initargs=(rt.config, os.getpid()),
             )
 
-    def close_spider(self) -> None:
+    async def close_spider(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=False)
             self._executor = None
         if self._inline is not None:
             self._inline.close()
             self._inline = None
+        self._note_budget()
 
-    def _spider_closed(self, spider: Any, reason: str) -> None:
+    def _note_budget(self) -> None:
+        """Record in the run's stats that this part used its whole page budget (no gone marking)."""
+        spider = self.crawler.spider
+        budget = getattr(spider, "budget", None)
+        if budget is None or int(getattr(spider, "requested", 0)) < int(budget):
+            return
+        store = open_sweep_store(self.runtime.config.db_url)
+        try:
+            note_budget_exhausted(store, self.runtime.config.run_id)
+        finally:
+            store.close()
+
+    def _spider_closed(self, spider: Any, reason: str) -> Deferred[None]:
         self.runtime.close_reason = reason
         stats = self.crawler.stats
         if stats is not None:
             self.runtime.extra["responses"] = int(stats.get_value("response_received_count", 0) or 0)
+        # after the pipeline closed (every page committed) and now that the reason is known;
+        # screenshots block (a browser on its own thread): never on the reactor thread
+        settings = self.crawler.settings
+        # screenshots need the browser: none when the sweep runs without it (--no-browser)
+        screenshots = settings.getbool("MDWATCH_SCREENSHOTS", True) and bool(settings.get("PLAYWRIGHT_LAUNCH_OPTIONS"))
+        return deferToThread(evidence_finish, self.runtime, screenshots)
 
     async def process_item(self, item: Any) -> Any:
         rt = self.runtime

@@ -9,26 +9,29 @@ sweep (and its findings, keyed by run, URL and rule, never duplicated), and the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Table, Text, UniqueConstraint, func, select, update
+from sqlalchemy import ForeignKey, String, Table, Text, UniqueConstraint, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from .history import HistoryStore, ListingSnapshotRow, SnapshotRow
 from .records import PageRecord
 from .schema import Base, FindingRow, IdType, PageRow, Run, UTCDateTime
 from .store import Store
 
 __all__ = [
     "SWEEP_KIND",
+    "SweepHistory",
     "SweepPage",
     "SweepRun",
     "done_urls",
     "finish_sweep",
     "get_sweep",
+    "note_budget_exhausted",
     "rule_pages",
     "save_sweep_page",
     "start_sweep",
@@ -134,6 +137,14 @@ def finish_sweep(store: Store, run_id: int, status: str, stats: Mapping[str, Any
         row.stats = {**dict(row.stats), **dict(stats)}
 
 
+def note_budget_exhausted(store: Store, run_id: int) -> None:
+    """Mark in the run's stats that a part of the sweep stopped at its page budget."""
+    with store.transaction() as session:
+        row = session.get(Run, run_id)
+        if row is not None:
+            row.stats = {**dict(row.stats), "budget_exhausted": True}
+
+
 def done_urls(store: Store, run_id: int) -> set[str]:
     """URLs this sweep has stored already."""
     with store.transaction() as session:
@@ -144,8 +155,19 @@ def _insert(store: Store, table: Table) -> sqlite.Insert | postgresql.Insert:
     return postgresql.insert(table) if store.dialect == "postgresql" else sqlite.insert(table)
 
 
-def save_sweep_page(store: Store, run_id: int, url: str, role: str, page: PageRecord) -> int | None:
-    """Store one page of a sweep in one transaction; None (nothing written) if it is stored already."""
+def save_sweep_page(
+    store: Store,
+    run_id: int,
+    url: str,
+    role: str,
+    page: PageRecord,
+    also: Callable[[Session, int], object] | None = None,
+) -> int | None:
+    """Store one page of a sweep in one transaction; None (nothing written) if it is stored already.
+
+    ``also(session, page_id)`` runs inside the same transaction once the page is written (e.g. the
+    listing's history snapshot), so it is committed exactly when the page is.
+    """
     table = SweepPage.__table__
     assert isinstance(table, Table)
     with store.transaction() as session:
@@ -159,6 +181,8 @@ def save_sweep_page(store: Store, run_id: int, url: str, role: str, page: PageRe
             return None
         page_id = store.save_page(session, run_id, page)
         session.execute(update(table).where(table.c.id == claimed[0]).values(page_id=page_id))
+        if also is not None:
+            also(session, page_id)
         return page_id
 
 
@@ -196,3 +220,65 @@ def sweep_findings(store: Store, run_id: int) -> list[tuple[str, str]]:
     )
     with store.transaction() as session:
         return [(url, rule) for url, rule in session.execute(stmt)]
+
+
+class SweepHistory:
+    """The history reads and writes of a sweep's worker, on prebuilt statements (fast path).
+
+    Same table and semantics as :class:`mdwatch.storage.history.HistoryStore` (``last_snapshot`` /
+    ``unchanged`` / ``previous_snapshots`` with the current run left out, ``save_snapshot``
+    idempotent per run and URL, ``seen_again``), but one query per page for the reads and the
+    writes inside the page's own transaction; HistoryStore builds its statements per call, which
+    costs several milliseconds a page.
+    """
+
+    def __init__(self, store: Store) -> None:
+        HistoryStore(store)  # creates the table if absent
+        table = ListingSnapshotRow.__table__
+        assert isinstance(table, Table)
+        self.store = store
+        self.table = table
+        c = table.c
+        self._recent = (
+            select(c.id, c.run_id, c.listing_url, c.fetched_at, c.seen_until, c.sha256, c.price,
+                   c.original_price, c.rules, c.warnings, c.claims)
+            .where(c.listing_url == bindparam("url"), c.run_id != bindparam("run_id"))
+            .order_by(c.fetched_at.desc(), c.id.desc())
+            .limit(20)
+        )
+        ins = _insert(store, table)
+        keep = ("listing_url", "run_id")
+        cols = ("fetched_at", "seen_until", "sha256", "price", "original_price", "rules", "warnings", "claims")
+        self._save = ins.on_conflict_do_update(
+            index_elements=list(keep), set_={k: ins.excluded[k] for k in cols}
+        )
+        self._seen = update(table).where(c.id == bindparam("sid")).values(seen_until=bindparam("at"))
+
+    def recent(self, url: str, run_id: int) -> list[SnapshotRow]:
+        """The listing's latest snapshots from other runs, newest first (at most 20)."""
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(self._recent, {"url": url, "run_id": run_id}).all()
+        return [
+            SnapshotRow(
+                id=r.id, run_id=r.run_id, url=r.listing_url, fetched_at=r.fetched_at, seen_until=r.seen_until,
+                sha256=r.sha256, price=r.price, original_price=r.original_price,
+                rules=frozenset(r.rules or ()), warnings=frozenset(r.warnings or ()), claims=frozenset(r.claims or ()),
+            )
+            for r in rows
+        ]
+
+    def save(self, session: Session, run_id: int, url: str, fetched_at: datetime, sha256: str, *,
+             price: float | None, original_price: float | None, rules: Iterable[str], warnings: Iterable[str],
+             claims: Iterable[str]) -> None:
+        """This run's snapshot of ``url`` (replaces this run's earlier one: a resumed sweep)."""
+        session.connection().execute(self._save, {
+            "listing_url": url, "run_id": run_id, "fetched_at": fetched_at, "seen_until": None,
+            "sha256": sha256.lower(), "price": price, "original_price": original_price,
+            "rules": sorted(set(rules)), "warnings": sorted(set(warnings)), "claims": sorted(set(claims)),
+        })
+
+    def seen_again(self, session: Session, last: SnapshotRow, at: datetime) -> None:
+        """Unchanged content seen again at ``at``: move the last snapshot's ``seen_until`` forward
+        (the listing's ``last_seen`` moves with the page's own listing upsert)."""
+        if at > (last.seen_until or last.fetched_at):
+            session.connection().execute(self._seen, {"sid": last.id, "at": at})
