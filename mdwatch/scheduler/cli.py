@@ -204,8 +204,10 @@ def evidence_verify(zip_path: str) -> int:
 @click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True, help="每个域名的并发请求数。")
 @click.option("--workers", type=click.IntRange(min=0), help="分析进程数（默认按 CPU 数；0 为在抓取进程内分析）。")
 @click.option("--no-browser", is_flag=True, help="不使用无头浏览器。")
+@click.option("--no-screenshots", is_flag=True, help="巡查结束后不为有发现的页面截图（更快；WARC 仍然写入）。")
 def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | None, resume: int | None,
-          no_robots: bool, concurrency: int, workers: int | None, no_browser: bool) -> int:
+          no_robots: bool, concurrency: int, workers: int | None, no_browser: bool,
+          no_screenshots: bool) -> int:
     from mdwatch.scheduler.sweep import SweepError, SweepOptions, print_sweep_summary, run_sweep
 
     if base_url is not None:
@@ -213,7 +215,8 @@ def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | 
     console = make_console()
     options = SweepOptions(db_url=db_url, base_url=base_url, budget=budget, resume=resume,
                            obey_robots=not no_robots, concurrency=concurrency, workers=workers,
-                           browser=not no_browser)
+                           browser=not no_browser,
+                           extra_settings=(("MDWATCH_SCREENSHOTS", False),) if no_screenshots else ())
     try:
         result = run_sweep(profile, options, console=console)
     except SweepError as exc:
