@@ -205,9 +205,12 @@ def evidence_verify(zip_path: str) -> int:
 @click.option("--workers", type=click.IntRange(min=0), help="分析进程数（默认按 CPU 数；0 为在抓取进程内分析）。")
 @click.option("--no-browser", is_flag=True, help="不使用无头浏览器。")
 @click.option("--no-screenshots", is_flag=True, help="巡查结束后不为有发现的页面截图（更快；WARC 仍然写入）。")
+@click.option("--redis", "redis_url", envvar="MDWATCH_REDIS_URL",
+              help="分布式巡查：共享抓取队列所在的 Redis（如 redis://127.0.0.1:6379/0）。")
+@click.option("--worker", is_flag=True, help="分布式巡查：作为工作进程加入 --resume ID 指定的巡查。")
 def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | None, resume: int | None,
           no_robots: bool, concurrency: int, workers: int | None, no_browser: bool,
-          no_screenshots: bool) -> int:
+          redis_url: str | None, worker: bool, no_screenshots: bool) -> int:
     from mdwatch.scheduler.sweep import SweepError, SweepOptions, print_sweep_summary, run_sweep
 
     if base_url is not None:
@@ -215,7 +218,7 @@ def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | 
     console = make_console()
     options = SweepOptions(db_url=db_url, base_url=base_url, budget=budget, resume=resume,
                            obey_robots=not no_robots, concurrency=concurrency, workers=workers,
-                           browser=not no_browser,
+                           browser=not no_browser, redis_url=redis_url or None, worker=worker,
                            extra_settings=(("MDWATCH_SCREENSHOTS", False),) if no_screenshots else ())
     try:
         result = run_sweep(profile, options, console=console)
@@ -252,6 +255,12 @@ from mdwatch.scheduler.campaign_cli import campaign, lead  # noqa: E402  (campai
 
 cli.add_command(campaign)
 cli.add_command(lead)
+
+
+from mdwatch.scheduler.report_cli import notify, report  # noqa: E402  (reports and notifications, issue 6)
+
+cli.add_command(report)
+cli.add_command(notify)
 
 
 def main(argv: list[str] | None = None) -> None:
