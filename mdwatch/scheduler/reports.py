@@ -314,13 +314,13 @@ def _screenshots(engine: Engine, page_ids: Iterable[int], thumbnails: bool) -> d
             stmt = (select(EvidenceFileRow.page_id, EvidenceFileRow.id)
                     .where(EvidenceFileRow.page_id.in_(ids[start:start + 500]), EvidenceFileRow.kind == "screenshot")
                     .order_by(EvidenceFileRow.id))
-            for page_id, file_id in session.execute(stmt).tuples():
+            for page_id, file_id in session.execute(stmt):
                 if page_id is not None:
                     newest[page_id] = file_id  # the latest screenshot of a page wins
         for page_id, file_id in newest.items():
             fid, sha, size, path = session.execute(
                 select(EvidenceFileRow.id, EvidenceFileRow.sha256, EvidenceFileRow.size, EvidenceFileRow.path)
-                .where(EvidenceFileRow.id == file_id)).tuples().one()
+                .where(EvidenceFileRow.id == file_id)).one()
             body: bytes | None = None
             if thumbnails and path is None:
                 raw = session.scalar(select(EvidenceFileRow.body).where(EvidenceFileRow.id == file_id))
@@ -362,7 +362,7 @@ def _repeat_offenders(engine: Engine, shop_ids: set[int], cutoff: datetime,
     first: dict[int, datetime] = {}
     last: dict[int, datetime] = {}
     with engine.connect() as conn:
-        for shop_id, run_id, rule, n, t0, t1 in conn.execute(stmt).tuples():
+        for shop_id, run_id, rule, n, t0, t1 in conn.execute(stmt):
             if shop_id is None:
                 continue
             runs[shop_id].add(int(run_id))
@@ -431,7 +431,7 @@ def _build(engine: Engine, ids: list[int], campaign: str | None, scope: str | No
             .where(FindingRow.run_id.in_(ids))
             .order_by(FindingRow.run_id, FindingRow.page_id, FindingRow.id)
         )
-        rows = list(conn.execute(stmt).tuples())
+        rows = list(conn.execute(stmt))
         conn.expunge_all()
 
     runs_sorted = sorted(run_rows.values(), key=lambda r: (r.started_at, r.id))
