@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -86,7 +87,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Data]:
     yield Data(db=db, run_ids=run_ids, shot_page=shot_page, tmp=tmp)
 
 
-def _sql(db: str, query: str, **params: object) -> list[tuple[object, ...]]:
+def _sql(db: str, query: str, **params: object) -> list[tuple[Any, ...]]:
     engine = create_engine(db)
     try:
         with engine.connect() as conn:
@@ -99,7 +100,7 @@ def _in(ids: list[int]) -> str:
     return ",".join(str(int(i)) for i in ids)  # ints only: safe to inline in a test query
 
 
-def _db_counts(db: str, ids: list[int]) -> dict[str, object]:
+def _db_counts(db: str, ids: list[int]) -> dict[str, Any]:
     where = f"run_id IN ({_in(ids)})"
     total = _sql(db, f"SELECT count(*) FROM findings WHERE {where}")[0][0]
     by_rule = dict(_sql(db, f"SELECT rule, count(*) FROM findings WHERE {where} GROUP BY rule"))

@@ -436,9 +436,12 @@ def _build(engine: Engine, ids: list[int], campaign: str | None, scope: str | No
 
     runs_sorted = sorted(run_rows.values(), key=lambda r: (r.started_at, r.id))
     finding_counts: Counter[int] = Counter(r[0].run_id for r in rows)
+    run_platforms: dict[int, set[str]] = defaultdict(set)
+    for row in rows:
+        run_platforms[row[0].run_id].add(_platform(dict(run_rows[row[0].run_id].stats), row[1]))
     runs = [
         RunInfo(id=r.id, kind=r.kind, kind_zh=RUN_KIND_ZH.get(r.kind, r.kind), target=r.target,
-                platform=_platform(dict(r.stats), r.target), status=r.status,
+                platform="、".join(sorted(run_platforms[r.id])) or _platform(dict(r.stats), r.target), status=r.status,
                 started_at=shanghai(r.started_at), finished_at=shanghai(r.finished_at),
                 pages=int(page_counts.get(r.id, 0)), findings=finding_counts[r.id])
         for r in runs_sorted
@@ -536,7 +539,7 @@ def _build(engine: Engine, ids: list[int], campaign: str | None, scope: str | No
     cutoff = max(r.started_at for r in runs_sorted)
     offenders = _repeat_offenders(engine, set(shop_here), cutoff, shop_here, shop_names, repeat_runs)
 
-    platforms = sorted({r.platform for r in runs})
+    platforms = sorted({p for r in runs for p in r.platform.split("、")})
     first, last = runs_sorted[0], runs_sorted[-1]
     if campaign is not None:
         scope_kind, label = "campaign", f"专项监测 {campaign}"
