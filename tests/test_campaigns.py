@@ -191,3 +191,18 @@ def test_cli_campaign_and_lead_commands(site: MutableSite, sqlite_url: str, tmp_
     assert len(doc["runs"]) == 2 and doc["leads"]["new"] == 4 and doc["packs"] == ["device-national", "hainan"]
     res = _invoke("campaign", "status", "cli专项", *db)
     assert "运行记录" in res.output and "目标" in res.output
+
+
+def test_cli_campaign_create_with_cron_adds_a_schedule(sqlite_url: str) -> None:
+    db = ["--db", sqlite_url]
+    res = _invoke("campaign", "create", "定时专项", "--targets", "http://127.0.0.1:1/a.html",
+                  "--packs", "hainan", "--cron", "* * * * *", *db)
+    assert res.return_value == 0, res.output
+    assert "已添加执行计划 campaign-定时专项" in res.output
+    schedules = json.loads(_invoke("schedule", "list", "--json", *db).output)
+    (entry,) = [s for s in schedules if s["name"] == "campaign-定时专项"]
+    assert entry["args"] == ["campaign", "run", "定时专项"]
+    res = _invoke("campaign", "create", "坏计划", "--targets", "http://127.0.0.1:1/a.html",
+                  "--packs", "hainan", "--cron", "every minute", *db)
+    assert res.return_value == 2
+    assert campaign_status("定时专项", sqlite_url).campaign.cron == "* * * * *"

@@ -56,27 +56,15 @@ def campaign() -> None:
     pass
 
 
-def _register_schedule(name: str, cron: str, db_url: str | None) -> None:
-    """Add the schedule ``campaign-NAME`` running ``campaign run NAME`` through ``mdwatch schedule add``."""
-    from mdwatch.scheduler.cli import cli as root
+def _register_schedule(name: str, cron: str, db_url: str | None) -> str:
+    """Add the schedule ``campaign-NAME`` running ``mdwatch campaign run NAME``; returns its name.
 
-    schedule_name = f"campaign-{name}"
-    if "schedule" not in root.commands:
-        click.echo(f"已记录执行计划 {cron}；调度命令不可用，请稍后运行：mdwatch schedule add {schedule_name} "
-                   f"--cron '{cron}' -- campaign run {name}")
-        return
-    job = ["campaign", "run", name] + (["--db", db_url] if db_url else [])
-    saved = os.environ.get("MDWATCH_DB_URL")
-    if db_url:
-        os.environ["MDWATCH_DB_URL"] = db_url
-    try:
-        root.main(args=["schedule", "add", schedule_name, "--cron", cron, "--", *job], standalone_mode=False)
-    finally:
-        if db_url:
-            if saved is None:
-                os.environ.pop("MDWATCH_DB_URL", None)
-            else:
-                os.environ["MDWATCH_DB_URL"] = saved
+    The scheduler hands its database to each job (``MDWATCH_DB_URL``), so the job needs no ``--db``.
+    """
+    from mdwatch.scheduler.schedules import add_schedule
+
+    info = add_schedule(db_url, f"campaign-{name}", ["campaign", "run", name], cron=cron, replace=True)
+    return info.name
 
 
 @campaign.command(name="create", help="创建监测任务：目标为网址、网址列表文件（每行一个）或平台配置（--profile）。")
@@ -91,7 +79,14 @@ def _register_schedule(name: str, cron: str, db_url: str | None) -> None:
 def campaign_create(name: str, more_targets: tuple[str, ...], targets: tuple[str, ...], profile: str | None,
                     base_url: str | None, packs: str, cron: str | None, db_url: str | None) -> int:
     from mdwatch.scheduler.campaigns import CampaignError, create_campaign
+    from mdwatch.scheduler.schedules import ScheduleError, parse_cron, resolve_tz
 
+    if cron is not None:
+        try:
+            parse_cron(cron, resolve_tz())
+        except (ScheduleError, ValueError) as exc:
+            _err(f"执行计划无效：{exc}")
+            return EXIT_USAGE
     try:
         created = create_campaign(name, [*targets, *more_targets], packs, profile=profile, base_url=base_url,
                                   cron=cron, db_url=db_url)
@@ -101,7 +96,12 @@ def campaign_create(name: str, more_targets: tuple[str, ...], targets: tuple[str
     parts = [f"{len(created.url_targets)} 个网址"] + ([f"平台配置 {created.profile}"] if created.profile else [])
     click.echo(f"已创建监测任务 {created.name}：{'、'.join(parts)}；规则包 {'、'.join(created.packs)}。")
     if cron:
-        _register_schedule(created.name, cron, db_url)
+        try:
+            schedule_name = _register_schedule(created.name, cron, db_url)
+        except ScheduleError as exc:
+            _err(f"监测任务已创建，但未能添加执行计划：{exc}")
+            return EXIT_USAGE
+        click.echo(f"已添加执行计划 {schedule_name}（{cron}），由 mdwatch scheduler run 按时运行。")
     return EXIT_OK
 
 
