@@ -131,7 +131,19 @@ def campaign_run(name: str, timeout: float, ocr_engine: str, db_url: str | None)
         f"页面 {s['pages']} 个，问题 {s['findings']} 条（严重 {s['critical']} 条）。")
     console.print(f"线索：新增 {s['leads_created']} 条，再次发现 {s['leads_touched']} 条，"
                   f"整改复查重新打开 {s['leads_reopened']} 条，复查已整改 {s['rechecked_fixed']} 条。")
+    _notify(db_url, result.run_ids)
     return EXIT_FETCH if result.status == "failed" else EXIT_OK
+
+
+def _notify(db_url: str | None, run_ids: tuple[int, ...]) -> None:
+    """Notifications of the runs' critical findings (``scheduler.notify``; nothing when unconfigured)."""
+    from mdwatch.scheduler.notify import notify_after_run
+
+    for run_id in run_ids:
+        outcome = notify_after_run(db_url, run_id)
+        if outcome is not None:
+            for channel, reason in outcome.failed.items():
+                _err(f"通知发送失败（{channel}）：{reason}")
 
 
 @campaign.command(name="status", help="查看监测任务：目标、最近运行与线索统计。")
