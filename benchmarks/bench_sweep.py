@@ -9,7 +9,8 @@ real ones) served by Twisted's static server in its own process. Then, each in a
    one database transaction per page (SQLite), analysis in worker processes.
 
 Pages per second is responses received / crawl time (the time inside ``CrawlerProcess.start``) for
-both; the target is a ratio sweep / bare of at least 0.7. Run: ``make bench`` or
+both; the target is a ratio sweep / bare of at least 0.7. Browser pages per second: a sweep of the
+demo platform's JS-only pages, every one rendered in Chromium (analysis inline, no screenshots). Run: ``make bench`` or
 ``python benchmarks/bench_sweep.py [--products N]``.
 """
 
@@ -22,7 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -37,8 +38,8 @@ def _bare(base: str) -> dict[str, Any]:
 
     class Bare(scrapy.Spider):
         name = "bare"
-        start_urls: ClassVar[list[str]] = [base + "/index.html"]
-        allowed_domains: ClassVar[list[str]] = ["127.0.0.1"]
+        start_urls = [base + "/index.html"]  # noqa: RUF012
+        allowed_domains = ["127.0.0.1"]  # noqa: RUF012
 
         def parse(self, response: Any, **kwargs: Any) -> Any:
             for href in response.css("a::attr(href)").getall():
@@ -65,6 +66,25 @@ def _sweep(base: str, profile: str, db: str, workers: int | None) -> dict[str, A
             "pages": result.pages, "findings": result.findings, "status": result.status}
 
 
+def _browser(tmp: str) -> dict[str, Any]:
+    """The demo platform's JS-only pages, each rendered in Chromium (scrapy-playwright), in one sweep."""
+    from mdwatch.demo.server import serve
+    from mdwatch.scheduler.sweep import SweepOptions, run_sweep
+
+    site = Path(__file__).resolve().parents[1] / "mdwatch" / "demo" / "site"
+    manifest = json.loads((site / "manifest.json").read_text(encoding="utf-8"))
+    paths = [e["path"] for e in manifest if e.get("js")]
+    profile = Path(tmp) / "jsonly.yaml"
+    starts = ", ".join(json.dumps("{base}" + p) for p in paths)
+    profile.write_text(f"name: jsonly\ntitle: JS\nstart_urls: [{starts}]\nshop_links: []\nproduct_links: []\n"
+                       f"pagination: []\nqualification_link_words: []\nbrowser: ['/js/']\n", encoding="utf-8")
+    with serve() as server:
+        result = run_sweep(str(profile), SweepOptions(db_url=f"sqlite:///{tmp}/browser.db", base_url=server.base_url,
+                                                      browser=True, workers=0,
+                                                      extra_settings=(("MDWATCH_SCREENSHOTS", False),)))
+    return {"pages": result.via_browser, "seconds": result.seconds, "status": result.status}
+
+
 def _child(args: list[str]) -> dict[str, Any]:
     out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -81,6 +101,8 @@ def main() -> int:
         mode, base, *rest = args.child
         if mode == "bare":
             result = _bare(base)
+        elif mode == "browser":
+            result = _browser(base)
         else:
             workers = None if rest[2] == "auto" else int(rest[2])
             result = _sweep(base, rest[0], rest[1], workers)
@@ -96,12 +118,13 @@ def main() -> int:
         try:
             print(f"sweep benchmark: {pages} pages at {base} (Twisted static server, own process)")
             bare = _child(["--child", "bare", base])
-            workers = "auto" if args.workers is None else str(args.workers)
+            workers_arg = "auto" if args.workers is None else str(args.workers)
             sweep = _child(["--child", "sweep", base, str(root / "bigsite.yaml"),
-                            f"sqlite:///{tmp}/sweep.db", workers])
+                            f"sqlite:///{tmp}/sweep.db", workers_arg])
         finally:
             server.terminate()
             server.wait()
+        browser = _child(["--child", "browser", tmp])
     bare_rate = bare["responses"] / bare["seconds"]
     sweep_rate = sweep["responses"] / sweep["seconds"]
     ratio = sweep_rate / bare_rate
@@ -111,6 +134,9 @@ def main() -> int:
           f" = {sweep_rate:7.1f} pages/s  ({sweep['pages']} stored, {sweep['findings']} findings)")
     verdict = "OK" if ratio >= TARGET else "BELOW TARGET"
     print(f"ratio sweep / bare: {ratio:.2f} (target >= {TARGET}) {verdict}")
+    b_rate = browser["pages"] / browser["seconds"] if browser["seconds"] else 0.0
+    print(f"browser (demo JS-only pages, Chromium): {browser['pages']:5d} pages in {browser['seconds']:6.2f} s"
+          f" = {b_rate:7.1f} pages/s  (browser start-up included)")
     return 0
 
 

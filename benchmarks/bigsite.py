@@ -64,10 +64,10 @@ def generate(root: Path, products: int = 2000, shops: int = 40) -> int:
         for i, chunk in enumerate(chunks):
             links = "".join(f'<li><a href="/products/p{n:05d}.html">商品 {n}</a> ¥{n % 500 + 9}.00</li>' for n in chunk)
             nav = f'<a href="/shops/s{s:03d}/index-{i + 2}.html">下一页</a>' if i + 1 < len(chunks) else ""
-            body = (f'<p>店铺首页 全部商品 联系客服：400-800-{s:04d}</p><a href="qualification.html">店铺资质</a>'
+            listing = (f'<p>店铺首页 全部商品 联系客服：400-800-{s:04d}</p><a href="qualification.html">店铺资质</a>'
                     f"<ul>{links}</ul>{nav}")
             name = "index.html" if i == 0 else f"index-{i + 1}.html"
-            (shop_dir / name).write_text(_PAGE.format(title=f"基准店铺 {s} 旗舰店", body=body), encoding="utf-8")
+            (shop_dir / name).write_text(_PAGE.format(title=f"基准店铺 {s} 旗舰店", body=listing), encoding="utf-8")
             pages += 1
         qual = "<p>营业执照 统一社会信用代码：91330100MA2XXXXX0X 医疗器械经营许可证</p>"
         (shop_dir / "qualification.html").write_text(_PAGE.format(title="店铺资质", body=qual), encoding="utf-8")
