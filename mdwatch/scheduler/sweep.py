@@ -256,6 +256,21 @@ def _open_distributed(options: SweepOptions) -> None:
                              f"请先用不带 --worker 的 mdwatch sweep 启动它。")
 
 
+def _prepare_schema(db_url: str) -> None:
+    """Create every table now, before any worker opens the database: processes creating the same
+    tables at once collide on PostgreSQL (``pg_type_typname_nsp_index``)."""
+    import contextlib
+    import importlib
+
+    from mdwatch.scheduler.registry import RegistrySource
+
+    for module in ("mdwatch.storage.images", "mdwatch.storage.evidence", "mdwatch.storage.leads"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)  # their tables join the metadata Store.open creates
+    open_sweep_store(db_url).close()
+    RegistrySource(db_url).close()
+
+
 def run_sweep(
     profile: Profile | str,
     options: SweepOptions = SweepOptions(),
@@ -307,6 +322,7 @@ def run_sweep(
         distributed = DistributedSweep(options.redis_url, run_id, seeder=not options.worker,
                                        seed_wait_s=options.seed_wait_s)
         if distributed.seeder:
+            _prepare_schema(db_url)
             distributed.reset()  # a new sweep, or a resume: the frontier restarts from the start URLs
         distributed.join()
         for key, value in redis_settings(options.redis_url, distributed.keys).items():
