@@ -211,10 +211,12 @@ def scheduler_run(db_url: str | None, tz: str | None, log_dir: Path | None, max_
         raise click.UsageError(str(exc)) from exc
 
 
-@scheduler_group.command(name="_sleep", hidden=True, help="测试用：睡眠若干秒，并在 MARK 文件中记录开始和结束。")
+@scheduler_group.command(name="_sleep", hidden=True,
+                         help="测试用：睡眠若干秒（--hold 文件存在时一直等待），并在 MARK 文件中记录开始和结束。")
 @click.argument("seconds", type=float)
 @click.option("--mark", type=click.Path(dir_okay=False, path_type=Path))
-def scheduler_sleep(seconds: float, mark: Path | None) -> int:
+@click.option("--hold", type=click.Path(dir_okay=False, path_type=Path))
+def scheduler_sleep(seconds: float, mark: Path | None, hold: Path | None) -> int:
     import os
 
     def note(what: str) -> None:
@@ -223,6 +225,8 @@ def scheduler_sleep(seconds: float, mark: Path | None) -> int:
                 fh.write(f"{what} {os.getpid()} {time.time():.6f}\n")
 
     note("start")
+    while hold is not None and hold.exists():
+        time.sleep(0.1)
     time.sleep(seconds)
     note("end")
     return EXIT_OK

@@ -531,9 +531,18 @@ class JobRunner:
     leave: threading.Event = field(default_factory=threading.Event)
     active: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _skip_noted: set[str] = field(default_factory=set)
 
     def say(self, message: str) -> None:
         self.echo(f"[{_fmt_time(datetime.now(UTC), self.tz)}] {message}")
+
+    def note_skip(self, name: str, detail: str = "") -> None:
+        """Say once per blocking run that a due run of ``name`` is skipped (it recurs every tick)."""
+        with self._lock:
+            if name in self._skip_noted:
+                return
+            self._skip_noted.add(name)
+        self.say(f"跳过 {name}：上一次运行仍在进行{detail}；在它结束前到期的运行均跳过。")
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -546,11 +555,11 @@ class JobRunner:
         me = os.getpid()
         holder = acquire_lock(self.engine, name, me, self.host)
         if holder is not None:
-            self.say(f"跳过 {name}：上一次运行仍在进行（主机 {holder.host}，进程 {holder.pid}，"
-                     f"开始于 {_fmt_time(holder.started_at, self.tz)}）。")
+            self.note_skip(name, f"（主机 {holder.host}，进程 {holder.pid}，开始于 {_fmt_time(holder.started_at, self.tz)}）")
             return None
         with self._lock:
             self.active[name] = me
+            self._skip_noted.discard(name)
         try:
             return self._launch(name, list(args), me)
         finally:
@@ -692,7 +701,7 @@ def serve(options: ServeOptions, echo: Echo) -> int:
             runner.say(f"错过 {event.job_id} 的运行（计划时间 {_fmt_time(event.scheduled_run_time, tz)}，"
                        "已超过补跑宽限时间）。")
         elif event.code == EVENT_JOB_MAX_INSTANCES:
-            runner.say(f"跳过 {event.job_id}：上一次运行仍在进行。")
+            runner.note_skip(event.job_id)
         elif event.code == EVENT_JOB_ERROR:
             runner.say(f"计划 {event.job_id} 出错：{event.exception}")
 
