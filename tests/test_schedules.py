@@ -157,6 +157,10 @@ def test_schedule_book_round_trip(db_url: str) -> None:
         with pytest.raises(ScheduleError, match="没有名为"):
             book.pause("tick")
         assert [i.name for i in book.schedules()] == ["夜间巡查"]
+        assert acquire_lock(book.engine, "夜间巡查", _dead_pid()) is None
+        assert book.get("夜间巡查").state == "等待中"  # a stale lock is no running job
+        assert acquire_lock(book.engine, "夜间巡查", os.getpid()) is None  # breaks the stale one
+        assert book.get("夜间巡查").state == "运行中"
 
 
 # ------------------------------------------------------------------------- the scheduler process

@@ -42,7 +42,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from mdwatch.storage.config import default_data_dir, default_db_url, normalize_db_url
 from mdwatch.storage.schedule_tables import ScheduleLock, ScheduleRun, create_schedule_tables
@@ -249,10 +249,6 @@ class LockHolder:
     started_at: datetime
 
 
-def _holder(row: ScheduleLock) -> LockHolder:
-    return LockHolder(row.name, row.pid, row.host, row.started_at)
-
-
 def _lock_alive(holder: LockHolder, host: str) -> bool:
     """A lock of another host is presumed alive (its pid cannot be checked from here)."""
     return holder.host != host or pid_alive(holder.pid, started_before=holder.started_at)
@@ -339,10 +335,12 @@ def break_stale_locks(engine: Engine, host: str | None = None) -> list[LockHolde
     return broken
 
 
-def current_locks(engine: Engine) -> dict[str, LockHolder]:
+def current_locks(engine: Engine, live_only: bool = False) -> dict[str, LockHolder]:
+    """The lock rows by name; with ``live_only``, without the stale ones (not yet broken)."""
+    host = this_host()
     with engine.connect() as conn:
-        return {r.name: LockHolder(r.name, r.pid, r.host, r.started_at)
-                for r in conn.execute(select(ScheduleLock))}
+        locks = {r.name: LockHolder(r.name, r.pid, r.host, r.started_at) for r in conn.execute(select(ScheduleLock))}
+    return {k: h for k, h in locks.items() if _lock_alive(h, host)} if live_only else locks
 
 
 # ---------------------------------------------------------------------------------- the job store
@@ -360,6 +358,12 @@ def _job_store(engine: Engine) -> Any:
                 super().update_job(job)
             except JobLookupError:
                 logging.getLogger(__name__).info("job %s was removed meanwhile", job.id)
+
+        def start(self, scheduler: Any, alias: str) -> None:
+            try:
+                super().start(scheduler, alias)
+            except (IntegrityError, ProgrammingError):  # created by another process at the same moment
+                super().start(scheduler, alias)
 
         def shutdown(self) -> None:  # the engine belongs to the caller
             pass
@@ -460,7 +464,7 @@ class ScheduleBook:
             if not replace:
                 raise ScheduleError(f"计划 {name} 已存在（用 --replace 替换）。") from exc
             self._store.update_job(job)
-        return _info(job, current_locks(self.engine))
+        return _info(job, current_locks(self.engine, live_only=True))
 
     def _job(self, name: str) -> Any:
         job = self._store.lookup_job(name)
@@ -469,10 +473,10 @@ class ScheduleBook:
         return job
 
     def get(self, name: str) -> ScheduleInfo:
-        return _info(self._job(name), current_locks(self.engine))
+        return _info(self._job(name), current_locks(self.engine, live_only=True))
 
     def schedules(self) -> list[ScheduleInfo]:
-        locks = current_locks(self.engine)
+        locks = current_locks(self.engine, live_only=True)
         return sorted((_info(job, locks) for job in self._store.get_all_jobs()), key=lambda i: i.name)
 
     def pause(self, name: str) -> ScheduleInfo:
@@ -673,7 +677,7 @@ def serve(options: ServeOptions, echo: Echo) -> int:
 
     tz = resolve_tz(options.tz)
     engine, url = open_engine(options.db_url)
-    log_dir = options.log_dir or default_data_dir() / "schedule-logs"
+    log_dir = (options.log_dir or default_data_dir() / "schedule-logs").absolute()
     runner = JobRunner(engine=engine, db_url=url, log_dir=log_dir, echo=echo, tz=tz)
     aps_log = logging.getLogger("apscheduler")
     handler = logging.StreamHandler(sys.stderr)

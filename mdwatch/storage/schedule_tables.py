@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Engine, Integer, String, Text
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .schema import Base, IdType, UTCDateTime
@@ -54,4 +55,7 @@ class ScheduleLock(Base):
 def create_schedule_tables(engine: Engine) -> None:
     """Create ``schedule_runs`` and ``schedule_locks`` if absent."""
     tables = [ScheduleRun.__table__, ScheduleLock.__table__]
-    Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
+    try:
+        Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
+    except (IntegrityError, ProgrammingError):  # another process created them at the same moment
+        Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
