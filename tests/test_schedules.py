@@ -324,3 +324,46 @@ def test_campaign_scheduled_every_minute_runs_twice_without_duplicate_leads(
     leads = json.loads(mdwatch("lead", "list", "--campaign", "demo-watch", "--json", db_url=db_url).stdout)
     keys = [(lead["page_url"], lead["rule"]) for lead in leads]
     assert leads and len(keys) == len(set(keys))
+    _campaign_report_renders_in_chromium(db_url, engine, tmp_path)
+
+
+def _campaign_report_renders_in_chromium(db_url: str, engine: Engine, tmp_path: Path) -> None:
+    """Issue 6 acceptance: the campaign's HTML report opens from disk in headless Chromium, with the
+    Chinese headings and the counts of the database."""
+    from playwright.sync_api import sync_playwright
+    from sqlalchemy import func
+
+    from mdwatch.storage.leads import LeadStore
+    from mdwatch.storage.schema import FindingRow as Finding
+    from mdwatch.storage.store import Store
+
+    chromium = Path("/usr/lib/chromium/chromium")
+    if not chromium.exists():
+        pytest.skip("no Chromium")
+    out = tmp_path / "campaign.html"
+    mdwatch("report", "--campaign", "demo-watch", "--format", "html", "-o", str(out), db_url=db_url)
+    store = Store.open(db_url)
+    try:
+        run_ids = LeadStore(store).campaign_run_ids("demo-watch")
+    finally:
+        store.close()
+    with Session(engine) as session:
+        total = session.scalar(select(func.count()).select_from(Finding).where(Finding.run_id.in_(run_ids)))
+    png = tmp_path / "campaign.png"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(out.as_uri(), wait_until="load")
+            page.screenshot(path=str(png), full_page=True)
+            h1 = page.inner_text("h1")
+            h2 = page.eval_on_selector_all("h2", "els => els.map(e => e.textContent.trim())")
+            shown_total = int(page.inner_text("#total-findings"))
+        finally:
+            browser.close()
+    assert h1 == "监测报告"
+    assert {"按规则统计", "按级别统计", "重复违规店铺", "问题明细"} <= set(h2)
+    assert total and shown_total == total
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
