@@ -73,6 +73,8 @@ _CONTEXT_KWARGS: dict[str, Any] = {
     "service_workers": "block",
 }
 
+#: Debian's Chromium binary itself (the /usr/bin/chromium wrapper adds flags and noise)
+CHROMIUM_PATH = "/usr/lib/chromium/chromium"
 CHROMIUM_ARGS: tuple[str, ...] = (
     "--no-sandbox",
     "--disable-gpu",
@@ -90,7 +92,7 @@ _BLOCKED_TYPES = frozenset({"font", "media"})
 class BrowserOptions:
     """How to run the headless browser."""
 
-    executable_path: str = "/usr/lib/chromium/chromium"
+    executable_path: str = CHROMIUM_PATH
     headless: bool = True
     block_resources: bool = True  # fonts and media always; images unless a screenshot is taken
     timeout_s: float = 30.0  # navigation timeout

@@ -35,6 +35,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
+from .browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from .capture import Capture
 
 __all__ = [
@@ -48,15 +49,6 @@ __all__ = [
     "warc_sha256",
 ]
 
-CHROMIUM_PATH = "/usr/lib/chromium/chromium"
-CHROMIUM_ARGS: tuple[str, ...] = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
 
 # The captured body is stored decoded (Scrapy removes content and transfer encodings), so these
 # headers would make a WARC reader decode it a second time; they are kept under another name.

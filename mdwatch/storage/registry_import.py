@@ -37,6 +37,7 @@ from typing import IO, Any, cast
 from lxml import etree
 from sqlalchemy import Engine, create_engine, delete, select, update
 
+from .config import normalize_db_url
 from .registry_schema import (
     RegistryBase,
     class_from_number,
@@ -48,14 +49,6 @@ from .registry_schema import (
     upsert,
 )
 from .registry_store import refresh_summaries
-
-try:
-    from .config import normalize_db_url
-except ImportError:  # pragma: no cover - config.py is written by another module owner
-
-    def normalize_db_url(url: str) -> str:
-        return url
-
 
 Progress = Callable[[int, int], None]
 

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, delete, func, select
 from sqlalchemy.engine import Connection
 
+from .config import normalize_db_url
 from .registry_schema import (
     RegistryBase,
     class_from_number,
@@ -35,13 +36,6 @@ from .registry_schema import (
     udi_devices,
     upsert,
 )
-
-try:
-    from .config import normalize_db_url
-except ImportError:  # pragma: no cover - config.py is written by another module owner
-
-    def normalize_db_url(url: str) -> str:
-        return url
 
 
 @dataclass(frozen=True, slots=True)
