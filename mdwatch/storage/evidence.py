@@ -18,6 +18,7 @@ from sqlalchemy import BigInteger, Engine, ForeignKey, Index, String, Table, Tex
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from .config import default_data_dir, default_db_url, normalize_db_url
+from .images import _sha
 from .records import CaptureRecord, StoredFinding, StoredRun
 from .schema import Base, BlobType, Capture, FindingRow, IdType, PageRow, Run, UTCDateTime
 from .store import create_store_engine
@@ -91,11 +92,6 @@ class PageRef:
     fetched_at: datetime
 
 
-def _sha(value: str) -> str:
-    sha = value.strip().lower()
-    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-        raise ValueError(f"sha256 must be 64 hex digits: {value!r}")
-    return sha
 
 
 def _file(row: EvidenceFileRow) -> EvidenceFile:

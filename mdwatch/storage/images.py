@@ -80,6 +80,7 @@ class ImageRecord:
 
 
 def _sha(value: str) -> str:
+    """``value`` as 64 lower-case hex digits, or ValueError (shared with ``storage.evidence``)."""
     sha = value.strip().lower()
     if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
         raise ValueError(f"sha256 must be 64 hex digits: {value!r}")
