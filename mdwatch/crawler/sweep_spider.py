@@ -12,6 +12,12 @@ Pages marked by the profile as needing the browser get ``meta["mdwatch_browser"]
 ``mdwatch.crawler.browser.NeedsBrowserMiddleware`` routes through Chromium when the crawl has the
 browser configured (ignored otherwise); a response it rendered has ``meta["mdwatch_via_browser"]``.
 
+Images (``fetch_settings.fetch_images``, for OCR): a stored page's ``<img>`` images and those of
+its qualification pages are downloaded in the same crawl (at most ``max_images_per_page`` per
+HTML page, the rest recorded as skipped; each URL once per crawl, recent downloads kept in a
+bounded memory cache) and the page's item is yielded once they are in, with them in
+``SweepItem.images``. Image requests stay in this process (``meta["mdwatch_local"]``).
+
 Distributed (``distributed``, crawler/distributed.py): requests go through a shared Redis queue
 and dupe filter, so callbacks and meta must survive pickling; only the seeder yields the start
 requests (then marks the sweep seeded); a shop's qualification requests carry
@@ -21,6 +27,7 @@ any process are not crawled as pages of their own.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,11 +38,13 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from .capture import Capture, FetchSettings
+from .images import ImageCapture, decode_data_uri, image_urls, is_data_uri
 from .profile import Profile, Role
 from .spiders import (
     _content_type,
     _headers_of,
     _html_response,
+    _mb,
     classify_failure,
     detect_encoding,
     is_html,
@@ -50,13 +59,15 @@ __all__ = ["SweepFailure", "SweepItem", "SweepSpider"]
 _ROLE = "mdwatch_role"
 _SHOP = "mdwatch_shop"
 _RELATED_OF = "mdwatch_related_of"
+_IMAGE_OF = "mdwatch_image"  # the image URL as found on the page
+IMAGE_CACHE_BYTES = 64 * 1024 * 1024  # downloaded images kept for other pages of the crawl
 LOCAL_META = "mdwatch_local"  # crawler/distributed.py: stays in this process (a shop's qualification pages)
 BROWSER_META = "mdwatch_browser"  # the names of crawler/browser.py (docs/sweep-design.md)
 VIA_BROWSER_META = "mdwatch_via_browser"
 
 # Products first (they are the bulk and need nothing more), then qualification pages (a shop
 # waits for them), then shops, listing pages and home pages: the frontier stays small.
-PRIORITY: dict[str, int] = {"related": 40, "product": 30, "shop": 20, "pagination": 15, "page": 10, "platform": 0}
+PRIORITY: dict[str, int] = {"image": 45, "related": 40, "product": 30, "shop": 20, "pagination": 15, "page": 10, "platform": 0}
 STORED_ROLES: frozenset[str] = frozenset({"platform", "shop", "product", "page"})
 
 
@@ -70,6 +81,7 @@ class SweepItem:
     shop_url: str | None = None  # the shop a product / listing page was found on
     related: tuple[Capture, ...] = ()  # qualification pages of a shop, one hop away
     via_browser: bool = False
+    images: tuple[ImageCapture, ...] = ()  # images of the page and its related pages (fetch_images)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +95,9 @@ class SweepFailure:
 
 
 @dataclass(slots=True)
-class _PendingShop:
+class _PendingPage:
+    """A stored page waiting for its qualification pages and its images."""
+
     capture: Capture
     role: str
     kind_hint: str | None
@@ -92,11 +106,14 @@ class _PendingShop:
     links: list[str]
     pending: int
     related: dict[str, Capture] = field(default_factory=dict)
+    image_urls: list[str] = field(default_factory=list)  # images of the page and related pages
+    images: dict[str, ImageCapture] = field(default_factory=dict)  # finished (or skipped) ones
 
     def item(self) -> SweepItem:
         order = {u: n for n, u in enumerate(self.links)}
         related = tuple(sorted(self.related.values(), key=lambda c: order.get(c.url, len(order))))
-        return SweepItem(self.capture, self.role, self.kind_hint, self.shop_url, related, self.via_browser)
+        images = tuple(self.images[u] for u in self.image_urls if u in self.images)
+        return SweepItem(self.capture, self.role, self.kind_hint, self.shop_url, related, self.via_browser, images)
 
 
 class SweepSpider(scrapy.Spider):
@@ -123,7 +140,12 @@ class SweepSpider(scrapy.Spider):
         self.requested = 0  # stored-role pages requested (counts against the budget)
         self.skipped_done = 0  # done product pages not requested again (resume)
         self._related_urls: set[str] = set()
-        self._pending: dict[str, _PendingShop] = {}
+        self._pending: dict[str, _PendingPage] = {}
+        # images: finished downloads by URL (bounded, oldest dropped), in-flight ones → pages waiting
+        self._images: OrderedDict[str, ImageCapture] = OrderedDict()
+        self._image_bytes = 0
+        self._image_waiters: dict[str, list[str]] = {}
+        self.images_requested = 0
 
     # ------------------------------------------------------------------ requests
 
@@ -216,15 +238,17 @@ class SweepSpider(scrapy.Spider):
     ) -> SweepItem | list[scrapy.Request]:
         kind_hint = self.profile.page_kind(role)
         via_browser = capture.method == "browser"
-        if role not in ("shop", "page") or not self.profile.qualification_link_words:
-            return SweepItem(capture, role, kind_hint, shop_url, (), via_browser)
-        links = _qualification_links(page, self.profile, capture.url)
-        if not links:
-            return SweepItem(capture, role, kind_hint, shop_url, (), via_browser)
-        self._pending[capture.url] = _PendingShop(capture, role, kind_hint, shop_url, via_browser, links, len(links))
+        links: list[str] = []
+        if role in ("shop", "page") and self.profile.qualification_link_words:
+            links = _qualification_links(page, self.profile, capture.url)
+        pending = _PendingPage(capture, role, kind_hint, shop_url, via_browser, links, len(links))
+        image_requests = self._image_requests(pending, page)
+        if pending.pending <= 0:
+            return pending.item()
+        self._pending[capture.url] = pending
         requests = []
         meta: dict[str, Any] = {_RELATED_OF: capture.url}
-        if self.distributed is not None:
+        if self.distributed is not None and links:
             self.distributed.add_related(links)
             meta[LOCAL_META] = True  # the shop waits here: its qualification pages come back here
         for link in links:
@@ -233,17 +257,20 @@ class SweepSpider(scrapy.Spider):
                 link, callback=self.parse_related, errback=self.related_failed, dont_filter=True,
                 priority=PRIORITY["related"], meta=dict(meta),
             ))
-        return requests
+        return requests + image_requests
 
-    def parse_related(self, response: Response, **kwargs: Any) -> Iterator[SweepItem]:
+    def parse_related(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         owner = response.meta[_RELATED_OF]
         pending = self._pending.get(owner)
         if pending is None:
             return
         capture = self._capture(response)
+        requests: list[scrapy.Request] = []
         if capture is not None and 200 <= response.status < 300:
             pending.related[capture.url] = capture
+            requests = self._image_requests(pending, _html_response(response))
         yield from self._related_done(owner, pending)
+        yield from requests
 
     def related_failed(self, failure: Failure) -> Iterator[SweepItem]:
         request = getattr(failure, "request", None)
@@ -253,11 +280,115 @@ class SweepSpider(scrapy.Spider):
             return
         yield from self._related_done(owner, pending)  # a failed qualification page never fails the shop
 
-    def _related_done(self, owner: str, pending: _PendingShop) -> Iterator[SweepItem]:
+    def _related_done(self, owner: str, pending: _PendingPage) -> Iterator[SweepItem]:
         pending.pending -= 1
         if pending.pending <= 0:
             del self._pending[owner]
             yield pending.item()
+
+    # ------------------------------------------------------------------ images
+
+    def _image_requests(self, pending: _PendingPage, page: TextResponse) -> list[scrapy.Request]:
+        """Register an HTML page's images with the page waiting for them; requests for new ones."""
+        settings = self.fetch_settings
+        if not settings.fetch_images:
+            return []
+        try:
+            found = image_urls(page, exclude=set(pending.image_urls))
+        except Exception:  # a pathological page: no images rather than no page
+            return []
+        owner = pending.capture.url
+        requests: list[scrapy.Request] = []
+        for n, url in enumerate(found):
+            pending.image_urls.append(url)
+            if n >= settings.max_images_per_page:
+                pending.images[url] = ImageCapture.skipped(
+                    url, "limit", f"超过每页图片数量上限（{settings.max_images_per_page} 张），未下载。"
+                )
+            elif (known := self._images.get(url)) is not None:
+                self._images.move_to_end(url)
+                pending.images[url] = known
+            elif url in self._image_waiters:
+                if owner not in self._image_waiters[url]:
+                    self._image_waiters[url].append(owner)
+                    pending.pending += 1
+            elif is_data_uri(url):
+                pending.images[url] = self._data_image(url)
+            else:
+                self._image_waiters[url] = [owner]
+                pending.pending += 1
+                self.images_requested += 1
+                requests.append(self._image_request(url))
+        return requests
+
+    def _image_request(self, url: str) -> scrapy.Request:
+        # redirects and retries by Scrapy's middlewares; an HTTP error arrives at image_failed
+        meta: dict[str, Any] = {_IMAGE_OF: url, "download_maxsize": self.fetch_settings.max_image_bytes,
+                                LOCAL_META: True}
+        return scrapy.Request(url, callback=self.parse_image, errback=self.image_failed, dont_filter=True,
+                              priority=PRIORITY["image"], meta=meta)
+
+    def _data_image(self, uri: str) -> ImageCapture:
+        try:
+            media_type, body = decode_data_uri(uri)
+        except ValueError:
+            return ImageCapture.skipped(uri, "bad_data_uri", "内嵌图片（data: URI）无法解码。")
+        limit = self.fetch_settings.max_image_bytes
+        if len(body) > limit:
+            return ImageCapture.skipped(uri, "too_large", f"图片超过大小上限 {_mb(limit)}，未读取。", 0, media_type)
+        return ImageCapture.downloaded(uri, 0, media_type, body)
+
+    def parse_image(self, response: Response, **kwargs: Any) -> Iterator[SweepItem]:
+        url: str = response.meta[_IMAGE_OF]
+        status = response.status
+        content_type = _content_type(_headers_of(response))
+        limit = self.fetch_settings.max_image_bytes
+        if not 200 <= status < 300:
+            image = ImageCapture.skipped(url, "http_status", f"图片下载失败：服务器返回 HTTP {status}。", status,
+                                         content_type)
+        elif len(response.body) > limit:
+            image = ImageCapture.skipped(url, "too_large", f"图片超过大小上限 {_mb(limit)}，未下载。", status,
+                                         content_type)
+        else:
+            image = ImageCapture.downloaded(url, status, content_type, response.body)
+        yield from self._image_done(url, image)
+
+    def image_failed(self, failure: Failure) -> Iterator[SweepItem]:
+        request = getattr(failure, "request", None)
+        url: str | None = request.meta.get(_IMAGE_OF) if request is not None else None
+        if url is None:
+            return
+        response = getattr(failure.value, "response", None)
+        if response is not None:
+            status = int(response.status)
+            yield from self._image_done(url, ImageCapture.skipped(
+                url, "http_status", f"图片下载失败：服务器返回 HTTP {status}。", status))
+            return
+        error = classify_failure(failure, url, self.fetch_settings)
+        if error.kind == "too_large":
+            message = f"图片超过大小上限 {_mb(self.fetch_settings.max_image_bytes)}，未下载。"
+        else:
+            message = "图片下载失败：" + error.message.split("：", 1)[-1]
+        yield from self._image_done(url, ImageCapture.skipped(url, error.kind, message))
+
+    def _image_done(self, url: str, image: ImageCapture) -> Iterator[SweepItem]:
+        self._remember(url, image)
+        for owner in self._image_waiters.pop(url, []):
+            pending = self._pending.get(owner)
+            if pending is None:
+                continue
+            pending.images[url] = image
+            pending.pending -= 1
+            if pending.pending <= 0:
+                del self._pending[owner]
+                yield pending.item()
+
+    def _remember(self, url: str, image: ImageCapture) -> None:
+        self._images[url] = image
+        self._image_bytes += len(image.body)
+        while self._image_bytes > IMAGE_CACHE_BYTES and len(self._images) > 1:
+            _, old = self._images.popitem(last=False)
+            self._image_bytes -= len(old.body)
 
     def failed(self, failure: Failure) -> Iterator[SweepFailure]:
         request = getattr(failure, "request", None)

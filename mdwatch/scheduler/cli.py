@@ -160,10 +160,12 @@ def demo_serve(port: int) -> int:
 
 @demo.command(name="run", help="启动演示平台，扫描全部页面，写入数据库并输出各规则汇总。")
 @click.option("--db", "db_url", envvar="MDWATCH_DB_URL", help="数据库 URL（默认：用户数据目录下的 SQLite）。")
-def demo_run(db_url: str | None) -> int:
+@click.option("--ocr-engine", type=click.Choice(("rapidocr", "tesseract", "none")), default="rapidocr",
+              envvar="MDWATCH_OCR_ENGINE", show_default=True, help="图片文字识别引擎；none 为不识别图片。")
+def demo_run(db_url: str | None, ocr_engine: str) -> int:
     from mdwatch.scheduler.demo import run_demo
 
-    return run_demo(db_url)
+    return run_demo(db_url, None if ocr_engine == "none" else ocr_engine)
 
 
 @cli.group(help="证据（固证）：导出证据包、离线校验。")
@@ -208,9 +210,12 @@ def evidence_verify(zip_path: str) -> int:
 @click.option("--redis", "redis_url", envvar="MDWATCH_REDIS_URL",
               help="分布式巡查：共享抓取队列所在的 Redis（如 redis://127.0.0.1:6379/0）。")
 @click.option("--worker", is_flag=True, help="分布式巡查：作为工作进程加入 --resume ID 指定的巡查。")
+@click.option("--ocr-engine", type=click.Choice(("rapidocr", "tesseract", "none")), default="rapidocr",
+              envvar="MDWATCH_OCR_ENGINE", show_default=True,
+              help="图片文字识别引擎（下载每个页面及其资质页的图片并识别；none 为不下载、不识别图片）。")
 def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | None, resume: int | None,
           no_robots: bool, concurrency: int, workers: int | None, no_browser: bool,
-          redis_url: str | None, worker: bool, no_screenshots: bool) -> int:
+          redis_url: str | None, worker: bool, no_screenshots: bool, ocr_engine: str) -> int:
     from mdwatch.scheduler.sweep import SweepError, SweepOptions, print_sweep_summary, run_sweep
 
     if base_url is not None:
@@ -219,6 +224,7 @@ def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | 
     options = SweepOptions(db_url=db_url, base_url=base_url, budget=budget, resume=resume,
                            obey_robots=not no_robots, concurrency=concurrency, workers=workers,
                            browser=not no_browser, redis_url=redis_url or None, worker=worker,
+                           ocr_engine=None if ocr_engine == "none" else ocr_engine,
                            extra_settings=(("MDWATCH_SCREENSHOTS", False),) if no_screenshots else ())
     try:
         result = run_sweep(profile, options, console=console)

@@ -10,8 +10,8 @@ from mdwatch.storage.config import default_db_url, normalize_db_url
 from mdwatch.storage.registry_import import import_paths
 
 
-def run_demo(db_url: str | None = None) -> int:
-    """Import the demo registry, then sweep the demo platform (one process: call once)."""
+def run_demo(db_url: str | None = None, ocr_engine: str | None = "rapidocr") -> int:
+    """Import the demo registry, then sweep the demo platform with OCR of its images (one process: call once)."""
     console = make_console()
     url = normalize_db_url(db_url or default_db_url())
     console.print("导入演示注册证数据库……")
@@ -19,6 +19,6 @@ def run_demo(db_url: str | None = None) -> int:
         console.print(report.summary_zh(), soft_wrap=True)
     with serve() as server:
         console.print(f"演示平台：{server.base_url}/index.html，按平台配置 demo 巡查全平台。")
-        result = run_sweep("demo", SweepOptions(db_url=url, base_url=server.base_url), console=console)
+        result = run_sweep("demo", SweepOptions(db_url=url, base_url=server.base_url, ocr_engine=ocr_engine), console=console)
     print_sweep_summary(console, result)
     return 0 if result.status == "done" and not result.errors else 3

@@ -81,6 +81,8 @@ class SweepOptions:
     redis_url: str | None = None  # distributed: the shared frontier (MDWATCH_REDIS_URL)
     worker: bool = False  # distributed: join the sweep ``resume`` instead of seeding it
     seed_wait_s: float = 120.0  # distributed worker: how long to wait for the seeder
+    ocr_engine: str | None = None  # rapidocr | tesseract; None: no image is downloaded or read
+    ocr_workers: int | None = None  # OCR processes; None: one per core
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,9 +341,11 @@ def run_sweep(
         if on_update is not None:
             on_update(rt)
 
-    runtime = SweepRuntime(ProcessorConfig(db_url, run_id, started), workers=workers, on_update=update)
+    runtime = SweepRuntime(ProcessorConfig(db_url, run_id, started), workers=workers, on_update=update,
+                           ocr_engine=options.ocr_engine, ocr_workers=options.ocr_workers)
     budget = None if options.budget is None else max(options.budget - len(already), 0)
-    fetch = FetchSettings(timeout_s=options.timeout_s, user_agent=options.user_agent)
+    fetch = FetchSettings(timeout_s=options.timeout_s, user_agent=options.user_agent,
+                          fetch_images=options.ocr_engine is not None)
 
     from scrapy.crawler import CrawlerProcess
 
@@ -365,6 +369,8 @@ def run_sweep(
              "seconds_this_run": round(seconds, 3), "via_browser": runtime.via_browser,
              "close_reason": runtime.close_reason, "workers": workers,
              "responses_this_run": int(runtime.extra.get("responses", 0))}
+    if "ocr" in runtime.extra:
+        stats["ocr_this_run"] = runtime.extra["ocr"]
     last = True
     if distributed is not None:
         summary = {"worker": distributed.worker_id, "role": "seeder" if distributed.seeder else "worker",

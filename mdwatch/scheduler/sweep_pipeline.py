@@ -11,6 +11,13 @@ The work of one page (:class:`PageProcessor`) runs either inline in the crawl's 
 commit run beside Scrapy's engine rather than stalling it. Workers exit when their parent dies
 (``kill -9`` of a sweep leaves no orphan behind).
 
+OCR (``SweepRuntime.ocr_engine``; issue 4 item 5): the spider hands each page over together with
+its downloaded images (``SweepItem.images``). Their reading goes to one :class:`OcrStage`
+shared by the whole sweep (its own process pool sized to the cores; each distinct image read
+once, cached in the database); the page's item waits, as an asyncio future, for its own images
+only, then goes to the analysis worker with the text read. Neither the reactor thread nor any
+other page waits for it; a page without images goes straight through.
+
 Hooks for the other parts of issue 5 are the functions under "HOOKS" below: history
 (before / after a page is stored, at the end of a sweep) and evidence (after a page is stored,
 in the crawl process, where the browser lives).
@@ -25,8 +32,8 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -41,7 +48,9 @@ from twisted.internet.threads import deferToThread
 from mdwatch.analyzers.history import from_stored, history_findings, snapshot
 from mdwatch.analyzers.model import Context, PageKind
 from mdwatch.crawler.capture import FetchResult
+from mdwatch.crawler.images import ImageCapture
 from mdwatch.crawler.sweep_spider import SweepFailure, SweepItem
+from mdwatch.scheduler.ocr_stage import ImageOutcome, OcrStage
 from mdwatch.scheduler.pipeline import ScanOutcome, analyze_result, make_context, page_record
 from mdwatch.scheduler.registry import RegistrySource
 from mdwatch.storage.history import HistoryStore
@@ -261,16 +270,17 @@ class PageProcessor:
         self.registry.close()
         self.store.close()
 
-    def process(self, item: SweepItem) -> PageDone:
+    def process(self, item: SweepItem, ocr: Mapping[str, ImageOutcome] | None = None) -> PageDone:
+        """Analyze and store one page; ``ocr`` (None: the sweep runs without OCR) is what its images read."""
         try:
-            return self._process(item)
+            return self._process(item, ocr)
         except Exception as exc:  # one bad page never stops a sweep
             return PageDone(item.capture.url, item.role, error=f"处理 {item.capture.url} 时出错：{type(exc).__name__}：{exc}")
 
-    def _process(self, item: SweepItem) -> PageDone:
+    def _process(self, item: SweepItem, ocr: Mapping[str, ImageOutcome] | None) -> PageDone:
         url = item.capture.url
-        result = FetchResult(url, item.capture, None, item.related)
-        outcome = analyze_result(result, self.ctx, cast("PageKind | None", item.kind_hint), self.registry)
+        result = FetchResult(url, item.capture, None, item.related, item.images)
+        outcome = analyze_result(result, self.ctx, cast("PageKind | None", item.kind_hint), self.registry, ocr)
         if outcome.error is not None or outcome.page is None:
             return PageDone(url, item.role, error=outcome.error or f"无法分析 {url}。")
         extracted = dict(outcome.extracted)
@@ -315,9 +325,18 @@ def _init_worker(config: ProcessorConfig, parent: int) -> None:
     _worker = PageProcessor(config)
 
 
-def _work(item: SweepItem) -> PageDone:
+def _work(item: SweepItem, ocr: Mapping[str, ImageOutcome] | None = None) -> PageDone:
     assert _worker is not None
-    return _worker.process(item)
+    return _worker.process(item, ocr)
+
+
+def _without_bodies(item: SweepItem) -> SweepItem:
+    """The item as the analysis needs it: image URLs, not their bytes (they are read already)."""
+    if not item.images:
+        return item
+    images = tuple(ImageCapture(i.url, i.status, i.content_type, b"", i.sha256, i.error, i.error_kind)
+                   for i in item.images)
+    return dataclasses.replace(item, images=images)
 
 
 # ============================================================================ crawl side
@@ -329,6 +348,8 @@ class SweepRuntime:
 
     config: ProcessorConfig
     workers: int = 1  # 0: process pages inline in the crawl thread
+    ocr_engine: str | None = None  # None: no OCR (the spider then downloads no image)
+    ocr_workers: int | None = None  # OCR processes; None: one per core
     on_update: Callable[[SweepRuntime], None] | None = None
     started: float = field(default_factory=time.monotonic)
     pages: int = 0  # stored by this process
@@ -365,6 +386,22 @@ class SweepRuntime:
             self.error_messages.append(message)
 
 
+def _close_in_thread(stage: OcrStage) -> Future[None]:
+    """Close the OCR stage (joins its pool) on a thread of its own, never on the reactor's."""
+    future: Future[None] = Future()
+
+    def run() -> None:
+        try:
+            stage.close()
+        except BaseException as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
+
+    threading.Thread(target=run, name="mdwatch-ocr-close", daemon=True).start()
+    return future
+
+
 class SweepPipeline:
     """Scrapy item pipeline of a sweep; configured by the spider's ``sweep_runtime`` attribute."""
 
@@ -373,6 +410,7 @@ class SweepPipeline:
         self.runtime = runtime
         self._executor: Executor | None = None
         self._inline: PageProcessor | None = None
+        self._ocr: OcrStage | None = None
         crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -386,6 +424,9 @@ class SweepPipeline:
         rt = self.runtime
         settings = self.crawler.settings
         evidence_open(rt, settings.getbool("MDWATCH_EVIDENCE", True))
+        if rt.ocr_engine is not None:
+            # the pool starts on the first image that needs reading
+            self._ocr = OcrStage(rt.ocr_engine, workers=rt.ocr_workers, db_url=rt.config.db_url)
         if rt.workers <= 0:
             self._inline = PageProcessor(rt.config)
         else:
@@ -403,6 +444,10 @@ class SweepPipeline:
         if self._inline is not None:
             self._inline.close()
             self._inline = None
+        if self._ocr is not None:
+            stage, self._ocr = self._ocr, None
+            self.runtime.extra["ocr"] = {"engine": stage.engine_name, **stage.stats.as_dict()}
+            await asyncio.wrap_future(_close_in_thread(stage))
         self._note_budget()
 
     def _note_budget(self) -> None:
@@ -434,11 +479,17 @@ class SweepPipeline:
         if isinstance(item, SweepFailure):
             rt.error(item.message)
         elif isinstance(item, SweepItem):
+            ocr: Mapping[str, ImageOutcome] | None = None
+            if self._ocr is not None:
+                ocr = {}
+                if item.images:  # wait for this page's images only, off the reactor thread
+                    ocr = (await asyncio.wrap_future(self._ocr.submit(item.images))).results
+                    item = _without_bodies(item)
             if self._inline is not None:
-                done = self._inline.process(item)
+                done = self._inline.process(item, ocr)
             else:
                 assert self._executor is not None
-                done = await asyncio.wrap_future(self._executor.submit(_work, item))
+                done = await asyncio.wrap_future(self._executor.submit(_work, item, ocr))
             rt.record(done)
             if item.via_browser and done.stored:
                 rt.via_browser += 1
