@@ -58,7 +58,7 @@ def redis_prefix() -> Iterator[str]:
 
 def _cmd(db_url: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "mdwatch.scheduler.cli", "sweep", "demo", "--db", db_url, "--no-browser",
-            "--workers", "0", *args]
+            "--workers", "0", "--ocr-engine", "none", *args]
 
 
 def _env(prefix: str | None) -> dict[str, str]:

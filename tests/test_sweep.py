@@ -34,7 +34,8 @@ def demo() -> Iterator[DemoServer]:
 
 
 def _cmd(db: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "mdwatch.scheduler.cli", "sweep", *args, "--db", f"sqlite:///{db}", "--no-browser"]
+    return [sys.executable, "-m", "mdwatch.scheduler.cli", "sweep", *args, "--db", f"sqlite:///{db}", "--no-browser",
+            "--ocr-engine", "none"]
 
 
 def _sweep(db: Path, *args: str) -> subprocess.CompletedProcess[str]:

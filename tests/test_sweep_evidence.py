@@ -44,7 +44,7 @@ def _flip(data: bytes) -> bytes:
 def test_sweep_evidence_exports_and_verifies(demo: DemoServer, tmp_path: Path) -> None:
     db = tmp_path / "ev.db"
     env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), MDWATCH_DB_URL=f"sqlite:///{db}")
-    proc = _run(env, "sweep", "demo", "--base-url", demo.base_url, "--budget", "14", "--workers", "0")
+    proc = _run(env, "sweep", "demo", "--base-url", demo.base_url, "--budget", "14", "--workers", "0", "--ocr-engine", "none")
     assert proc.returncode == 0, proc.stderr + proc.stdout
 
     with sqlite3.connect(db) as conn:

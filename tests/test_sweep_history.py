@@ -82,7 +82,7 @@ class Site:
 
 def _sweep(db: Path, profile: Path, base: str, *args: str) -> None:
     cmd = [sys.executable, "-m", "mdwatch.scheduler.cli", "sweep", str(profile), "--base-url", base,
-           "--db", f"sqlite:///{db}", "--no-browser", "--workers", "0", *args]
+           "--db", f"sqlite:///{db}", "--no-browser", "--workers", "0", "--ocr-engine", "none", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert "巡查已完成" in proc.stdout

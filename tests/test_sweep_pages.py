@@ -36,7 +36,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoServer
     env = dict(os.environ, XDG_DATA_HOME=str(db.parent / "data"))
     with serve() as server:
         proc = subprocess.run(
-            [sys.executable, "-m", "mdwatch.scheduler.cli", "sweep", "demo", "--base-url", server.base_url,
+            [sys.executable, "-m", "mdwatch.scheduler.cli", "sweep", "demo", "--base-url", server.base_url, "--ocr-engine", "none",
              "--db", f"sqlite:///{db}", "--no-screenshots"],
             capture_output=True, text=True, timeout=400, env=env, check=False,
         )
