@@ -1,7 +1,9 @@
 """Distributed sweeps: two ``mdwatch sweep`` processes share one frontier in Redis and one PostgreSQL.
 
 The seeding process (``mdwatch sweep demo`` with ``MDWATCH_REDIS_URL``) and a worker
-(``--worker --resume 1``, started first: it waits for the run) crawl the demo platform together.
+(``--worker --resume 1``: it waits for the run) crawl the demo platform together; the demo server
+holds every page request until both have joined, so both take part whatever their start-up times.
+A worker that arrives after the end is told the sweep is over and exits 0.
 Every URL is fetched exactly once across both (the demo server's own hit counts, and the sweep's
 per-URL fetch counts in Redis as recorded in the run's stats); the findings equal a single-process
 sweep's. The browser is off (``--no-browser``): a browser re-request of a page whose static HTML
@@ -17,6 +19,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from importlib import resources
@@ -26,7 +29,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import postgres_schema_url, service_unavailable
 
-from mdwatch.crawler.distributed import SweepKeys, redis_settings
+from mdwatch.crawler.distributed import FINISHED_TTL_S, SweepKeys, redis_settings
 from mdwatch.demo.server import DemoServer, serve
 from mdwatch.storage.store import Store
 from mdwatch.storage.sweeps import get_sweep, sweep_findings
@@ -114,15 +117,29 @@ def test_two_workers_fetch_every_url_once(redis_prefix: str, tmp_path: Path) -> 
     demo: DemoServer
     with serve() as demo, postgres_schema_url() as db:
         env = _env(redis_prefix)
-        # the worker first: it waits until the seeder has opened run 1 in Redis
-        worker = subprocess.Popen(_cmd(db, "--worker", "--resume", "1", "--concurrency", "2"), env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        keys = SweepKeys(1, redis_prefix)
+        # the crawl is held (every page request waits) until both processes have joined run 1:
+        # otherwise the seeder may fetch the whole demo before the worker's interpreter is up
+        demo.hold_pages()
         seeder = subprocess.Popen(_cmd(db, "--base-url", demo.base_url, "--concurrency", "2"), env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        worker = subprocess.Popen(_cmd(db, "--worker", "--resume", "1", "--concurrency", "2"), env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
+            client = Redis.from_url(REDIS_URL)
+            try:
+                deadline = time.monotonic() + TIMEOUT
+                while client.scard(keys.crawling) < 2 and time.monotonic() < deadline:
+                    assert seeder.poll() is None and worker.poll() is None, "a process left before both joined"
+                    time.sleep(0.05)
+                assert client.scard(keys.crawling) == 2, "the worker never joined"
+            finally:
+                client.close()
+            demo.release_pages()
             s_out, s_err = seeder.communicate(timeout=TIMEOUT)
             w_out, w_err = worker.communicate(timeout=TIMEOUT)
         finally:
+            demo.release_pages()
             for proc in (seeder, worker):
                 if proc.poll() is None:
                     proc.kill()
@@ -142,7 +159,8 @@ def test_two_workers_fetch_every_url_once(redis_prefix: str, tmp_path: Path) -> 
 
         # both processes took part; together they stored every page once
         assert set(processes) == {"seeder", "worker"}
-        assert processes["seeder"]["pages_this_run"] > 0 and processes["worker"]["pages_this_run"] > 0
+        assert processes["seeder"]["pages_this_run"] > 0 and processes["worker"]["pages_this_run"] > 0, (
+            processes, w_out, w_err)
         assert processes["seeder"]["pages_this_run"] + processes["worker"]["pages_this_run"] == len(stored)
         assert len(stored) == len(set(stored)) == single_pages == run.stats["pages"]
 
@@ -159,9 +177,27 @@ def test_two_workers_fetch_every_url_once(redis_prefix: str, tmp_path: Path) -> 
         # the findings equal the single-process sweep's
         assert got == expected
 
-        # the last process removed the sweep's keys
+        # the last process removed the sweep's keys but the marker that answers late workers
         client = Redis.from_url(REDIS_URL)
         try:
-            assert list(client.scan_iter(match=redis_prefix + ":*")) == []
+            assert [k.decode() for k in client.scan_iter(match=redis_prefix + ":*")] == [keys.finished]
+            assert client.get(keys.finished) == b"done" and 0 < client.ttl(keys.finished) <= FINISHED_TTL_S
         finally:
             client.close()
+
+        # a worker that arrives after the end is told so and exits 0, from Redis's marker …
+        late = subprocess.run(_cmd(db, "--worker", "--resume", "1"), capture_output=True, text=True,
+                              timeout=TIMEOUT, env=env)
+        assert late.returncode == 0, late.stderr + late.stdout
+        assert "已由其他进程完成" in late.stdout and "Traceback" not in late.stderr
+        # … and, once the marker has expired, from the database
+        client = Redis.from_url(REDIS_URL)
+        try:
+            client.delete(keys.finished)
+        finally:
+            client.close()
+        later = subprocess.run(_cmd(db, "--worker", "--resume", "1"), capture_output=True, text=True,
+                               timeout=TIMEOUT, env=env)
+        assert later.returncode == 0 and "已由其他进程完成" in later.stdout, later.stderr + later.stdout
+        with Store.open(db) as store:
+            assert get_sweep(store, 1).stats == run.stats  # type: ignore[union-attr]  # untouched

@@ -13,10 +13,18 @@ Keys (``<prefix>`` is ``MDWATCH_REDIS_PREFIX``, default ``mdwatch``; ``<id>`` th
 - ``:seeded`` — set once every start URL is in the queue (before it, an empty queue means nothing);
 - ``:workers`` — hash worker id → ``"<busy 0|1> <unix time>"``, refreshed every 0.2 s;
 - ``:active`` — processes in the sweep (the one that brings it to 0 finishes the run);
+- ``:crawling`` — processes whose crawl engine has opened and takes requests from the queue;
 - ``:related`` — qualification pages claimed by a shop (never crawled as pages of their own);
 - ``:fetched`` / ``:refetched`` — responses per URL: the fetch of each request, and apart from
   it the browser's second fetch of a static page that lacked its content (``NeedsBrowserMiddleware``);
-- ``:stats`` — per-worker summaries, gathered by the last process.
+- ``:stats`` — per-worker summaries, gathered by the last process;
+- ``:finished`` — set by the last process as it leaves (``closing``, then the run's status); kept
+  for :data:`FINISHED_TTL_S` after the other keys are deleted, so a worker that arrives late is
+  told the sweep is over instead of waiting for a seeder that has gone.
+
+Joining and leaving are atomic (Lua scripts): a process joins only while ``:finished`` is unset,
+and the process that brings ``:active`` to 0 sets it in the same step, so no worker can slip in
+after the last one decided it was last.
 
 Termination: a process closes when its own engine is idle (nothing downloading, nothing in its
 item pipeline, nothing local queued), the shared queue is empty, the sweep is seeded, and no
@@ -37,7 +45,7 @@ import secrets
 import socket
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +61,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COORDINATOR_PATH",
+    "FINISHED_TTL_S",
     "LOCAL_META",
     "QUIET_S",
     "SCHEDULER_PATH",
@@ -73,6 +82,24 @@ COORDINATOR_PATH = "mdwatch.crawler.distributed.SweepCoordinator"
 HEARTBEAT_S = 0.2  # publish this process's state; poll the shared queue when idle
 QUIET_S = 0.6  # everyone idle and the queue empty this long: the sweep is over
 STALE_S = 30.0  # a worker silent this long is gone
+FINISHED_TTL_S = 7 * 24 * 3600  # how long a finished sweep answers late workers from Redis
+
+# KEYS: active, finished. Join unless the sweep has finished; 1 joined, 0 refused.
+_JOIN_LUA = """
+if redis.call('exists', KEYS[2]) == 1 then return 0 end
+redis.call('incr', KEYS[1])
+return 1
+"""
+# KEYS: active, finished. Leave; the process that brings the count to 0 marks the sweep closing
+# in the same step and gets 1.
+_LEAVE_LUA = """
+local n = redis.call('decr', KEYS[1])
+if n <= 0 then
+  redis.call('set', KEYS[2], 'closing')
+  return 1
+end
+return 0
+"""
 
 
 def default_prefix() -> str:
@@ -97,8 +124,8 @@ class SweepKeys:
         return f"{self.base}:{name}"
 
     def all(self) -> list[str]:
-        names = ("requests", "dupefilter", "open", "seeded", "workers", "active", "related",
-                 "fetched", "refetched", "stats")
+        names = ("requests", "dupefilter", "open", "seeded", "workers", "active", "crawling", "related",
+                 "fetched", "refetched", "stats", "finished")
         return [f"{self.base}:{n}" for n in names]
 
 
@@ -141,17 +168,34 @@ class DistributedSweep:
     # -- life cycle
 
     @staticmethod
-    def wait_open(redis_url: str, run_id: int, timeout_s: float, prefix: str | None = None) -> bool:
-        """Wait (a worker started before the seeder) until the sweep ``run_id`` is open in Redis."""
+    def wait_open(redis_url: str, run_id: int, timeout_s: float, prefix: str | None = None,
+                  finished_elsewhere: Callable[[], bool] | None = None) -> str:
+        """Wait (a worker started before the seeder) until the sweep ``run_id`` is open in Redis.
+
+        Returns ``"open"``, ``"finished"`` (the sweep has already been completed by others: in
+        Redis, or by ``finished_elsewhere()``, polled about once a second, e.g. the database) or
+        ``"timeout"``. A sweep that is closing or ended interrupted is waited on: a resume by its
+        seeder reopens it.
+        """
         keys = SweepKeys(run_id, prefix or default_prefix())
         client = _connect(redis_url)
         try:
             deadline = time.monotonic() + timeout_s
-            while not client.exists(keys.open):
-                if time.monotonic() >= deadline:
-                    return False
+            next_check = 0.0
+            while True:
+                opened, finished = client.mget(keys.open, keys.finished)
+                if finished is not None and _s(finished) == "done":
+                    return "finished"
+                if opened is not None and finished is None:
+                    return "open"
+                now = time.monotonic()
+                if finished_elsewhere is not None and now >= next_check:
+                    next_check = now + 1.0
+                    if finished_elsewhere():
+                        return "finished"
+                if now >= deadline:
+                    return "timeout"
                 time.sleep(0.1)
-            return True
         finally:
             client.close()
 
@@ -160,23 +204,31 @@ class DistributedSweep:
         self.redis.delete(*self.keys.all())
         self.redis.set(self.keys.open, "1")
 
-    def join(self) -> None:
-        self.redis.incr(self.keys.active)
-        self.publish(busy=True)
+    def join(self) -> bool:
+        """Join the sweep; False (and nothing changed) when it has already finished."""
+        joined = bool(self.redis.eval(_JOIN_LUA, 2, self.keys.active, self.keys.finished))
+        if joined:
+            self.publish(busy=True)
+        return joined
 
     def leave(self, summary: dict[str, Any]) -> bool:
-        """Leave the sweep; True if this process was the last one in it."""
+        """Leave the sweep; True if this process was the last one in it (it then must call
+        :meth:`mark_finished`)."""
         self.redis.hset(self.keys.stats, self.worker_id, json.dumps(summary, ensure_ascii=False))
         self.redis.hdel(self.keys.workers, self.worker_id)
-        remaining = int(self.redis.decr(self.keys.active))
-        return remaining <= 0
+        self.redis.srem(self.keys.crawling, self.worker_id)
+        return bool(self.redis.eval(_LEAVE_LUA, 2, self.keys.active, self.keys.finished))
+
+    def mark_finished(self, status: str) -> None:
+        """The last process: record how the sweep ended (``done`` or ``interrupted``)."""
+        self.redis.set(self.keys.finished, status, ex=FINISHED_TTL_S)
 
     def close(self) -> None:
         self.redis.close()
 
     def cleanup(self) -> None:
-        """The last process of a finished sweep: delete every key of it."""
-        self.redis.delete(*self.keys.all())
+        """The last process of a finished sweep: delete every key of it but ``:finished``."""
+        self.redis.delete(*(k for k in self.keys.all() if k != self.keys.finished))
 
     # -- coordination
 
@@ -188,6 +240,9 @@ class DistributedSweep:
 
     def queued(self) -> int:
         return int(self.redis.zcard(self.keys.requests))
+
+    def mark_crawling(self) -> None:
+        self.redis.sadd(self.keys.crawling, self.worker_id)
 
     def publish(self, busy: bool) -> None:
         self.redis.hset(self.keys.workers, self.worker_id, f"{int(busy)} {time.time():.3f}")
@@ -301,6 +356,7 @@ class SweepCoordinator:
         from twisted.internet.task import LoopingCall
 
         self._opened = time.monotonic()
+        self.sweep.mark_crawling()
         self._loop = LoopingCall(self._beat)
         self._loop.start(HEARTBEAT_S, now=True)
 
@@ -319,12 +375,15 @@ class SweepCoordinator:
         try:
             idle = self._local_idle()
             self.sweep.publish(busy=not idle)
-            if idle:
-                # the engine polls its scheduler every 5 s when idle; poll the shared queue sooner
-                slot = getattr(self.crawler.engine, "_slot", None)
-                nextcall = getattr(slot, "nextcall", None)
-                if nextcall is not None:
-                    nextcall.schedule()
+            # Poll the shared queue now. The engine asks its scheduler again only when one of its
+            # own downloads ends, or every 5 s: a process with nothing in flight would otherwise
+            # watch another one drain the queue. ``spider_is_idle`` is false while the shared
+            # queue holds anything, so "idle" cannot tell us when to poll. A poll while the
+            # engine is full backs out without popping.
+            slot = getattr(self.crawler.engine, "_slot", None)
+            nextcall = getattr(slot, "nextcall", None)
+            if nextcall is not None:
+                nextcall.schedule()
         except Exception:  # a Redis hiccup must not stop the heartbeat
             pass
 

@@ -14,6 +14,10 @@ endpoints for the crawler's error handling live under ``/_test/``:
   (``/_test/font.woff2``, ``/_test/media.ogg``, ``/_test/image.png``), for the browser's resource
   blocking; :meth:`DemoServer.hits` counts the requests of each path.
 
+:meth:`DemoServer.hold_pages` makes every request but robots.txt wait until
+:meth:`DemoServer.release_pages` (at most :data:`HOLD_MAX_S`): a test can hold a crawl until all
+its processes have joined.
+
 JS-rendered pages (``/js/...``, manifest ``"js": true``) are empty shells that a script fills from
 inline JSON with the content of their static twin (manifest ``"twin"``); :func:`page_paths` leaves
 them out unless asked, since only a browser sees their content.
@@ -31,6 +35,7 @@ import posixpath
 import re
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -47,6 +52,7 @@ from mdwatch.demo.images import png_for
 BIG_SIZE = 50 * 1024 * 1024
 ROBOTS_TXT = b"User-agent: *\nDisallow:\n"
 SLOW_SECONDS = 30.0
+HOLD_MAX_S = 120.0
 
 _STATIC_TYPES = {
     ".png": "image/png",
@@ -164,6 +170,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, head: bool) -> None:
         url = urlsplit(self.path)
+        if url.path != "/robots.txt" and not self.server.released.is_set():
+            deadline = time.monotonic() + HOLD_MAX_S
+            while not self.server.released.wait(0.05):
+                if self.server.stopping.is_set() or time.monotonic() > deadline:
+                    break
         self.server.count(url.path)
         query = parse_qs(url.query)
         try:
@@ -253,6 +264,8 @@ class _DemoHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int]) -> None:
         super().__init__(address, _Handler)
         self.stopping = threading.Event()
+        self.released = threading.Event()  # cleared: requests wait (DemoServer.hold_pages)
+        self.released.set()
         self.hits: Counter[str] = Counter()
         self._hits_lock = threading.Lock()
 
@@ -285,6 +298,13 @@ class DemoServer:
         """How many requests for ``path`` (no query) this server has answered so far."""
         with self._httpd._hits_lock:
             return self._httpd.hits[path]
+
+    def hold_pages(self) -> None:
+        """Make every request but robots.txt wait until :meth:`release_pages`."""
+        self._httpd.released.clear()
+
+    def release_pages(self) -> None:
+        self._httpd.released.set()
 
     def stop(self) -> None:
         if self._httpd.stopping.is_set():

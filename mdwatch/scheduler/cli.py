@@ -216,7 +216,13 @@ def evidence_verify(zip_path: str) -> int:
 def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | None, resume: int | None,
           no_robots: bool, concurrency: int, workers: int | None, no_browser: bool,
           redis_url: str | None, worker: bool, no_screenshots: bool, ocr_engine: str) -> int:
-    from mdwatch.scheduler.sweep import SweepError, SweepOptions, print_sweep_summary, run_sweep
+    from mdwatch.scheduler.sweep import (
+        SweepError,
+        SweepFinishedElsewhere,
+        SweepOptions,
+        print_sweep_summary,
+        run_sweep,
+    )
 
     if base_url is not None:
         _check_url(base_url)
@@ -228,6 +234,9 @@ def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | 
                            extra_settings=(("MDWATCH_SCREENSHOTS", False),) if no_screenshots else ())
     try:
         result = run_sweep(profile, options, console=console)
+    except SweepFinishedElsewhere as exc:
+        console.print(str(exc))
+        return EXIT_OK
     except SweepError as exc:
         _err(str(exc))
         return EXIT_USAGE

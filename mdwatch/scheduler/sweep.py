@@ -46,6 +46,7 @@ from mdwatch.storage.sweeps import (
     finish_sweep,
     get_sweep,
     open_sweep_store,
+    peek_sweep_status,
     resume_sweep,
     rule_pages,
     start_sweep,
@@ -59,6 +60,11 @@ PIPELINE_PATH = "mdwatch.scheduler.sweep_pipeline.SweepPipeline"
 
 class SweepError(Exception):
     """A sweep that cannot start (bad profile, unknown run id); the message is one Chinese sentence."""
+
+
+class SweepFinishedElsewhere(SweepError):
+    """A worker arrived after the sweep it was to join had been completed by others: nothing to do
+    (exit 0); the message says so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,13 +255,26 @@ def _open_distributed(options: SweepOptions) -> None:
     if options.worker:
         if options.resume is None:
             raise SweepError("--worker 需要 --resume ID：要加入的巡查的运行编号。")
+        run_id = options.resume
+        db_url = normalize_db_url(options.db_url or default_db_url())
+
+        def done_in_database() -> bool:
+            return peek_sweep_status(db_url, run_id) == "done"
+
         try:
-            opened = DistributedSweep.wait_open(options.redis_url, options.resume, options.seed_wait_s)
+            state = DistributedSweep.wait_open(options.redis_url, run_id, options.seed_wait_s,
+                                               finished_elsewhere=done_in_database)
         except Exception as exc:
             raise SweepError(f"无法连接 Redis（{options.redis_url}）：{exc}") from exc
-        if not opened:
-            raise SweepError(f"等待 {options.seed_wait_s:.0f} 秒后，巡查 {options.resume} 仍未在 Redis 中开始；"
+        if state == "finished":
+            raise SweepFinishedElsewhere(_finished_elsewhere_message(run_id))
+        if state != "open":
+            raise SweepError(f"等待 {options.seed_wait_s:.0f} 秒后，巡查 {run_id} 仍未在 Redis 中开始；"
                              f"请先用不带 --worker 的 mdwatch sweep 启动它。")
+
+
+def _finished_elsewhere_message(run_id: int) -> str:
+    return f"巡查 {run_id} 已由其他进程完成，本工作进程无需加入，正常退出。"
 
 
 def _prepare_schema(db_url: str) -> None:
@@ -290,6 +309,8 @@ def run_sweep(
             if previous is None:
                 raise SweepError(f"没有编号为 {options.resume} 的巡查记录。")
             if previous.status == "done":
+                if options.worker:
+                    raise SweepFinishedElsewhere(_finished_elsewhere_message(previous.id))
                 raise SweepError(f"巡查 {options.resume} 已完成，无需续扫。")
             base_url = options.base_url or previous.stats.get("base_url")
             loaded = _load(profile, base_url)
@@ -326,7 +347,9 @@ def run_sweep(
         if distributed.seeder:
             _prepare_schema(db_url)
             distributed.reset()  # a new sweep, or a resume: the frontier restarts from the start URLs
-        distributed.join()
+        if not distributed.join():  # the others finished between our wait and our join
+            distributed.close()
+            raise SweepFinishedElsewhere(_finished_elsewhere_message(run_id))
         for key, value in redis_settings(options.redis_url, distributed.keys).items():
             if key == "EXTENSIONS":
                 settings.setdefault(key, {}).update(value)
@@ -385,6 +408,7 @@ def run_sweep(
                     status = "interrupted"
                 stats["distributed"] = {**distributed.fetch_report(), "queued_at_end": queued,
                                         "processes": distributed.worker_summaries()}
+                distributed.mark_finished(status)
                 if status == "done":
                     distributed.cleanup()
         finally:

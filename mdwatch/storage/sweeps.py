@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from .history import HistoryStore, ListingSnapshotRow, SnapshotRow
 from .records import PageRecord
 from .schema import Base, FindingRow, IdType, PageRow, Run, UTCDateTime
-from .store import Store
+from .store import Store, create_store_engine
 
 __all__ = [
     "SWEEP_KIND",
@@ -116,6 +116,20 @@ def get_sweep(store: Store, run_id: int) -> SweepRun | None:
         if row is None or row.kind != SWEEP_KIND:
             return None
         return SweepRun(row.id, row.status, row.target, row.started_at, row.finished_at, dict(row.stats))
+
+
+def peek_sweep_status(url: str, run_id: int) -> str | None:
+    """The status of sweep ``run_id`` without creating any table (a worker polling a database its
+    seeder may not have set up yet); None when the run or its table does not exist (yet)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    store = Store(create_store_engine(url))
+    try:
+        return sweep.status if (sweep := get_sweep(store, run_id)) is not None else None
+    except SQLAlchemyError:
+        return None
+    finally:
+        store.close()
 
 
 def resume_sweep(store: Store, run_id: int) -> None:
