@@ -234,3 +234,33 @@ def normalize_for_matching(text: str) -> NormText:
     norm = fold_for_matching(text)
     omap = OffsetMap.build(text)
     return NormText(norm, [omap.orig(i) for i in range(len(norm))])
+
+
+# --- whole-page traditional → simplified -----------------------------------------------------
+
+#: a page with at least this many traditional characters is read as a traditional-Chinese page
+TRADITIONAL_MIN_CHARS = 4
+
+
+@cache
+def _t2s_compiled() -> tuple[re.Pattern[str], dict[int, int]]:
+    table = {cp: v for cp, v in t2s_table().items() if cp < 0x10000}
+    return re.compile("[" + _ranges(frozenset(table)) + "]"), table
+
+
+def looks_traditional(text: str) -> bool:
+    """True when ``text`` holds at least :data:`TRADITIONAL_MIN_CHARS` traditional characters.
+
+    A few characters that simplified texts also use (乾 in 乾坤, 著 in names) never reach the count
+    on a simplified page; a traditional page reaches it in its first line.
+    """
+    pattern, _ = _t2s_compiled()
+    hits = pattern.finditer(text)
+    return all(next(hits, None) is not None for _ in range(TRADITIONAL_MIN_CHARS))
+
+
+def simplify(text: str) -> str:
+    """Traditional → simplified, character by character (OpenCC ``TSCharacters``): the result has
+    the same length as ``text``, so an offset in one is the same offset in the other."""
+    pattern, table = _t2s_compiled()
+    return pattern.sub(lambda m: chr(table[ord(m.group())]), text)

@@ -12,12 +12,15 @@ import dataclasses
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from functools import cache
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
 from urllib.parse import urljoin
 
 from lxml import etree
 from w3lib.encoding import html_to_unicode, resolve_encoding
 
+from mdwatch.analyzers.evasion import looks_traditional, simplify
 from mdwatch.analyzers.model import ImageRef, Link, Page, PageKind, TextBlock
 from mdwatch.analyzers.pagekind import detect_kind
 from mdwatch.lexicons import load_yaml
@@ -92,75 +95,182 @@ def decode_body(
 # ---------------------------------------------------------------------------------------------
 # field labels
 
-_LABEL_STRIP = " \t\r\n\u3000\u00a0:：*＊【】[]「」●·•◆■▪-—|"
+_LABEL_STRIP = " \t\r\n\u3000\u00a0:：*＊【】[]「」●·•◆■▪-—|｜()（）"
 _MAX_LABEL = 24  # longer text is never a bare label
+_LABEL_SPLIT = re.compile(r"[/／、|｜或]")
+_LABEL_CONJ = str.maketrans({"与": "及", "和": "及", "／": "/", "｜": "|"})
+_COLONS = re.compile(r"[：:]")
+_BRACKETED = re.compile(r"[【\[]([^】\]\n]{1,16})[】\]]")
+# characters that end the run before a colon in which a label is looked for
+_RUN_STOP = frozenset(" \t\u3000\u00a0，,；;。|｜!！?？)）】]")
 
 
 def _label_key(text: str) -> str:
-    """The form a label is compared in: no spaces, no colons/brackets/bullets at either end."""
-    return "".join(text.split()).strip(_LABEL_STRIP)
+    """The form a label is compared in: no spaces, simplified characters, 与/和 as 及, no
+    colons/brackets/bullets at either end."""
+    return simplify("".join(text.split())).translate(_LABEL_CONJ).strip(_LABEL_STRIP)
+
+
+@dataclass(frozen=True, slots=True)
+class _LabelLexicon:
+    exact: dict[str, str]  # normalised label → field key
+    prefixes: tuple[str, ...]
+    suffixes: tuple[str, ...]
+    heads: frozenset[str]  # first characters of every label a text may start with
 
 
 @cache
-def field_labels() -> dict[str, str]:
-    """Normalised label → canonical field key (lexicons/field_labels.yaml); first listing wins."""
-    data: Mapping[str, Sequence[str]] = load_yaml("field_labels.yaml")
-    out: dict[str, str] = {}
-    for key, labels in data.items():
+def _lexicon() -> _LabelLexicon:
+    data: Mapping[str, Any] = load_yaml("field_labels.yaml")
+    exact: dict[str, str] = {}
+    for key, labels in data["fields"].items():
         for label in labels:
-            out.setdefault(_label_key(str(label)), str(key))
-    return out
+            exact.setdefault(_label_key(str(label)), str(key))
+    prefixes = tuple(sorted((str(p) for p in data["affixes"]["prefixes"]), key=len, reverse=True))
+    suffixes = tuple(sorted((str(x) for x in data["affixes"]["suffixes"]), key=len, reverse=True))
+    heads = frozenset(k[0] for k in exact) | frozenset(p[0] for p in prefixes)
+    return _LabelLexicon(exact, prefixes, suffixes, heads)
 
 
-@cache
-def _label_prefixes() -> frozenset[str]:
-    return frozenset(k[:2] for k in field_labels())
+def field_labels() -> dict[str, str]:
+    """Normalised label → canonical field key (the exact entries of lexicons/field_labels.yaml)."""
+    return dict(_lexicon().exact)
 
 
-def _lookup_label(text: str) -> str | None:
-    """The field key ``text`` is a bare label of, if it is one (cheap reject on the first characters)."""
+def _single_label(key: str, lex: _LabelLexicon) -> str | None:
+    found = lex.exact.get(key)
+    if found is not None:
+        return found
+    stems = [key]
+    for p in lex.prefixes:
+        if key.startswith(p) and len(key) > len(p) + 1:
+            stems.append(key[len(p):])
+            break
+    for stem in list(stems):
+        for x in lex.suffixes:
+            if stem.endswith(x) and len(stem) > len(x) + 1:
+                stems.append(stem[: -len(x)])
+                break
+    for stem in stems[1:]:
+        found = lex.exact.get(stem)
+        if found is not None:
+            return found
+    return None
+
+
+@lru_cache(maxsize=65536)
+def label_fields(text: str) -> tuple[str, ...]:
+    """The field keys ``text`` is a label of (usually one; a composite label may name two), or ()."""
+    if not text or len(text) > _MAX_LABEL:
+        return ()
+    key = _label_key(text)
+    if len(key) < 2 or len(key) > 16:
+        return ()
+    lex = _lexicon()
+    single = _single_label(key, lex)
+    if single is not None:
+        return (single,)
+    parts = [x for x in _LABEL_SPLIT.split(key) if x]
+    if len(parts) < 2:
+        return ()
+    out: list[str] = []
+    last = parts[-1]
+    for part in parts:
+        found = _single_label(part, lex)
+        if found is None and part is not last:
+            # 注册/备案凭证编号: the first part borrows the last part's tail (注册凭证编号)
+            for cut in range(1, len(last)):
+                found = _single_label(part + last[cut:], lex)
+                if found is not None:
+                    break
+        if found is None:
+            return ()
+        if found not in out:
+            out.append(found)
+    return tuple(out)
+
+
+def _lookup_label(text: str) -> tuple[str, ...]:
+    """The field keys ``text`` is a bare label of (cheap reject on the first character)."""
     if len(text) > _MAX_LABEL:
-        return None
+        return ()
     head = text.strip(_LABEL_STRIP)
-    # reject unless the first two characters start some label (or are spaced out: 注 册 证 号)
-    if head[:2] not in _label_prefixes() and (len(head) < 2 or not head[1].isspace()):
-        return None
-    labels = field_labels()
-    key = labels.get(head)
-    if key is None and len(head) > 2:
-        key = labels.get(_label_key(head))
-    return key
+    if not head:
+        return ()
+    if head[0] not in _lexicon().heads and simplify(head[0]) not in _lexicon().heads:
+        return ()
+    return label_fields(head)
 
 
-@cache
-def _inline_label_re() -> re.Pattern[str]:
-    """``label：`` at the start of a block or after a separator (several labels per line allowed)."""
-    labels = sorted(field_labels(), key=len, reverse=True)
-    alt = "|".join(re.escape(x) for x in labels)
-    return re.compile(rf"(?:^|(?<=[\s，,；;。|｜]))[【\[]?({alt})[】\]]?\s*[：:]|^[【\[]({alt})[】\]]")
+def _label_before(text: str, colon: int, floor: int) -> tuple[int, tuple[str, ...]]:
+    """The label ending at ``colon`` (its start and keys): the longest label that is a suffix of
+    the run of text before the colon (after ``floor``, the end of the previous value)."""
+    start = colon
+    while start > floor and colon - start < 16 and text[start - 1] not in _RUN_STOP:
+        start -= 1
+    run = text[start:colon]
+    keys = _lookup_label(run)
+    if keys:
+        return start, keys
+    # a label glued to the value before it (国械注准20153210001型号：…): only after a character
+    # that cannot end a Chinese phrase, so 本产品规格：… in a sentence is no label
+    for i in range(1, len(run) - 1):
+        if (run[i - 1].isascii() and run[i - 1].isalnum()) or run[i - 1] in "）)】]》":
+            keys = _lookup_label(run[i:])
+            if keys:
+                return start + i, keys
+    return -1, ()
 
 
-def _fields_from_line(text: str) -> tuple[list[tuple[str, str]], str | None]:
+def _label_spans(text: str) -> list[tuple[int, int, tuple[str, ...]]]:
+    """(start, end, keys) of every label in one block: 【label】, or label before a colon."""
+    spans: list[tuple[int, int, tuple[str, ...]]] = []
+    if "【" in text or "[" in text:
+        for m in _BRACKETED.finditer(text):
+            keys = _lookup_label(m.group(1))
+            if keys:
+                end = m.end()
+                if end < len(text) and text[end] in "：:":
+                    end += 1
+                spans.append((m.start(), end, keys))
+    taken = [(a, b) for a, b, _ in spans]
+    floor = 0
+    for m in _COLONS.finditer(text):
+        colon = m.start()
+        if any(a <= colon < b for a, b in taken):
+            continue
+        if m.group() == ":" and colon + 1 < len(text) and text[colon + 1].isdigit() and colon > 0 and text[colon - 1].isdigit():
+            continue  # 12:30, a time
+        prev_end = max((b for a, b in taken if b <= colon), default=0)
+        start, keys = _label_before(text, colon, max(floor, prev_end))
+        if keys:
+            spans.append((start, colon + 1, keys))
+            taken.append((start, colon + 1))
+            floor = colon + 1
+    spans.sort()
+    return spans
+
+
+def _fields_from_line(text: str) -> tuple[list[tuple[tuple[str, ...], str]], tuple[str, ...] | None]:
     """Label/value pairs in one block of text, and a label left without a value (if it ends so)."""
     whole = _lookup_label(text)
     if whole:
         return [], whole
-    if "：" not in text and ":" not in text and text[:1] not in "【[":
+    if "：" not in text and ":" not in text and "【" not in text and "[" not in text:
         return [], None
-    matches = list(_inline_label_re().finditer(text))
-    if not matches:
+    spans = _label_spans(text)
+    if not spans:
         return [], None
-    pairs: list[tuple[str, str]] = []
-    pending: str | None = None
-    for i, m in enumerate(matches):
-        key = field_labels()[_label_key(m.group(1) or m.group(2))]
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        value = text[m.end() : end].strip(" \t\u3000\u00a0:：;；,，|｜")
+    pairs: list[tuple[tuple[str, ...], str]] = []
+    pending: tuple[str, ...] | None = None
+    for i, (_, end, keys) in enumerate(spans):
+        stop = spans[i + 1][0] if i + 1 < len(spans) else len(text)
+        value = text[end:stop].strip(" \t\u3000\u00a0:：;；,，|｜/")
         if value:
-            pairs.append((key, value))
+            pairs.append((keys, value))
             pending = None
         else:
-            pending = key
+            pending = keys
     return pairs, pending
 
 
@@ -292,7 +402,7 @@ class _Walker:
         self.price_els: list[etree._Element] = []
         self.original_els: list[etree._Element] = []  # struck-through / "original price" elements
         self.fields: dict[str, str] = {}
-        self.pending_label: str | None = None
+        self.pending_label: tuple[str, ...] | None = None
 
     # text runs ------------------------------------------------------------------------------
     def add(self, text: str | None) -> None:
@@ -303,9 +413,13 @@ class _Walker:
         if self.cell_stack:
             self.cell_stack[-1].append(text)
 
-    def set_field(self, key: str, value: str) -> None:
-        if key not in self.fields and value:
-            self.fields[key] = value
+    def set_fields(self, keys: Sequence[str], value: str) -> None:
+        value = value.strip()
+        if not value:
+            return
+        for key in keys:
+            if key not in self.fields:
+                self.fields[key] = value
 
     def absolute(self, href: str) -> str:
         if href.startswith(("http://", "https://")):
@@ -335,10 +449,10 @@ class _Walker:
         pending, self.pending_label = self.pending_label, None
         pairs, label_only = _fields_from_line(text)
         if pending is not None and not pairs and label_only is None:
-            self.set_field(pending, text)
+            self.set_fields(pending, text)
             return
-        for key, value in pairs:
-            self.set_field(key, value)
+        for keys, value in pairs:
+            self.set_fields(keys, value)
         if pairs:
             if label_only:
                 self.pending_label = label_only
@@ -347,43 +461,58 @@ class _Walker:
             if tag in _LABEL_BLOCKS and not all(in_link):
                 self.pending_label = label_only
             return
-        # <div><span>品牌</span><span>鱼跃</span></div>: the first run is a label, the rest its value
-        if len(pieces) < 2:
-            return
+        if len(pieces) >= 2:
+            self._fields_of_pieces(pieces, in_link)
+
+    def _fields_of_pieces(self, pieces: list[str], in_link: list[bool]) -> None:
+        """Label and value in separate runs of one block: ``<span>品牌</span><span>鱼跃</span>``, and
+        several such pairs in a row (``<span>型号</span><span>A1</span>|<span>规格</span>…``)."""
+        keys: tuple[str, ...] = ()
+        value: list[str] = []
+        first = True
         for i, piece in enumerate(pieces):
             if not piece.strip():
+                if keys:
+                    value.append(piece)
                 continue
-            if in_link[i]:
-                break
-            found = _lookup_label(piece)
+            if in_link[i] and first:
+                return
+            found = _lookup_label(piece) if len(piece) <= _MAX_LABEL else ()
             if found:
-                self.set_field(found, _collapse("".join(pieces[i + 1 :])).lstrip(":： "))
-            break
+                if keys:
+                    self.set_fields(keys, _collapse("".join(value)).strip(" :：|｜/"))
+                keys, value = found, []
+            elif first:
+                return  # the block does not open with a label: prose, not a field list
+            elif keys:
+                value.append(piece)
+            first = False
+        if keys:
+            self.set_fields(keys, _collapse("".join(value)).strip(" :：|｜/"))
 
     def end_row(self, cells: list[str]) -> None:
         cells = [c for c in cells if c]
         pending, self.pending_label = self.pending_label, None
-        if pending is not None and cells and _lookup_label(cells[0]) is None:
+        if pending is not None and cells and not _lookup_label(cells[0]):
             # <tr><th>适用范围</th></tr><tr><td>…</td></tr>: a label row, then its value row
-            self.set_field(pending, " ".join(cells))
+            self.set_fields(pending, " ".join(cells))
             return
         i = 0
         while i < len(cells):
-            key = _lookup_label(cells[i])
-            if key is None:
+            keys = _lookup_label(cells[i])
+            if not keys:
                 pairs, _ = _fields_from_line(cells[i])
                 for k, v in pairs:
-                    self.set_field(k, v)
+                    self.set_fields(k, v)
                 i += 1
                 continue
             nxt = cells[i + 1] if i + 1 < len(cells) else ""
-            nxt_is_label = _lookup_label(nxt) is not None
-            if nxt and not nxt_is_label:
-                self.set_field(key, nxt)
+            if nxt and not _lookup_label(nxt):
+                self.set_fields(keys, nxt)
                 i += 2
             else:
                 if not nxt:
-                    self.pending_label = key  # label row, value in the next row/block
+                    self.pending_label = keys  # label row, value in the next row/block
                 i += 1
 
     # elements -------------------------------------------------------------------------------
@@ -581,6 +710,22 @@ def _base_url(root: etree._Element, url: str) -> str:
     return url
 
 
+def _walk_document(root: etree._Element, url: str) -> _Walker:
+    walker = _Walker(_base_url(root, url))
+    for title in root.iter("title"):
+        if any(a.tag == "svg" for a in title.iterancestors()):
+            continue
+        walker.title = _collapse("".join(title.itertext("*")))
+        break
+    _walk(root, walker)
+    return walker
+
+
+def _joined_text(title: str, blocks: Sequence[TextBlock]) -> str:
+    """What ``Page.text`` is for this title and these blocks."""
+    return "\n".join(([title] if title else []) + [b.text for b in blocks])
+
+
 def extract_page(
     url: str,
     body: bytes | str,
@@ -596,14 +741,15 @@ def extract_page(
         text, enc = decode_body(body, headers, encoding)
     else:
         text, enc = body, "utf-8"
-    root = _parse(text)
-    walker = _Walker(_base_url(root, url))
-    for title in root.iter("title"):
-        if any(a.tag == "svg" for a in title.iterancestors()):
-            continue
-        walker.title = _collapse("".join(title.itertext("*")))
-        break
-    _walk(root, walker)
+    original_text: str | None = None
+    if looks_traditional(text):
+        # a traditional-Chinese page is read in simplified characters (labels, warnings, claims
+        # compare against simplified lexicons); the conversion is one character for one, so the
+        # text as shown is kept beside it for quoting in evidence
+        shown = _walk_document(_parse(text), url)
+        original_text = _joined_text(shown.title or shown.h1, shown.blocks)
+        text = simplify(text)
+    walker = _walk_document(_parse(text), url)
     if not walker.blocks and not walker.title and not walker.images and not walker.links:
         raise ExtractError("页面没有可见内容，无法解析。")
     original = walker.original_price()
@@ -619,6 +765,7 @@ def extract_page(
         price=walker.price(),
         fields=dict(walker.fields),
         encoding=enc,
+        original_text=original_text,
     )
     if kind is None:
         page = dataclasses.replace(page, kind=detect_kind(page))

@@ -66,6 +66,9 @@ class Page:
     encoding: str = "utf-8"
     related: tuple[Page, ...] = ()
     image_texts: tuple[ImageText, ...] = ()
+    # a traditional-Chinese page is analysed in simplified characters; this is its visible text
+    # as shown (same length as ``text``, character for character), for quoting in evidence
+    original_text: str | None = None
     # joined texts, computed once on first use (several analyzers read them)
     _text: str | None = field(default=None, init=False, repr=False, compare=False)
     _all_text: str | None = field(default=None, init=False, repr=False, compare=False)

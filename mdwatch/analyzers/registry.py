@@ -8,7 +8,7 @@ the order of findings in the output. Set a module to ``None`` in ``ANALYZER_MODU
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from mdwatch.analyzers.model import Analyzer, Context, Finding, Page, PageKind
@@ -59,4 +59,25 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
         if ctx.enabled_rules is not None and not any(r in ctx.enabled_rules for r in spec.rules):
             continue
         out.extend(f for f in spec.func(page, ctx) if ctx.enabled(f.rule))
+    if page.original_text is not None and out:
+        out = [quote_as_shown(f, page) for f in out]
     return out
+
+
+def _as_shown(text: str, page: Page) -> str:
+    """``text`` (quoted from the simplified ``page.text``) in the page's own characters."""
+    if not text or page.original_text is None:
+        return text
+    pos = page.text.find(text)
+    if pos < 0 or len(page.original_text) != len(page.text):
+        return text
+    return page.original_text[pos : pos + len(text)]
+
+
+def quote_as_shown(found: Finding, page: Page) -> Finding:
+    """A finding on a traditional-Chinese page with its text evidence quoted as the page shows it."""
+    evidence = tuple(
+        replace(e, snippet=_as_shown(e.snippet, page), match=_as_shown(e.match, page)) if e.source == "text" else e
+        for e in found.evidence
+    )
+    return replace(found, evidence=evidence)
