@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import pickle
+from dataclasses import replace
 
 import pytest
 from localsite import LocalSite, Reply, html, redirect
@@ -119,8 +120,9 @@ def test_image_limit_per_page_and_default_off() -> None:
 
 def test_failed_page_has_no_images_and_broken_image_host_does_not_fail_page() -> None:
     page = '<html><body><p>商品</p><img src="http://127.0.0.1:9/x.png"></body></html>'
+    # another loopback port is refused by the fetch policy unless allow-listed (tests/hostile/)
     with LocalSite({"/p": html(page)}) as site:
-        ok, missing = fetch_pages([site.url("/p"), site.url("/nope")], IMAGES)
+        ok, missing = fetch_pages([site.url("/p"), site.url("/nope")], replace(IMAGES, allow_hosts=("127.0.0.1",)))
     assert ok.ok and len(ok.images) == 1 and ok.images[0].error_kind == "connection"
     assert not missing.ok and missing.images == ()
 

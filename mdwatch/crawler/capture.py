@@ -32,6 +32,7 @@ ERROR_KINDS: tuple[str, ...] = (
     "too_large",
     "not_html",
     "redirect_loop",
+    "refused",  # the fetch policy (crawler/netpolicy.py): another scheme, or an internal address
     "other",
 )
 
@@ -146,6 +147,7 @@ class FetchResult:
     error: FetchError | None
     related: tuple[Capture, ...] = ()  # qualification pages one hop away
     images: tuple[ImageCapture, ...] = ()  # images of the page and its related pages (fetch_images)
+    notices: tuple[str, ...] = ()  # one Chinese line per refused qualification page or image (fetch policy)
 
     @property
     def ok(self) -> bool:
@@ -170,3 +172,5 @@ class FetchSettings:
     fetch_images: bool = False  # also download each page's <img> images (for OCR)
     max_images_per_page: int = 30  # per HTML page; further images are recorded as skipped
     max_image_bytes: int = 20 * 1024 * 1024  # a larger image is recorded as skipped
+    # hosts that may be internal addresses when reached from a page (besides MDWATCH_ALLOW_HOSTS)
+    allow_hosts: tuple[str, ...] = ()

@@ -29,8 +29,13 @@ __all__ = ["fetch_pages", "scrapy_settings"]
 Progress = Callable[[FetchResult], None]
 
 
-def scrapy_settings(settings: FetchSettings) -> dict[str, Any]:
-    """The Scrapy settings of a capture crawl."""
+def scrapy_settings(settings: FetchSettings, typed_urls: Sequence[str] = ()) -> dict[str, Any]:
+    """The Scrapy settings of a capture crawl; ``typed_urls`` are the URLs given by the user.
+
+    The fetch policy (:mod:`mdwatch.crawler.netguard`) is added last, whatever
+    ``extra_scrapy_settings`` say: only http(s), and only public addresses beyond the typed
+    URLs' hosts and ports unless allow-listed.
+    """
     result: dict[str, Any] = {
         "LOG_ENABLED": False,
         "LOG_LEVEL": "ERROR",
@@ -61,7 +66,9 @@ def scrapy_settings(settings: FetchSettings) -> dict[str, Any]:
         },
     }
     result.update(dict(settings.extra_scrapy_settings))
-    return result
+    from .netguard import apply_fetch_policy
+
+    return apply_fetch_policy(result, typed_urls, settings.allow_hosts)
 
 
 def _silence_output() -> None:
@@ -86,7 +93,7 @@ def _child_main(conn: Connection, jobs: list[tuple[int, str]], settings: FetchSe
         def sink(index: int, result: FetchResult) -> None:
             conn.send(("result", index, result))
 
-        options = scrapy_settings(settings)
+        options = scrapy_settings(settings, [url for _, url in jobs])
         if "twisted.internet.reactor" in sys.modules:
             # A reactor came with the parent (spawn re-imports __main__): use it as it is.
             options["TWISTED_REACTOR"] = None

@@ -88,6 +88,8 @@ class Profile:
     classify: Literal["patterns", "heuristic"] = "patterns"  # how a page's kind is decided
     max_related: int = 3  # qualification pages followed per shop
     source: str = ""  # file the profile was read from
+    # hosts that may be internal addresses when reached from a page (crawler/netpolicy.py)
+    allow_hosts: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ classification
 
@@ -216,6 +218,7 @@ def profile_from_mapping(raw: Mapping[str, Any], base_url: str | None = None, so
         classify=classify,  # type: ignore[arg-type]
         max_related=int(raw.get("max_related", 3)),
         source=source,
+        allow_hosts=_strings(raw, "allow_hosts", name),
     )
 
 

@@ -40,6 +40,7 @@ from w3lib.url import safe_url_string
 
 from .capture import Capture, FetchError, FetchResult, FetchSettings, FrozenHeaders
 from .images import ImageCapture, decode_data_uri, image_urls, is_data_uri
+from .netguard import FetchRefused
 
 __all__ = ["CaptureSpider", "classify_failure", "detect_encoding", "is_html", "qualification_links"]
 
@@ -163,6 +164,8 @@ def _mb(n: int) -> str:
 def classify_failure(failure: Failure, url: str, settings: FetchSettings) -> FetchError:
     """Map a download failure to an error kind and a one-sentence Chinese message."""
     exc = failure.value
+    if isinstance(exc, FetchRefused):  # the fetch policy (crawler/netguard.py): its own one line
+        return FetchError(url, "refused", str(exc))
     if isinstance(exc, DownloadTimeoutError | TxTimeoutError):
         return FetchError(url, "timeout", f"无法获取 {url}：服务器在 {settings.timeout_s:g} 秒内没有响应。")
     if isinstance(exc, CannotResolveHostError | DNSLookupError):
@@ -209,6 +212,7 @@ class _Job:
     links: list[str] = field(default_factory=list)  # qualification links, in page order
     image_urls: list[str] = field(default_factory=list)  # images of the page and related pages
     image_skips: dict[str, ImageCapture] = field(default_factory=dict)  # over this job's limit
+    notices: list[str] = field(default_factory=list)  # refused qualification pages (fetch policy)
     done: bool = False
 
 
@@ -439,6 +443,8 @@ class CaptureSpider(scrapy.Spider):
         error = classify_failure(failure, hop.url, self._settings)
         if error.kind == "too_large":
             message = f"图片超过大小上限 {_mb(self._settings.max_image_bytes)}，未下载。"
+        elif error.kind == "refused":
+            message = error.message
         else:
             message = "图片下载失败：" + error.message.split("：", 1)[-1]
         self._image_done(hop.url, ImageCapture.skipped(hop.url, error.kind, message))
@@ -461,6 +467,8 @@ class CaptureSpider(scrapy.Spider):
     def _fail(self, hop: _Hop, job: _Job, error: FetchError) -> None:
         if hop.related:  # a failed qualification page never fails the page itself
             job.pending -= 1
+            if error.kind == "refused":
+                job.notices.append(error.message)
         else:
             job.error = error
         self._maybe_finish(hop.index, job)
@@ -478,7 +486,9 @@ class CaptureSpider(scrapy.Spider):
                 for url in job.image_urls
                 if (found := job.image_skips.get(url) or self._images.get(url)) is not None
             )
-        result = FetchResult(job.url, job.capture if job.error is None else None, job.error, related, images)
+        notices = (*job.notices, *(i.error for i in images if i.error_kind == "refused" and i.error))
+        result = FetchResult(job.url, job.capture if job.error is None else None, job.error, related, images,
+                             notices)
         self._sink(index, result)
 
     def unfinished(self) -> list[int]:

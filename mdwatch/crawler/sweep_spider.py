@@ -39,6 +39,7 @@ from twisted.python.failure import Failure
 
 from .capture import Capture, FetchSettings
 from .images import ImageCapture, decode_data_uri, image_urls, is_data_uri
+from .netguard import FetchRefused
 from .profile import Profile, Role
 from .spiders import (
     _content_type,
@@ -272,9 +273,11 @@ class SweepSpider(scrapy.Spider):
         yield from self._related_done(owner, pending)
         yield from requests
 
-    def related_failed(self, failure: Failure) -> Iterator[SweepItem]:
+    def related_failed(self, failure: Failure) -> Iterator[SweepItem | SweepFailure]:
         request = getattr(failure, "request", None)
         owner = request.meta.get(_RELATED_OF) if request is not None else None
+        if request is not None and isinstance(failure.value, FetchRefused):
+            yield SweepFailure(request.url, "page", "refused", str(failure.value))  # its one line
         pending = self._pending.get(owner) if owner else None
         if pending is None or owner is None:
             return
@@ -353,10 +356,15 @@ class SweepSpider(scrapy.Spider):
             image = ImageCapture.downloaded(url, status, content_type, response.body)
         yield from self._image_done(url, image)
 
-    def image_failed(self, failure: Failure) -> Iterator[SweepItem]:
+    def image_failed(self, failure: Failure) -> Iterator[SweepItem | SweepFailure]:
         request = getattr(failure, "request", None)
         url: str | None = request.meta.get(_IMAGE_OF) if request is not None else None
         if url is None:
+            return
+        if isinstance(failure.value, FetchRefused):
+            message = str(failure.value)
+            yield SweepFailure(url, "image", "refused", message)  # the run's one line for it
+            yield from self._image_done(url, ImageCapture.skipped(url, "refused", message))
             return
         response = getattr(failure.value, "response", None)
         if response is not None:

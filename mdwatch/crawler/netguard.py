@@ -1,0 +1,395 @@
+"""The fetch policy in a Scrapy crawl: a DNS resolver and a downloader middleware.
+
+The decisions are :mod:`mdwatch.crawler.netpolicy`'s; this module applies them at every hop:
+
+- :class:`PolicyResolver` (``TWISTED_DNS_RESOLVER``) resolves each host once per crawl and hands
+  the connection only addresses the policy allows for that host and port: the address connected
+  to is the address checked (no DNS rebinding between check and fetch);
+- :class:`FetchPolicyMiddleware` (first downloader middleware) refuses a request whose scheme is
+  not http(s) or whose host resolves (through the same resolver and its cache) to a refused
+  address, and a response that redirects to another scheme or to a refused IP literal, with a
+  :class:`FetchRefused` carrying the one Chinese line; it also checks the final URL of a page the
+  browser rendered (Chromium follows redirects itself);
+- :func:`browser_abort_request`: the same checks for the requests Chromium makes while it
+  renders a page (best effort: Chromium resolves names itself);
+- :func:`apply_fetch_policy` puts all of it into a crawl's settings, with Scrapy's ``file``,
+  ``data``, ``ftp`` and ``s3`` download handlers switched off.
+
+Settings: ``MDWATCH_FETCH_TYPED`` (the start URLs: their host and port may be any address) and
+``MDWATCH_ALLOW_HOSTS`` (hosts that may be internal; the ``MDWATCH_ALLOW_HOSTS`` environment
+variable is added by :func:`apply_fetch_policy`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+from scrapy.exceptions import IgnoreRequest
+from twisted.internet.interfaces import IHostnameResolver, IHostResolution
+from zope.interface import implementer
+
+from .netpolicy import (
+    FetchPolicy,
+    Refusal,
+    allow_hosts_from_env,
+    check_address,
+    check_scheme,
+    literal_ip,
+    origin_of,
+)
+
+if TYPE_CHECKING:
+    from playwright.async_api import Request as PlaywrightRequest
+    from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from twisted.internet.defer import Deferred
+    from twisted.internet.interfaces import IAddress
+
+__all__ = [
+    "BROWSER_ABORT_PATH",
+    "MIDDLEWARE_PATH",
+    "RESOLVER_PATH",
+    "FetchPolicyMiddleware",
+    "FetchRefused",
+    "PolicyResolver",
+    "apply_fetch_policy",
+    "browser_abort_request",
+    "policy_from_settings",
+]
+
+RESOLVER_PATH = "mdwatch.crawler.netguard.PolicyResolver"
+MIDDLEWARE_PATH = "mdwatch.crawler.netguard.FetchPolicyMiddleware"
+BROWSER_ABORT_PATH = "mdwatch.crawler.netguard.browser_abort_request"
+#: Scrapy's download handlers that are not http(s): off in every crawl
+_OTHER_HANDLERS = ("file", "data", "ftp", "s3")
+
+
+class FetchRefused(IgnoreRequest):
+    """A request refused by the fetch policy; ``str(exc)`` is the one Chinese line."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+def policy_from_settings(settings: Any) -> FetchPolicy:
+    """The :class:`FetchPolicy` of a crawl's settings (``MDWATCH_FETCH_TYPED``, ``MDWATCH_ALLOW_HOSTS``)."""
+    return FetchPolicy.build(settings.getlist("MDWATCH_FETCH_TYPED"), settings.getlist("MDWATCH_ALLOW_HOSTS"))
+
+
+def apply_fetch_policy(
+    settings: dict[str, Any], typed_urls: Iterable[str], allow_hosts: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Add the fetch policy to a crawl's Scrapy settings (in place; also returned).
+
+    Call it after any other settings that touch ``DOWNLOAD_HANDLERS`` or
+    ``DOWNLOADER_MIDDLEWARES`` (the browser's): both dicts are merged, not replaced.
+    """
+    handlers = dict(settings.get("DOWNLOAD_HANDLERS") or {})
+    for scheme in _OTHER_HANDLERS:
+        handlers[scheme] = None
+    settings["DOWNLOAD_HANDLERS"] = handlers
+    middlewares = dict(settings.get("DOWNLOADER_MIDDLEWARES") or {})
+    middlewares[MIDDLEWARE_PATH] = 1  # before robots.txt, offsite and everything else
+    settings["DOWNLOADER_MIDDLEWARES"] = middlewares
+    settings["TWISTED_DNS_RESOLVER"] = RESOLVER_PATH
+    settings["MDWATCH_FETCH_TYPED"] = [*settings.get("MDWATCH_FETCH_TYPED", ()), *typed_urls]
+    allowed = [*settings.get("MDWATCH_ALLOW_HOSTS", ()), *allow_hosts, *allow_hosts_from_env()]
+    settings["MDWATCH_ALLOW_HOSTS"] = sorted(set(allowed))
+    abort = settings.get("PLAYWRIGHT_ABORT_REQUEST")
+    if abort != BROWSER_ABORT_PATH and (abort or "PLAYWRIGHT_LAUNCH_OPTIONS" in settings):
+        # the browser's own requests: the policy first, then the browser's resource blocking
+        settings["MDWATCH_BROWSER_BLOCK"] = bool(abort)
+        settings["PLAYWRIGHT_ABORT_REQUEST"] = BROWSER_ABORT_PATH
+    return settings
+
+
+# ----------------------------------------------------------------------------- resolution
+
+_ACTIVE: dict[str, Any] = {}  # the crawl's resolver and policy (one crawl per process)
+
+
+def _getaddrinfo(host: str) -> list[str]:
+    """Every address of ``host`` (IPv4 and IPv6), in the resolver's order, without duplicates."""
+    infos = socket.getaddrinfo(host, None, 0, socket.SOCK_STREAM)
+    seen: dict[str, None] = {}
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        seen.setdefault(str(sockaddr[0]).split("%", 1)[0], None)
+    return list(seen)
+
+
+def _judge(addresses: Sequence[str], host: str, port: int, policy: FetchPolicy, url: str | None) -> Refusal | None:
+    """The refusal of the first address the policy refuses (a host with any refused address is refused)."""
+    for address in addresses:
+        refusal = check_address(address, host, port, policy, url)
+        if refusal is not None:
+            return refusal
+    return None
+
+
+@implementer(IHostResolution)
+class _Resolution:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def cancel(self) -> None:
+        pass
+
+
+@implementer(IHostnameResolver)
+class PolicyResolver:
+    """``TWISTED_DNS_RESOLVER``: resolve each host once per crawl; emit only allowed addresses.
+
+    Implements Twisted's ``IHostnameResolver`` (used by ``HostnameEndpoint``, hence by Scrapy's
+    HTTP/1.1 client for every connection, IP literals included). For a host the policy refuses
+    no address is emitted, so nothing is connected to; :class:`FetchPolicyMiddleware` has
+    already turned that into a :class:`FetchRefused` with its message.
+    """
+
+    def __init__(self, reactor: Any, policy: FetchPolicy, timeout_s: float) -> None:
+        self.reactor = reactor
+        self.policy = policy
+        self.timeout_s = timeout_s
+        self._cache: dict[str, list[str]] = {}
+        self._inflight: dict[str, list[Deferred[list[str]]]] = {}
+        self.refusals: dict[tuple[str, int], Refusal] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, reactor: Any) -> PolicyResolver:
+        settings = crawler.settings
+        return cls(reactor, policy_from_settings(settings), settings.getfloat("DNS_TIMEOUT", 60.0))
+
+    def install_on_reactor(self) -> None:
+        self.reactor.installNameResolver(self)
+        _ACTIVE["resolver"] = self
+
+    def lookup(self, host: str) -> Deferred[list[str]]:
+        """The addresses of ``host``: resolved once per crawl, then from the cache."""
+        from twisted.internet import defer
+        from twisted.internet.threads import deferToThreadPool
+
+        name = host.strip("[]").rstrip(".").lower()
+        ip = literal_ip(name)
+        if ip is not None:
+            return defer.succeed([str(ip)])
+        if name in self._cache:
+            return defer.succeed(list(self._cache[name]))
+        waiter: Deferred[list[str]] = defer.Deferred()
+        if name in self._inflight:
+            self._inflight[name].append(waiter)
+            return waiter
+        self._inflight[name] = [waiter]
+        d = deferToThreadPool(self.reactor, self.reactor.getThreadPool(), _getaddrinfo, name)
+        d.addTimeout(self.timeout_s, self.reactor)
+
+        def done(result: Any) -> None:
+            waiters = self._inflight.pop(name, [])
+            if isinstance(result, list):
+                self._cache[name] = list(result)
+                for w in waiters:
+                    w.callback(list(result))
+            else:
+                for w in waiters:
+                    w.errback(result)
+
+        d.addBoth(done)
+        return waiter
+
+    def check(self, host: str, port: int, url: str | None = None) -> Deferred[Refusal | None]:
+        """Resolve (once) and judge ``host:port``; a failed lookup is no refusal (the fetch fails)."""
+        from twisted.internet import defer
+
+        if self.policy.trusts(host, port):
+            return defer.succeed(None)
+        judged: Deferred[Refusal | None] = self.lookup(host).addCallbacks(
+            lambda addresses: _judge(addresses, host, port, self.policy, url), lambda _f: None
+        )
+        return judged
+
+    def resolveHostName(
+        self,
+        resolutionReceiver: Any,  # IResolutionReceiver (zope interfaces do not type-check)
+        hostName: str,
+        portNumber: int = 0,
+        addressTypes: Sequence[type[IAddress]] | None = None,
+        transportSemantics: str = "TCP",
+    ) -> Any:  # IHostResolution
+        from twisted.internet.address import IPv4Address, IPv6Address
+
+        resolution = _Resolution(hostName)
+        resolutionReceiver.resolutionBegan(resolution)
+        wanted = tuple(addressTypes) if addressTypes else (IPv4Address, IPv6Address)
+
+        def emit(addresses: list[str]) -> None:
+            refusal = None if self.policy.trusts(hostName, portNumber) else _judge(
+                addresses, hostName, portNumber, self.policy, None)
+            if refusal is not None:
+                self.refusals[(hostName.lower(), portNumber)] = refusal
+                addresses = []  # nothing to connect to
+            for address in addresses:
+                ip = ipaddress.ip_address(address)
+                kind = IPv6Address if ip.version == 6 else IPv4Address
+                if kind in wanted:
+                    resolutionReceiver.addressResolved(kind("TCP", address, portNumber))
+            resolutionReceiver.resolutionComplete()
+
+        def failed(_failure: Any) -> None:
+            resolutionReceiver.resolutionComplete()
+
+        self.lookup(hostName).addCallbacks(emit, failed)
+        return resolution
+
+
+# ----------------------------------------------------------------------------- the middleware
+
+
+def _location(request: Request, response: Response) -> str | None:
+    if not 300 <= response.status < 400:
+        return None
+    raw = response.headers.get(b"Location")
+    if not raw:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    text = text.strip()
+    if text.startswith("//"):
+        text = urlsplit(response.url).scheme + ":" + text
+    return urljoin(response.url, text)
+
+
+class FetchPolicyMiddleware:
+    """Downloader middleware: every request and every redirect judged by the fetch policy."""
+
+    def __init__(self, policy: FetchPolicy) -> None:
+        self.policy = policy
+        self._own: PolicyResolver | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> FetchPolicyMiddleware:
+        middleware = cls(policy_from_settings(crawler.settings))
+        _ACTIVE["policy"] = middleware.policy
+        _ACTIVE["browser_block"] = crawler.settings.getbool("MDWATCH_BROWSER_BLOCK", True)
+        return middleware
+
+    def _resolver(self) -> PolicyResolver:
+        resolver = _ACTIVE.get("resolver")
+        if isinstance(resolver, PolicyResolver):
+            return resolver
+        if self._own is None:  # the crawl's resolver is another one: judge with our own lookups
+            from twisted.internet import reactor
+
+            self._own = PolicyResolver(reactor, self.policy, 60.0)
+        return self._own
+
+    async def _check_url(self, url: str, source: str | None = None) -> Refusal | None:
+        from scrapy.utils.defer import maybe_deferred_to_future
+
+        refusal = check_scheme(url, source)
+        if refusal is not None:
+            return refusal
+        origin = origin_of(url)
+        if origin is None:
+            return check_scheme("", source)
+        host, port = origin
+        if self.policy.trusts(host, port):
+            return None
+        ip = literal_ip(host)
+        if ip is not None:
+            return check_address(ip, host, port, self.policy, url)
+        result: Refusal | None = await maybe_deferred_to_future(self._resolver().check(host, port, url))
+        return result
+
+    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        refusal = await self._check_url(request.url)
+        if refusal is not None:
+            raise FetchRefused(refusal)
+
+    async def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
+        target = _location(request, response)
+        if target is not None:
+            # schemes and IP literals now (Scrapy's redirect middleware drops other schemes
+            # silently); a host name is judged when the redirect is requested
+            refusal = check_scheme(target, response.url)
+            if refusal is None and (origin := origin_of(target)) is not None:
+                host, port = origin
+                if (ip := literal_ip(host)) is not None:
+                    refusal = check_address(ip, host, port, self.policy, target)
+            if refusal is not None:
+                raise FetchRefused(refusal)
+        if request.meta.get("playwright") and response.url != request.url:
+            # Chromium followed a redirect on its own: judge where it ended before anything is kept
+            refusal = await self._check_url(response.url, request.url)
+            if refusal is not None:
+                raise FetchRefused(refusal)
+        return response
+
+    def process_exception(self, request: Request, exception: Exception, spider: Spider | None = None) -> None:
+        """A connection the resolver refused (no address) reads as the refusal, not as a DNS error."""
+        from twisted.internet.error import DNSLookupError
+
+        if isinstance(exception, DNSLookupError) and (origin := origin_of(request.url)) is not None:
+            resolver = _ACTIVE.get("resolver")
+            refusal = resolver.refusals.get(origin) if isinstance(resolver, PolicyResolver) else None
+            if refusal is not None:
+                raise FetchRefused(Refusal(request.url, refusal.reason, refusal.message)) from exception
+        return None
+
+
+# ----------------------------------------------------------------------------- the browser
+
+_BROWSER_DNS: dict[str, list[str]] = {}
+
+
+async def _browser_refusal(url: str) -> Refusal | None:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("data", "blob", "about"):  # content of the page itself, not a fetch
+        return None
+    refusal = check_scheme(url)
+    if refusal is not None:
+        return refusal
+    origin = origin_of(url)
+    if origin is None:
+        return None
+    host, port = origin
+    policy: FetchPolicy = _ACTIVE.get("policy") or FetchPolicy()
+    if policy.trusts(host, port):
+        return None
+    ip = literal_ip(host)
+    if ip is not None:
+        return check_address(ip, host, port, policy, url)
+    if host not in _BROWSER_DNS:
+        try:
+            loop = asyncio.get_running_loop()
+            _BROWSER_DNS[host] = await loop.run_in_executor(None, _getaddrinfo, host)
+        except (OSError, UnicodeError):
+            _BROWSER_DNS[host] = []  # Chromium will fail to resolve it as well
+    return _judge(_BROWSER_DNS[host], host, port, policy, url)
+
+
+async def browser_abort_request(request: PlaywrightRequest) -> bool:
+    """``PLAYWRIGHT_ABORT_REQUEST``: a request Chromium makes while rendering a page.
+
+    Refused by the fetch policy (another scheme, a refused IP literal, a name resolving to a
+    refused address), else the browser's resource blocking when the crawl has it on. Chromium
+    resolves names itself, so for the browser this check cannot pin the address connected to.
+    """
+    from .browser import abort_request
+
+    try:
+        if await _browser_refusal(request.url) is not None:
+            return True
+    except Exception:  # an unparsable URL: nothing to fetch
+        return True
+    block = _ACTIVE.get("browser_block", True)
+    return bool(block) and abort_request(request)
