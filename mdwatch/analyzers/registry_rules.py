@@ -35,6 +35,7 @@ from urllib.parse import unquote
 from mdwatch.analyzers.catalogue import finding, rules
 from mdwatch.analyzers.certificates import Certificate, field_evidence, image_certificates, ocr_evidence
 from mdwatch.analyzers.domain import is_device_listing
+from mdwatch.analyzers.evasion import simplify
 from mdwatch.analyzers.model import (
     Context,
     Evidence,
@@ -54,6 +55,7 @@ from mdwatch.analyzers.regno import (
     page_numbers,
     page_text,
 )
+from mdwatch.analyzers.specs import spec_matches
 from mdwatch.analyzers.textmatch import squash
 from mdwatch.lexicons import load_yaml
 
@@ -113,8 +115,8 @@ def _cues() -> dict[str, Any]:
 
 
 def norm_value(text: str) -> str:
-    """NFKC, full-width folded, spaces and punctuation dropped, Latin lower-cased."""
-    return squash(unicodedata.normalize("NFKC", fold(text))).lower()
+    """NFKC, full-width folded, simplified characters, spaces and punctuation dropped, Latin lower-cased."""
+    return squash(unicodedata.normalize("NFKC", simplify(fold(text)))).lower()
 
 
 def _strip_prefixes(value: str, prefixes: Iterable[str]) -> str:
@@ -177,7 +179,8 @@ def model_matches(shown: str, registered: Iterable[str]) -> bool:
                 if not (glued_before or glued_after):
                     return True
                 pos = page.find(m, pos + 1)
-    return False
+    # a member of a registered list, series, run or range, or the same size in another notation
+    return spec_matches(shown, registered)
 
 
 # --- page numbers and records -------------------------------------------------------------------
