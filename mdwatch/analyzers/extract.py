@@ -102,7 +102,8 @@ _LABEL_CONJ = str.maketrans({"与": "及", "和": "及", "／": "/", "｜": "|"}
 _COLONS = re.compile(r"[：:]")
 _BRACKETED = re.compile(r"[【\[]([^】\]\n]{1,16})[】\]]")
 # characters that end the run before a colon in which a label is looked for
-_RUN_STOP = frozenset(" \t\u3000\u00a0，,；;。|｜!！?？)）】]")
+_RUN_STOP = frozenset(" \t\u3000\u00a0，,；;。|｜!！?？)）】]（(《")
+_CLOSERS = {"（": "）", "(": ")", "《": "》"}
 
 
 def _label_key(text: str) -> str:
@@ -263,8 +264,11 @@ def _fields_from_line(text: str) -> tuple[list[tuple[tuple[str, ...], str]], tup
         return [], None
     pairs: list[tuple[tuple[str, ...], str]] = []
     pending: tuple[str, ...] | None = None
-    for i, (_, end, keys) in enumerate(spans):
+    for i, (start, end, keys) in enumerate(spans):
         stop = spans[i + 1][0] if i + 1 < len(spans) else len(text)
+        closer = _CLOSERS.get(text[start - 1]) if start > 0 else None
+        if closer is not None and (close := text.find(closer, end, stop)) >= 0:
+            stop = close  # （型号：KR-W5）: the value ends with the bracket the label opened
         value = text[end:stop].strip(" \t\u3000\u00a0:：;；,，|｜/")
         if value:
             pairs.append((keys, value))

@@ -8,6 +8,7 @@ the order of findings in the output. Set a module to ``None`` in ``ANALYZER_MODU
 from __future__ import annotations
 
 import importlib
+from collections import Counter
 from dataclasses import dataclass, replace
 from functools import cache
 
@@ -60,24 +61,32 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
             continue
         out.extend(f for f in spec.func(page, ctx) if ctx.enabled(f.rule))
     if page.original_text is not None and out:
-        out = [quote_as_shown(f, page) for f in out]
+        table = _reverse_map(page)
+        out = [quote_as_shown(f, page, table) for f in out]
     return out
 
 
-def _as_shown(text: str, page: Page) -> str:
-    """``text`` (quoted from the simplified ``page.text``) in the page's own characters."""
-    if not text or page.original_text is None:
-        return text
-    pos = page.text.find(text)
-    if pos < 0 or len(page.original_text) != len(page.text):
-        return text
-    return page.original_text[pos : pos + len(text)]
+def _reverse_map(page: Page) -> dict[int, str]:
+    """Simplified character → the page's own (traditional) character, from where the two texts
+    differ; where one simplified character stood for several, the most frequent one."""
+    shown = page.original_text or ""
+    counts: dict[str, Counter[str]] = {}
+    if len(shown) == len(page.text):
+        for simple, orig in zip(page.text, shown, strict=True):
+            if simple != orig:
+                counts.setdefault(simple, Counter())[orig] += 1
+    table = {ord(simple): c.most_common(1)[0][0] for simple, c in counts.items()}
+    for simple, orig in zip(page.text, shown, strict=False):  # a character also shown as is stays
+        if simple == orig and ord(simple) in table and counts[simple][table[ord(simple)]] < 2:
+            del table[ord(simple)]
+    return table
 
 
-def quote_as_shown(found: Finding, page: Page) -> Finding:
+def quote_as_shown(found: Finding, page: Page, table: dict[int, str] | None = None) -> Finding:
     """A finding on a traditional-Chinese page with its text evidence quoted as the page shows it."""
+    table = _reverse_map(page) if table is None else table
     evidence = tuple(
-        replace(e, snippet=_as_shown(e.snippet, page), match=_as_shown(e.match, page)) if e.source == "text" else e
+        replace(e, snippet=e.snippet.translate(table), match=e.match.translate(table)) if e.source == "text" else e
         for e in found.evidence
     )
     return replace(found, evidence=evidence)

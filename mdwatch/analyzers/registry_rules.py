@@ -145,13 +145,20 @@ _COMPANY_PARENS = re.compile(r"[(（][^)）]*[)）]")
 
 
 def same_company(shown: str, registered: Iterable[str]) -> bool:
-    """Company names equal after ``norm_value`` (also with parenthesised parts such as 「（深圳）」 dropped)."""
+    """Company names equal after ``norm_value`` (brackets of either width, spaces, traditional forms),
+    or equal once one side's parenthesised part such as 「（深圳）」 is dropped (the other has none)."""
     a = norm_value(shown)
     a2 = norm_value(_COMPANY_PARENS.sub("", fold(shown)))
+    shown_parens = bool(_COMPANY_PARENS.search(fold(shown)))
     for reg in registered:
         if not reg.strip():
             continue
-        if a == norm_value(reg) or a2 == norm_value(_COMPANY_PARENS.sub("", fold(reg))):
+        if a == norm_value(reg):
+            return True
+        # 康瑞医疗 vs 康瑞（无锡）医疗: one side omits the region; both naming one, they must agree
+        if shown_parens != bool(_COMPANY_PARENS.search(fold(reg))) and a2 == norm_value(
+            _COMPANY_PARENS.sub("", fold(reg))
+        ):
             return True
     return False
 

@@ -1,0 +1,183 @@
+"""Listing formats the demo platform does not use: field labels in any markup, traditional-Chinese
+pages, specification semantics. Each class is checked on at least three formats, through the
+real extractor and the analyzer registry (pages as HTML, a registry snapshot as the context)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from mdwatch.analyzers.extract import extract_page, label_fields
+from mdwatch.analyzers.model import Context, Page, Registration, RegistrySnapshot
+from mdwatch.analyzers.registry import analyze
+from mdwatch.analyzers.registry_rules import model_matches, same_company
+
+NOW = datetime(2026, 12, 5, tzinfo=UTC)
+NUMBER = "苏械注准20172070123"
+REC = Registration(
+    number=NUMBER,
+    product_name="电子血压计",
+    registrant="无锡康瑞医疗科技有限公司",
+    manufacturer="无锡康瑞医疗科技有限公司",
+    model_specs=("KR-W5", "KR-B21"),
+    structure="由主机、袖带组成",
+    scope="用于测量人体血压",
+    device_class=2,
+    valid_until=date(2032, 5, 31),
+    source="csv",
+)
+WARNING = "购买和使用前请仔细阅读产品说明书或者在医务人员的指导下购买和使用。"
+CERT = '<img src="/img/zcz.png" alt="医疗器械注册证">'
+
+
+def _ctx(*records: Registration) -> Context:
+    snap = RegistrySnapshot(records={r.number: r for r in records}, looked_up=frozenset(r.number for r in records),
+                            loaded=True, complete=True, description="测试注册库")
+    return Context(now=NOW, registry=snap)
+
+
+def _page(body: str, title: str = "康瑞 电子血压计 KR-W5") -> Page:
+    html = f'<html><head><meta charset="utf-8"><title>{title}</title></head><body>{body}</body></html>'
+    return extract_page("https://mall.example.cn/item/1.html", html.encode("utf-8"), kind="product")
+
+
+def _rules(page: Page, *records: Registration) -> set[str]:
+    return {f.rule for f in analyze(page, _ctx(*(records or (REC,))))}
+
+
+DETAIL_RULES = {"PRODUCT_DETAIL_INCOMPLETE", "PRODUCT_INFO_MISMATCH", "PRODUCT_REGNO_MISSING"}
+
+# --- 1. field labels ---------------------------------------------------------------------------
+
+INSTRUCTION = f"""<div class="manual">
+<p>【产品名称】电子血压计</p><p>【型号/规格】KR-W5</p><p>【注册人/备案人】无锡康瑞医疗科技有限公司</p>
+<p>【医疗器械注册证编号】{NUMBER}</p><p>【性能结构及组成】由主机、袖带组成</p>
+<p>【用途/适用范围】用于测量人体血压</p><p>【禁忌事项】严重心律不齐者不宜使用</p>{CERT}<p>{WARNING}</p></div>"""
+SPEC_TABLE = f"""<table class="parameter">
+<tr><th>品名</th><td>电子血压计</td><th>产品型号</th><td>KR-W5</td></tr>
+<tr><th>注册/备案凭证编号</th><td>{NUMBER}</td><th>备案人名称</th><td>无锡康瑞医疗科技有限公司</td></tr>
+<tr><th>组成成分</th><td>由主机、袖带组成</td><th>产品用途</th><td>用于测量人体血压</td></tr>
+<tr><th>禁忌证</th><td>严重心律不齐者不宜使用</td><th>生产厂家</th><td>无锡康瑞医疗科技有限公司</td></tr>
+</table>{CERT}<p>{WARNING}</p>"""
+DEFINITION_LIST = f"""<dl class="attrs"><dt>型号、规格</dt><dd>KR-W5</dd><dt>注册证号</dt><dd>{NUMBER}</dd>
+<dt>注册人</dt><dd>无锡康瑞医疗科技有限公司</dd><dt>结构与组成</dt><dd>由主机、袖带组成</dd>
+<dt>适用范围</dt><dd>用于测量人体血压</dd><dt>禁忌症</dt><dd>严重心律不齐者不宜使用</dd></dl>{CERT}<p>{WARNING}</p>"""
+H5_SPANS = f"""<section class="m-detail"><div class="row"><span class="k">型号</span><span class="v">KR-W5</span> |
+<span class="k">注册证</span><span class="v">{NUMBER}</span></div>
+<div class="row">注册人:无锡康瑞医疗科技有限公司 | 结构组成:由主机、袖带组成｜适用范围:用于测量人体血压</div>
+<div class="row"><span>禁忌</span><span>严重心律不齐者不宜使用</span></div>{CERT}<p>{WARNING}</p></section>"""
+ONE_RUN = f"""<p>产品名称：电子血压计 型号规格：KR-W5 注册证编号：{NUMBER}型号：KR-W5 注册人：无锡康瑞医疗科技有限公司
+结构及组成：由主机、袖带组成；适用范围：用于测量人体血压；禁忌症：严重心律不齐者不宜使用</p>{CERT}<p>{WARNING}</p>"""
+
+
+@pytest.mark.parametrize("body", [INSTRUCTION, SPEC_TABLE, DEFINITION_LIST, H5_SPANS, ONE_RUN],
+                         ids=["instruction", "spec-table", "dl", "h5-spans", "one-run"])
+def test_detail_fields_read_in_every_markup(body: str) -> None:
+    page = _page(body)
+    for key in ("model_spec", "registration_no", "registrant", "structure", "scope", "contraindications"):
+        assert page.fields.get(key), (key, page.fields)
+    assert page.fields["model_spec"] == "KR-W5"
+    assert not (_rules(page) & DETAIL_RULES), analyze(page, _ctx(REC))
+
+
+@pytest.mark.parametrize("template", [INSTRUCTION, SPEC_TABLE, DEFINITION_LIST, H5_SPANS],
+                         ids=["instruction", "spec-table", "dl", "h5-spans"])
+def test_registrant_mismatch_is_read_in_every_markup(template: str) -> None:
+    page = _page(template.replace("无锡康瑞医疗科技有限公司", "深圳市仿冒医疗器械有限公司"))
+    assert "PRODUCT_INFO_MISMATCH" in _rules(page)
+
+
+def test_label_variants() -> None:
+    assert label_fields("型号/规格") == ("model_spec",)
+    assert label_fields("用途/适用范围") == ("scope",)
+    assert label_fields("注册/备案凭证编号") == ("registration_no",)
+    assert label_fields("注册人/生产企业") == ("registrant", "manufacturer")
+    assert label_fields("禁忌證") == ("contraindications",)
+    assert label_fields("结构与组成") == label_fields("结构及组成") == ("structure",)
+    assert label_fields("规格参数") == ()  # a section heading, not a field
+    assert label_fields("生产企业地址") == ()
+    page = _page("<p>本产品规格：大号，适用范围广</p>")
+    assert "model_spec" not in page.fields  # a label is never read inside a sentence
+
+
+# --- 2. traditional Chinese --------------------------------------------------------------------
+
+TRAD_WARNING = "購買和使用前請仔細閱讀產品說明書或者在醫務人員的指導下購買和使用。"
+TRAD_INSTRUCTION = f"""<p>【產品名稱】電子血壓計</p><p>【型號規格】KR-W5</p><p>【註冊人】無錫康瑞醫療科技有限公司</p>
+<p>【醫療器械註冊證編號】{NUMBER}</p><p>【結構及組成】由主機、袖帶組成</p><p>【適用範圍】用於測量人體血壓</p>
+<p>【禁忌症】嚴重心律不齊者不宜使用</p>{CERT}<p>{TRAD_WARNING}</p>"""
+TRAD_TABLE = f"""<table><tr><td>型號</td><td>KR-W5</td></tr><tr><td>註冊證號</td><td>{NUMBER}</td></tr>
+<tr><td>註冊人名稱</td><td>無錫康瑞醫療科技有限公司</td></tr><tr><td>結構組成</td><td>由主機、袖帶組成</td></tr>
+<tr><td>適用範圍</td><td>用於測量人體血壓</td></tr><tr><td>禁忌證</td><td>嚴重心律不齊者不宜使用</td></tr></table>
+{CERT}<p>{TRAD_WARNING}</p>"""
+TRAD_PROSE = f"""<article><p>康瑞電子血壓計（型號：KR-W5）由無錫康瑞醫療科技有限公司生產。</p>
+<p>註冊人：無錫康瑞醫療科技有限公司；註冊證編號：{NUMBER}；結構及組成：由主機、袖帶組成；
+適用範圍：用於測量人體血壓；禁忌症：嚴重心律不齊者不宜使用。</p>{CERT}<p>{TRAD_WARNING}</p></article>"""
+
+
+@pytest.mark.parametrize("body", [TRAD_INSTRUCTION, TRAD_TABLE, TRAD_PROSE], ids=["instruction", "table", "prose"])
+def test_traditional_page_is_read_like_a_simplified_one(body: str) -> None:
+    page = _page(body, title="康瑞 電子血壓計 KR-W5")
+    assert page.original_text is not None and "註冊" in page.original_text
+    rules = _rules(page)
+    assert "PRODUCT_WARNING_RETAIL_MISSING" not in rules
+    assert not (rules & DETAIL_RULES), analyze(page, _ctx(REC))
+
+
+def test_traditional_evidence_quotes_the_page_as_shown() -> None:
+    page = _page(TRAD_TABLE.replace(TRAD_WARNING, "本品療效最佳，根治高血壓。"), title="康瑞 電子血壓計")
+    findings = analyze(page, _ctx(REC))
+    claims = [e for f in findings if f.rule.startswith("CLAIM_") for e in f.evidence if e.source == "text"]
+    assert claims
+    quoted = " ".join(e.snippet + e.match for e in claims)
+    assert "療效" in quoted and "高血壓" in quoted, quoted
+    assert "疗效" not in quoted and "高血压" not in quoted, quoted
+
+
+# --- 3. specification semantics ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("shown", "registered", "same"), [
+    ("KR-B21", ["KR-W5、KR-B21、KR-B30"], True),
+    ("KR-W5", ["KR-W5/KR-W6"], True),
+    ("-3.50D", ["-1.00D至-6.00D，每0.25D一档"], True),
+    ("-3.50D", ["-1.00D～-6.00D"], True),
+    ("-3.50D", ["-1.00D~-6.00D"], True),
+    ("-6.50D", ["-1.00D至-6.00D"], False),
+    ("YE650C", ["YE650A～YE650D"], True),
+    ("YE650F", ["YE650A～YE650D"], False),
+    ("BP-100A", ["BP-100系列"], True),
+    ("10cm×10cm", ["10*10cm"], True),
+    ("10 X 10 cm", ["10cm×10cm"], True),
+    ("10x12cm", ["10×10cm"], False),
+    ("4贴/盒", ["4贴"], True),
+    ("KR-W55", ["KR-W5"], False),
+])
+def test_spec_semantics(shown: str, registered: list[str], same: bool) -> None:
+    assert model_matches(shown, registered) is same
+
+
+def test_company_name_notations() -> None:
+    registered = ["康瑞（无锡）医疗科技有限公司"]
+    assert same_company("康瑞(无锡)医疗科技有限公司", registered)
+    assert same_company("康瑞 （无锡） 医疗科技 有限公司", registered)
+    assert same_company("康瑞（無錫）醫療科技有限公司", registered)
+    assert not same_company("康瑞（苏州）医疗科技有限公司", registered)
+
+
+LENS = Registration(number="国械注进20193160123", product_name="软性亲水接触镜", registrant="海昌隐形眼镜有限公司",
+                    manufacturer="海昌隐形眼镜有限公司", model_specs=("-0.50D至-8.00D，每0.25D一档",),
+                    device_class=3, valid_until=date(2034, 1, 1), source="csv")
+
+
+@pytest.mark.parametrize("body", [
+    "<table><tr><th>度数</th><td>-3.25D</td></tr><tr><th>规格型号</th><td>-3.25D</td></tr></table>",
+    "<p>【型号规格】-3.25D</p>",
+    '<div class="sku"><span>规格</span><span>-3.25D</span></div>',
+], ids=["table", "instruction", "h5"])
+def test_model_in_registered_range_is_no_mismatch(body: str) -> None:
+    page = _page(f"<p>注册证编号：{LENS.number}</p><p>注册人：海昌隐形眼镜有限公司</p>{body}", title="海昌 软性亲水接触镜")
+    assert "PRODUCT_INFO_MISMATCH" not in _rules(page, LENS)
+    out_of_range = _page(f"<p>注册证编号：{LENS.number}</p>{body.replace('-3.25D', '-9.50D')}", title="海昌 软性亲水接触镜")
+    assert "PRODUCT_INFO_MISMATCH" in _rules(out_of_range, LENS)
