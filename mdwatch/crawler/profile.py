@@ -90,6 +90,8 @@ class Profile:
     source: str = ""  # file the profile was read from
     # hosts that may be internal addresses when reached from a page (crawler/netpolicy.py)
     allow_hosts: tuple[str, ...] = ()
+    # the sweep-level precision guard (scheduler/precision_guard.py): share, min_pages, rules
+    precision_guard: Mapping[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ classification
 
@@ -200,6 +202,9 @@ def profile_from_mapping(raw: Mapping[str, Any], base_url: str | None = None, so
     classify = str(raw.get("classify") or "patterns")
     if classify not in ("patterns", "heuristic"):
         raise ProfileError(f"配置 {name} 的 classify 只能是 patterns 或 heuristic。")
+    guard = raw.get("precision_guard") or {}
+    if not isinstance(guard, Mapping):
+        raise ProfileError(f"配置 {name} 的 precision_guard 应为映射（share、min_pages、rules）。")
     words = _strings(raw, "qualification_link_words", name) if "qualification_link_words" in raw else (
         _DEFAULT_QUALIFICATION_WORDS
     )
@@ -219,6 +224,7 @@ def profile_from_mapping(raw: Mapping[str, Any], base_url: str | None = None, so
         max_related=int(raw.get("max_related", 3)),
         source=source,
         allow_hosts=_strings(raw, "allow_hosts", name),
+        precision_guard=dict(guard),
     )
 
 

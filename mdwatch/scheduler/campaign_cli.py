@@ -131,6 +131,9 @@ def campaign_run(name: str, timeout: float, ocr_engine: str, db_url: str | None)
         f"页面 {s['pages']} 个，问题 {s['findings']} 条（严重 {s['critical']} 条）。")
     console.print(f"线索：新增 {s['leads_created']} 条，再次发现 {s['leads_touched']} 条，"
                   f"整改复查重新打开 {s['leads_reopened']} 条，复查已整改 {s['rechecked_fixed']} 条。")
+    for alert in s.get("precision_guard") or ():  # the sweep's precision guard held these findings
+        console.print(f"{alert['line']}（本次暂缓 {alert['held']} 条）", style="bold yellow", markup=False,
+                      highlight=False, soft_wrap=True)
     _notify(db_url, result.run_ids)
     return EXIT_FETCH if result.status == "failed" else EXIT_OK
 

@@ -4,6 +4,11 @@ A campaign run scans the campaign's URL targets with its rule packs (enabled rul
 overrides), or sweeps its profile target, records each target's outcome (an unreachable target
 is recorded and the run goes on), re-checks the URLs of its resolved leads (整改复查) and then
 syncs leads (``storage.leads.LeadStore.sync``): one lead per (campaign, page URL, rule).
+
+The findings of a rule that tripped the sweep's precision guard (``scheduler/precision_guard.py``:
+the rule fired on most pages of its kind, likely an unrecognised page structure) are held for
+review instead of filed: the campaign run's stats record them (``precision_guard``,
+``leads_held``) and :func:`release_held` files them once a reviewer has confirmed the rule.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from rich.console import Console
 
 from mdwatch.analyzers.packs import PackError, combine, parse_pack_names
 from mdwatch.crawler.capture import FetchSettings
+from mdwatch.scheduler.precision_guard import GuardAlert, guard_result
 from mdwatch.storage.leads import (
     Campaign,
     CampaignRun,
@@ -38,6 +44,7 @@ __all__ = [
     "campaign_status",
     "create_campaign",
     "read_targets",
+    "release_held",
     "run_campaign",
 ]
 
@@ -200,6 +207,8 @@ def run_campaign(
 
     findings: list[LeadFinding] = []
     with LeadStore.open(db_url) as leads:
+        alerts = _guard_alerts(leads, run_ids)
+        held = {(a.run_id, a.rule) for a in alerts}
         for rid in run_ids:
             stored = [f for f in run_findings(leads.store, rid) if f.rule in enabled]
             for f in stored:
@@ -207,7 +216,7 @@ def run_campaign(
                 findings.append(LeadFinding(page_url=f.page_url, rule=f.rule, severity=severity, message=f.message,
                                             run_id=rid, finding_id=f.finding_id, shop_url=f.shop_url,
                                             title=f.title))
-        sync = leads.sync(campaign.id, crun, findings, checks)
+        sync = leads.sync(campaign.id, crun, findings, checks, held=held)
         leads.record_targets(campaign.id, target_checks)
         unreachable = tuple((t, c.error or "无法访问") for _k, t, c in target_checks if not c.ok)
         reachable = sum(1 for _k, _t, c in target_checks if c.ok)
@@ -218,11 +227,53 @@ def run_campaign(
             "pages": sum(1 for c in checks if c.ok), "findings": len(findings),
             "critical": sum(1 for f in findings if f.severity == "critical"), **sync.as_dict(),
         }
+        if alerts:
+            stats["precision_guard"] = [
+                {**a.to_dict(), "run_id": a.run_id,
+                 "held": sum(1 for f in findings if f.run_id == a.run_id and f.rule == a.rule)}
+                for a in alerts if a.rule in enabled]
         leads.finish_campaign_run(crun, status, run_ids, stats)
     return CampaignRunResult(
         campaign=campaign.name, campaign_run_id=crun, status=status, run_ids=tuple(run_ids), checks=tuple(checks),
         unreachable=unreachable, findings=len(findings), sync=sync, stats=stats,
     )
+
+
+def _guard_alerts(leads: LeadStore, run_ids: Sequence[int]) -> list[GuardAlert]:
+    """The precision guard's alerts of the sweeps among ``run_ids`` (each with its run id)."""
+    from mdwatch.storage.sweeps import get_sweep
+
+    out: list[GuardAlert] = []
+    for rid in run_ids:
+        sweep = get_sweep(leads.store, rid)
+        verdict = guard_result(sweep.stats, rid) if sweep is not None else None
+        if verdict is not None:
+            out.extend(verdict.alerts)
+    return out
+
+
+def release_held(name: str, campaign_run_id: int, rule: str, *, db_url: str | None = None) -> SyncResult:
+    """After review (the rule is right on that platform): file the findings of ``rule`` that the
+    precision guard held in campaign run ``campaign_run_id`` as leads (each lead's history says so)."""
+    with LeadStore.open(db_url) as leads:
+        try:
+            campaign = leads.require_campaign(name)
+            enabled, overrides = combine(campaign.packs)
+        except (LeadError, PackError) as exc:
+            raise CampaignError(str(exc)) from exc
+        crun = next((r for r in leads.campaign_runs(campaign.id) if r.id == campaign_run_id), None)
+        if crun is None:
+            raise CampaignError(f"监测任务 {name} 没有编号为 {campaign_run_id} 的运行。")
+        run_ids = [int(a["run_id"]) for a in crun.stats.get("precision_guard") or () if a.get("rule") == rule]
+        if not run_ids or rule not in enabled:
+            raise CampaignError(f"监测运行 {campaign_run_id} 没有因精度警戒暂缓的 {rule} 线索。")
+        findings = [
+            LeadFinding(page_url=f.page_url, rule=f.rule, severity=overrides.get(f.rule, f.severity),
+                        message=f.message, run_id=f.run_id, finding_id=f.finding_id, shop_url=f.shop_url,
+                        title=f.title)
+            for rid in run_ids for f in run_findings(leads.store, rid) if f.rule == rule
+        ]
+        return leads.sync(campaign.id, campaign_run_id, findings, ())
 
 
 def campaign_status(name: str, db_url: str | None = None) -> CampaignStatus:

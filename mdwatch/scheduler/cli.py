@@ -213,9 +213,12 @@ def evidence_verify(zip_path: str) -> int:
 @click.option("--ocr-engine", type=click.Choice(("rapidocr", "tesseract", "none")), default="rapidocr",
               envvar="MDWATCH_OCR_ENGINE", show_default=True,
               help="图片文字识别引擎（下载每个页面及其资质页的图片并识别；none 为不下载、不识别图片）。")
+@click.option("--guard-share", type=click.FloatRange(min=0, max=1, min_open=True), envvar="MDWATCH_GUARD_SHARE",
+              help="精度警戒：一条规则在超过此比例的同类页面上触发时暂缓其线索（默认按平台配置，0.6；1 为关闭）。")
 def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | None, resume: int | None,
           no_robots: bool, concurrency: int, workers: int | None, no_browser: bool,
-          redis_url: str | None, worker: bool, no_screenshots: bool, ocr_engine: str) -> int:
+          redis_url: str | None, worker: bool, no_screenshots: bool, ocr_engine: str,
+          guard_share: float | None = None) -> int:
     from mdwatch.scheduler.sweep import (
         SweepError,
         SweepFinishedElsewhere,
@@ -230,7 +233,7 @@ def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | 
     options = SweepOptions(db_url=db_url, base_url=base_url, budget=budget, resume=resume,
                            obey_robots=not no_robots, concurrency=concurrency, workers=workers,
                            browser=not no_browser, redis_url=redis_url or None, worker=worker,
-                           ocr_engine=None if ocr_engine == "none" else ocr_engine,
+                           ocr_engine=None if ocr_engine == "none" else ocr_engine, guard_share=guard_share,
                            extra_settings=(("MDWATCH_SCREENSHOTS", False),) if no_screenshots else ())
     try:
         result = run_sweep(profile, options, console=console)

@@ -11,6 +11,9 @@ its findings with their evidence snippets (the match highlighted); and the repea
 shops with findings in ``REPEAT_RUNS`` or more runs of the database up to the report's last run
 (the credit file of HAINAN measures (15), 信用档案).
 
+A sweep whose precision guard tripped (``precision_guard.py``: one rule on most pages of its
+kind) puts its one-line alert with sample pages at the top of the report (``precision_alerts``).
+
 The platform of a page is the sweep's platform profile (``runs.stats["profile"]``) when there is
 one, else the host of the page's URL.
 """
@@ -38,6 +41,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from mdwatch.analyzers.catalogue import rules
+from mdwatch.scheduler.precision_guard import guard_result
 from mdwatch.storage.evidence import EvidenceFileRow, EvidenceStore
 from mdwatch.storage.schema import Capture, FindingRow, PageRow, Run, Shop
 from mdwatch.storage.store import Store
@@ -207,6 +211,21 @@ class RepeatOffender:
 
 
 @dataclass(frozen=True, slots=True)
+class PrecisionAlert:
+    """A rule the sweep's precision guard held (see ``precision_guard.py``)."""
+
+    run_id: int
+    rule: str
+    title: str
+    kind: str
+    pages: int
+    total: int
+    share: float
+    samples: list[str]
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     title: str
     scope: str  # "sweep" | "run" | "campaign"
@@ -226,6 +245,7 @@ class Report:
     repeat_offenders: list[RepeatOffender]
     repeat_runs: int
     pages: list[PageItem]
+    precision_alerts: list[PrecisionAlert] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The report as a JSON document (screenshots by SHA-256, without the thumbnail bytes)."""
@@ -539,6 +559,13 @@ def _build(engine: Engine, ids: list[int], campaign: str | None, scope: str | No
     cutoff = max(r.started_at for r in runs_sorted)
     offenders = _repeat_offenders(engine, set(shop_here), cutoff, shop_here, shop_names, repeat_runs)
 
+    alerts = [
+        PrecisionAlert(run_id=r.id, rule=a.rule, title=catalogue[a.rule].title if a.rule in catalogue else a.rule,
+                       kind=a.kind, pages=a.pages, total=a.total, share=round(a.share, 4), samples=list(a.samples),
+                       line=a.line())
+        for r in runs_sorted if (verdict := guard_result(dict(r.stats or {}), r.id)) is not None
+        for a in verdict.alerts
+    ]
     platforms = sorted({p for r in runs for p in r.platform.split("、")})
     first, last = runs_sorted[0], runs_sorted[-1]
     if campaign is not None:
@@ -569,6 +596,7 @@ def _build(engine: Engine, ids: list[int], campaign: str | None, scope: str | No
         repeat_offenders=offenders,
         repeat_runs=repeat_runs,
         pages=page_items,
+        precision_alerts=alerts,
     )
 
 
@@ -630,6 +658,9 @@ def render_xlsx(report: Report) -> bytes:
                          ("问题总数", report.total_findings), ("涉及页面", report.flagged_pages),
                          ("检查页面", report.total_pages), ("涉及店铺", report.shops_with_findings)):
         ws.append([label, value])
+    for alert in report.precision_alerts:
+        ws.append([f"精度警戒（运行 {alert.run_id}）", alert.line])
+        ws.cell(row=ws.max_row, column=2).font = Font(bold=True, color="B42318")
     sections: list[tuple[str, list[str], list[list[Any]]]] = [
         ("运行", ["运行编号", "类型", "平台", "目标", "状态", "开始时间", "结束时间", "页面数", "问题数"],
          [[r.id, r.kind_zh, r.platform, r.target, r.status, r.started_at, r.finished_at, r.pages, r.findings]

@@ -22,7 +22,9 @@ run's stats and deletes the sweep's Redis keys.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +40,7 @@ from mdwatch.analyzers.catalogue import rules
 from mdwatch.crawler.capture import FetchSettings
 from mdwatch.crawler.profile import Profile, ProfileError, load_profile
 from mdwatch.crawler.sweep_spider import SweepSpider
+from mdwatch.scheduler import precision_guard as pguard
 from mdwatch.scheduler.render import SEVERITY_ORDER, SEVERITY_STYLE, SEVERITY_ZH
 from mdwatch.scheduler.sweep_pipeline import ProcessorConfig, SweepRuntime, history_sweep_finished
 from mdwatch.storage.config import default_db_url, normalize_db_url
@@ -56,6 +59,7 @@ from mdwatch.storage.sweeps import (
 __all__ = ["SweepError", "SweepOptions", "SweepResult", "print_sweep_summary", "run_sweep", "sweep_settings"]
 
 PIPELINE_PATH = "mdwatch.scheduler.sweep_pipeline.SweepPipeline"
+log = logging.getLogger(__name__)
 
 
 class SweepError(Exception):
@@ -89,6 +93,8 @@ class SweepOptions:
     seed_wait_s: float = 120.0  # distributed worker: how long to wait for the seeder
     ocr_engine: str | None = None  # rapidocr | tesseract; None: no image is downloaded or read
     ocr_workers: int | None = None  # OCR processes; None: one per core
+    guard_share: float | None = None  # precision guard: overrides MDWATCH_GUARD_SHARE and the profile
+    guard_min_pages: int | None = None  # precision guard: overrides MDWATCH_GUARD_MIN_PAGES and the profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +248,14 @@ def _load(profile: Profile | str, base_url: str | None) -> Profile:
         raise SweepError(str(exc)) from exc
 
 
+def _guard_config(profile: Profile, options: SweepOptions) -> pguard.GuardConfig:
+    """The precision guard of this sweep: options, environment, profile, defaults."""
+    try:
+        return pguard.guard_config(profile.precision_guard, share=options.guard_share, min_pages=options.guard_min_pages)
+    except pguard.GuardConfigError as exc:
+        raise SweepError(f"平台配置 {profile.name} 的精度警戒设置无效：{exc}") from exc
+
+
 def _open_distributed(options: SweepOptions) -> None:
     """Checks before a distributed sweep touches anything; a worker waits here for its seeder."""
     from mdwatch.crawler.distributed import DistributedSweep
@@ -314,6 +328,7 @@ def run_sweep(
                 raise SweepError(f"巡查 {options.resume} 已完成，无需续扫。")
             base_url = options.base_url or previous.stats.get("base_url")
             loaded = _load(profile, base_url)
+            guard = _guard_config(loaded, options)
             if isinstance(profile, str) and previous.stats.get("profile") not in (None, loaded.name):
                 raise SweepError(
                     f"巡查 {options.resume} 使用的平台配置是 {previous.stats.get('profile')}，不是 {loaded.name}。"
@@ -325,6 +340,7 @@ def run_sweep(
             started = previous.started_at
         else:
             loaded = _load(profile, options.base_url)
+            guard = _guard_config(loaded, options)
             started = datetime.now(UTC)
             run_id = start_sweep(
                 store,
@@ -419,7 +435,12 @@ def run_sweep(
         counts = sweep_counts(store, run_id)
         if last:  # a distributed process that is not the last leaves the run to the others
             stats.update(counts)
+            verdict = pguard.sweep_guard(store, run_id, guard)
+            stats[pguard.STATS_KEY] = verdict.to_stats()
             finish_sweep(store, run_id, status, stats)
+            for line in verdict.lines():  # the log and stderr: one line per held rule
+                log.warning(line)
+                print(f"mdwatch: {line}", file=sys.stderr, flush=True)
             history_sweep_finished(store, run_id, status)
         by_rule = rule_pages(store, run_id)
     finally:
@@ -457,6 +478,10 @@ def print_sweep_summary(console: Console, result: SweepResult, max_errors: int =
         f"运行编号 {result.run_id}（已写入数据库）。",
         soft_wrap=True,
     )
+    verdict = pguard.guard_result(result.stats)
+    held = verdict.held_rules if verdict is not None else frozenset()
+    for line in verdict.lines() if verdict is not None else ():
+        console.print(line, style="bold yellow", soft_wrap=True, markup=False, highlight=False)
     catalogue = rules()
     table = Table(title="各规则汇总（涉及页面数）")
     table.add_column("规则", no_wrap=True, min_width=31)
@@ -471,7 +496,8 @@ def print_sweep_summary(console: Console, result: SweepResult, max_errors: int =
         spec = catalogue.get(rule_id)
         style = SEVERITY_STYLE.get(severity, "")
         table.add_row(rule_id, spec.title if spec else rule_id,
-                      f"[{style}]{SEVERITY_ZH.get(severity, severity)}[/]", str(count))
+                      f"[{style}]{SEVERITY_ZH.get(severity, severity)}[/]",
+                      f"{count}（精度警戒）" if rule_id in held else str(count))
     console.print(table)
 
 

@@ -16,7 +16,7 @@ Imports nothing else of ours beyond this package. All datetimes are time-zone aw
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -309,11 +309,12 @@ class SyncResult:
     rechecked_fixed: tuple[int, ...] = ()
     rechecked_unreachable: tuple[int, ...] = ()
     extra: dict[str, int] = field(default_factory=dict)
+    held: tuple[tuple[str, str], ...] = ()  # (page URL, rule) not filed: held by the precision guard
 
     def as_dict(self) -> dict[str, int]:
         return {"leads_created": len(self.created), "leads_touched": len(self.touched),
                 "leads_reopened": len(self.reopened), "rechecked_fixed": len(self.rechecked_fixed),
-                "rechecked_unreachable": len(self.rechecked_unreachable)}
+                "rechecked_unreachable": len(self.rechecked_unreachable), "leads_held": len(self.held)}
 
 
 def _now() -> datetime:
@@ -514,15 +515,22 @@ class LeadStore:
         findings: Sequence[LeadFinding],
         checked: Iterable[UrlCheck],
         at: datetime | None = None,
+        held: Collection[tuple[int | None, str]] = (),
     ) -> SyncResult:
         """Turn one campaign run's findings into leads, in one transaction (see the module doc).
 
         ``checked`` are the URLs the run tried; a resolved lead whose URL is among them and whose
         finding is absent stays resolved with a re-check entry (已整改, or 无法访问 when the
         page could not be fetched).
+
+        ``held`` are ``(run id, rule)`` pairs the sweep-level precision guard holds for review:
+        their findings become no lead and touch none, and a resolved lead of that rule whose URL
+        that run checked is not re-checked (the rule's verdicts in that run are not trusted).
         """
         now = _aware(at)
         checks = {c.url: c for c in checked}
+        held_pairs = frozenset(held)
+        held_out: dict[tuple[str, str], None] = {}
         created: list[int] = []
         touched: list[int] = []
         reopened: list[int] = []
@@ -536,6 +544,9 @@ class LeadStore:
             present: set[tuple[str, str]] = set()
             for f in findings:
                 key = (f.page_url, f.rule)
+                if (f.run_id, f.rule) in held_pairs:
+                    held_out.setdefault(key, None)
+                    continue
                 if key in present:
                     continue
                 present.add(key)
@@ -578,6 +589,8 @@ class LeadStore:
                 if key in present or row.status != "resolved" or row.page_url not in checks:
                     continue
                 check = checks[row.page_url]
+                if (check.run_id, row.rule) in held_pairs:
+                    continue
                 result = RECHECK_FIXED if check.ok else RECHECK_UNREACHABLE
                 row.recheck = [*(row.recheck or []), self._recheck_entry(now, check.run_id, campaign_run_id,
                                                                          result, check.error)]
@@ -585,7 +598,8 @@ class LeadStore:
                 self._add_event(session, row, EVENT_RECHECK, "resolved", "resolved", check.run_id, campaign_run_id,
                                 now, RECHECK_NOTES[result])
                 (fixed if check.ok else unreachable).append(row.id)
-        return SyncResult(tuple(created), tuple(touched), tuple(reopened), tuple(fixed), tuple(unreachable))
+        return SyncResult(tuple(created), tuple(touched), tuple(reopened), tuple(fixed), tuple(unreachable),
+                          held=tuple(k for k in held_out if k not in present))
 
     @staticmethod
     def _recheck_entry(at: datetime, run_id: int | None, campaign_run_id: int | None, result: str,
