@@ -2,6 +2,8 @@
 
 Source: 《云南省药品网络销售监督管理办法实施细则（试行）》 Art. 9, 16, 17 (shared/seeds/004_…).
 Cues: ``lexicons/drug.yaml``; the Rx warning wording: ``lexicons/warnings.yaml``.
+Shop and platform home pages (the seller's licence, Art. 15; no Rx on home pages, Art. 17) are
+judged by ``drug_shop``; this module registers both and hands those pages on.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from mdwatch.analyzers import drug_shop
 from mdwatch.analyzers.catalogue import finding
 from mdwatch.analyzers.domain import is_drug_listing
 from mdwatch.analyzers.model import Context, Evidence, Finding, Page
@@ -21,8 +24,9 @@ RULES = (
     "DRUG_RX_WARNING_MISSING",
     "DRUG_RX_INFO_BEFORE_REVIEW",
     "DRUG_PROMOTION_BANNED",
+    *drug_shop.RULES,
 )
-KINDS = ("product",)
+KINDS = ("product", *drug_shop.KINDS)
 
 _NUM = "一二两三四五六七八九十0-9"
 _BUY_GIFT = re.compile(rf"买[{_NUM}]*[盒瓶件支袋份]?[^\n。；;]{{0,8}}?[送赠][{_NUM}]*[盒瓶件支袋份粒片]?")
@@ -57,6 +61,8 @@ def _leaflet_shown(page: Page, text: str, cues: dict[str, list[str]]) -> str | N
 
 
 def analyze(page: Page, ctx: Context) -> list[Finding]:
+    if page.kind in drug_shop.KINDS:
+        return drug_shop.analyze(page, ctx)
     if not is_drug_listing(page):
         return []
     cues = load_yaml("drug.yaml")
