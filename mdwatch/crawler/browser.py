@@ -6,6 +6,8 @@
   straight to the browser, and re-requests through the browser a page fetched over plain HTTP
   whose static HTML lacks the content (:func:`needs_browser`). A response that came through the
   browser carries ``meta["mdwatch_via_browser"] = True``; spiders record ``method="browser"``;
+- :func:`page_needs_browser` is the middleware's automatic decision, shared with ``mdwatch scan``
+  (:mod:`mdwatch.crawler.browser_fetch`); :func:`browser_unavailable` says why Chromium cannot run;
 - :func:`render_html` renders one URL outside Scrapy (``mdwatch profile check``, tests).
 
 Chromium is launched as ``/usr/lib/chromium/chromium`` (the ``/usr/bin/chromium`` wrapper adds
@@ -46,8 +48,10 @@ __all__ = [
     "NeedsBrowserMiddleware",
     "abort_request",
     "browser_settings",
+    "browser_unavailable",
     "keep_images",
     "needs_browser",
+    "page_needs_browser",
     "render_html",
     "visible_text",
 ]
@@ -229,15 +233,38 @@ def needs_browser(body: bytes) -> bool:
 # ----------------------------------------------------------------------------- the middleware
 
 
-def _is_html(response: Response) -> bool:
-    ctype = response.headers.get(b"Content-Type") or b""
+def _is_html(content_type: str | bytes, body: bytes) -> bool:
+    ctype = content_type.encode("latin-1", "replace") if isinstance(content_type, str) else content_type
     kind = ctype.split(b";", 1)[0].strip().lower()
     if kind in (b"text/html", b"application/xhtml+xml"):
         return True
     if kind:
         return False
-    head = response.body[:1024].lstrip().lower()
+    head = body[:1024].lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html"))
+
+
+def page_needs_browser(status: int, content_type: str | bytes, body: bytes, method: str = "GET") -> bool:
+    """The automatic decision of :class:`NeedsBrowserMiddleware` for a page fetched over plain HTTP.
+
+    True for a successful (200) GET of HTML whose static body lacks its content
+    (:func:`needs_browser`). ``mdwatch scan`` decides with this same function which of its
+    captures to render (:mod:`mdwatch.crawler.browser_fetch`).
+    """
+    return status == 200 and method == "GET" and _is_html(content_type, body) and needs_browser(body)
+
+
+def browser_unavailable(opts: BrowserOptions = BrowserOptions()) -> str | None:
+    """None when the headless browser can be used; else why not, as one Chinese sentence."""
+    import importlib.util
+    import os
+
+    for module in ("playwright", "scrapy_playwright"):
+        if importlib.util.find_spec(module) is None:
+            return f"无头浏览器不可用：未安装 Python 包 {module.replace('_', '-')}。"
+    if not os.access(opts.executable_path, os.X_OK):
+        return f"无头浏览器不可用：找不到 Chromium（{opts.executable_path}），请安装 Debian 的 chromium 包。"
+    return None
 
 
 def _browser_meta(meta: dict[str, Any]) -> None:
@@ -282,10 +309,9 @@ class NeedsBrowserMiddleware:
         if (
             not self.auto
             or request.meta.get(_RETRIED_META)
-            or response.status != 200
-            or request.method != "GET"
-            or not _is_html(response)
-            or not needs_browser(response.body)
+            or not page_needs_browser(
+                response.status, response.headers.get(b"Content-Type") or b"", response.body, request.method
+            )
         ):
             return response
         meta = dict(request.meta)

@@ -50,6 +50,7 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<title")
 _META_KEY = "mdwatch_hop"
 _IMAGE_KEY = "mdwatch_image"
+_VIA_BROWSER = "mdwatch_via_browser"  # browser.VIA_BROWSER_META: the browser rendered this response
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -316,6 +317,7 @@ class CaptureSpider(scrapy.Spider):
             headers=headers,
             body=response.body,
             fetched_at=datetime.now(UTC),
+            method="browser" if response.meta.get(_VIA_BROWSER) else "http",
             encoding=detect_encoding(page),
         )
         image_requests = self._image_requests(hop.index, job, page) if settings.fetch_images else []

@@ -46,9 +46,11 @@ def _check_url(url: str) -> str:
 @click.option("--ocr-engine", type=click.Choice(("rapidocr", "tesseract", "none")), default="rapidocr",
               envvar="MDWATCH_OCR_ENGINE", show_default=True,
               help="识别页面图片文字（证照、宣传图）的 OCR 引擎；none 关闭图片识别。")
+@click.option("--no-browser", is_flag=True,
+              help="不使用无头浏览器（需要 JavaScript 渲染的页面按静态 HTML 分析）。")
 def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | None, no_store: bool,
-         timeout: float, ocr_engine: str) -> int:
-    from mdwatch.crawler.capture import FetchSettings
+         timeout: float, ocr_engine: str, no_browser: bool) -> int:
+    from mdwatch.crawler.capture import FetchResult, FetchSettings
     from mdwatch.scheduler.jobs import scan_urls
     from mdwatch.scheduler.pipeline import outcome_json
     from mdwatch.scheduler.registry import registry_rules
@@ -56,9 +58,19 @@ def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | N
 
     for url in urls:
         _check_url(url)
+    shown: set[str] = set()
+
+    def refused(fetched: FetchResult) -> None:  # qualification pages and images the fetch policy refused
+        for notice in fetched.notices:
+            if notice not in shown:
+                shown.add(notice)
+                _err(notice)
+
     result = scan_urls(list(urls), kind=kind, db_url=db_url, store=not no_store,  # type: ignore[arg-type]
-                       settings=FetchSettings(timeout_s=timeout),
-                       ocr_engine=None if ocr_engine == "none" else ocr_engine)
+                       settings=FetchSettings(timeout_s=timeout), progress=refused,
+                       ocr_engine=None if ocr_engine == "none" else ocr_engine, browser=not no_browser)
+    if result.browser_unavailable:
+        _err(f"{result.browser_unavailable.rstrip('。')}，需要渲染的页面按静态 HTML 分析。")
     for failed in result.failed:
         _err(failed.error or f"无法获取 {failed.url}。")
     registry = {"loaded": result.registry_loaded, "description": result.registry_description,
@@ -72,6 +84,8 @@ def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | N
         console = make_console()
         for outcome in result.ok:
             print_outcome(console, outcome)
+            if note := outcome.extracted.get("browser_note"):
+                console.print(f"[yellow]注意：{note}[/yellow]", soft_wrap=True)
         if not result.registry_loaded:
             console.print(f"[yellow]注意：{result.registry_description}，以下规则未执行："
                           f"{'、'.join(registry_rules())}。可用 mdwatch registry import 导入。[/yellow]")

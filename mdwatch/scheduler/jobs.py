@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from mdwatch.analyzers.model import PageKind, Severity
 from mdwatch.analyzers.packs import apply_severity
+from mdwatch.crawler.browser_fetch import fetch_rendered
 from mdwatch.crawler.capture import FetchResult, FetchSettings
-from mdwatch.crawler.fetch import fetch_pages
 from mdwatch.scheduler.ocr_stage import ImageOutcome, OcrStage, OcrStats
 from mdwatch.scheduler.pipeline import ScanOutcome, analyze_result, make_context, page_record
 from mdwatch.scheduler.registry import NOT_LOADED, RegistrySource
@@ -24,6 +24,7 @@ class RunResult:
     registry_loaded: bool = False
     registry_description: str = NOT_LOADED
     ocr_stats: OcrStats | None = None  # None: the scan ran without OCR
+    browser_unavailable: str | None = None  # a page needed the browser, which cannot run (one sentence)
 
     @property
     def ok(self) -> list[ScanOutcome]:
@@ -48,6 +49,7 @@ def scan_urls(
     ocr_stage: OcrStage | None = None,
     enabled_rules: frozenset[str] | None = None,
     severity_overrides: Mapping[str, Severity] | None = None,
+    browser: bool = True,
 ) -> RunResult:
     """Fetch ``urls`` in one crawl, analyze each page and store the run in one transaction.
 
@@ -60,6 +62,12 @@ def scan_urls(
 
     ``enabled_rules`` (None: every rule) and ``severity_overrides`` come from rule packs
     (``analyzers.packs.combine``); the overridden severities are the ones stored.
+
+    A page that needs a browser is rendered as the sweep renders it (``crawler.browser_fetch``:
+    the sweep middleware's detection, its Chromium settings); its outcome's ``extracted`` has
+    ``via_browser: true``. With ``browser=False``, or without Chromium, such a page is analysed
+    as its static HTML and ``extracted["browser_note"]`` says so; a static page never starts
+    the browser.
     """
     started = datetime.now(UTC)
     ctx = make_context(started, enabled_rules)
@@ -67,9 +75,11 @@ def scan_urls(
     fetch_settings = settings or FetchSettings()
     if with_ocr and not fetch_settings.fetch_images:
         fetch_settings = replace(fetch_settings, fetch_images=True)
-    results = fetch_pages(list(urls), fetch_settings, progress=progress)
+    fetched = fetch_rendered(list(urls), fetch_settings, progress=progress, browser=browser)
+    results = fetched.results
     if not any(r.capture is not None for r in results):
-        return RunResult(run_id=None, outcomes=[analyze_result(r, ctx, kind) for r in results])
+        return RunResult(run_id=None, outcomes=[analyze_result(r, ctx, kind) for r in results],
+                         browser_unavailable=fetched.unavailable)
     ocr: Mapping[str, ImageOutcome] | None = None
     ocr_stats: OcrStats | None = None
     if with_ocr:
@@ -88,6 +98,13 @@ def scan_urls(
         registry_loaded, registry_description = registry.loaded, registry.description
     if severity_overrides:
         outcomes = [replace(o, findings=tuple(apply_severity(o.findings, severity_overrides))) for o in outcomes]
+    for o in outcomes:
+        if not o.ok:
+            continue
+        if o.url in fetched.rendered:
+            o.extracted["via_browser"] = True  # as the sweep pipeline records it
+        if (note := fetched.notes.get(o.url)) is not None:
+            o.extracted["browser_note"] = note
     ok = [o for o in outcomes if o.ok]
     run_id: int | None = None
     if store and ok:
@@ -108,4 +125,5 @@ def scan_urls(
         finally:
             db.close()
     return RunResult(run_id=run_id, outcomes=outcomes, registry_loaded=registry_loaded,
-                     registry_description=registry_description, ocr_stats=ocr_stats)
+                     registry_description=registry_description, ocr_stats=ocr_stats,
+                     browser_unavailable=fetched.unavailable)
