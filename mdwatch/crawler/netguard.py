@@ -58,6 +58,7 @@ __all__ = [
     "FetchPolicyMiddleware",
     "FetchRefused",
     "PolicyResolver",
+    "RedirectPolicyMiddleware",
     "apply_fetch_policy",
     "browser_abort_request",
     "policy_from_settings",
@@ -65,6 +66,7 @@ __all__ = [
 
 RESOLVER_PATH = "mdwatch.crawler.netguard.PolicyResolver"
 MIDDLEWARE_PATH = "mdwatch.crawler.netguard.FetchPolicyMiddleware"
+REDIRECT_MIDDLEWARE_PATH = "mdwatch.crawler.netguard.RedirectPolicyMiddleware"
 BROWSER_ABORT_PATH = "mdwatch.crawler.netguard.browser_abort_request"
 #: Scrapy's download handlers that are not http(s): off in every crawl
 _OTHER_HANDLERS = ("file", "data", "ftp", "s3")
@@ -97,6 +99,9 @@ def apply_fetch_policy(
     settings["DOWNLOAD_HANDLERS"] = handlers
     middlewares = dict(settings.get("DOWNLOADER_MIDDLEWARES") or {})
     middlewares[MIDDLEWARE_PATH] = 1  # before robots.txt, offsite and everything else
+    # responses: before RedirectMiddleware (600) turns a Location into a request that the offsite
+    # filter might drop silently, so every refused redirect is said
+    middlewares[REDIRECT_MIDDLEWARE_PATH] = 650
     settings["DOWNLOADER_MIDDLEWARES"] = middlewares
     settings["TWISTED_DNS_RESOLVER"] = RESOLVER_PATH
     settings["MDWATCH_FETCH_TYPED"] = [*settings.get("MDWATCH_FETCH_TYPED", ()), *typed_urls]
@@ -317,13 +322,9 @@ class FetchPolicyMiddleware:
     ) -> Response:
         target = _location(request, response)
         if target is not None:
-            # schemes and IP literals now (Scrapy's redirect middleware drops other schemes
-            # silently); a host name is judged when the redirect is requested
-            refusal = check_scheme(target, response.url)
-            if refusal is None and (origin := origin_of(target)) is not None:
-                host, port = origin
-                if (ip := literal_ip(host)) is not None:
-                    refusal = check_address(ip, host, port, self.policy, target)
+            # judged now, with the same resolver (and cache) the redirected request will use:
+            # Scrapy's redirect middleware drops other schemes silently, its offsite filter other hosts
+            refusal = check_scheme(target, response.url) or await self._check_url(target, response.url)
             if refusal is not None:
                 raise FetchRefused(refusal)
         if request.meta.get("playwright") and response.url != request.url:
@@ -342,6 +343,16 @@ class FetchPolicyMiddleware:
             refusal = resolver.refusals.get(origin) if isinstance(resolver, PolicyResolver) else None
             if refusal is not None:
                 raise FetchRefused(Refusal(request.url, refusal.reason, refusal.message)) from exception
+        return None
+
+
+class RedirectPolicyMiddleware(FetchPolicyMiddleware):
+    """The response half of :class:`FetchPolicyMiddleware`, placed before Scrapy's RedirectMiddleware."""
+
+    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        return None
+
+    def process_exception(self, request: Request, exception: Exception, spider: Spider | None = None) -> None:
         return None
 
 

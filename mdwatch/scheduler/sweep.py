@@ -38,6 +38,7 @@ from rich.text import Text
 
 from mdwatch.analyzers.catalogue import rules
 from mdwatch.crawler.capture import FetchSettings
+from mdwatch.crawler.netguard import apply_fetch_policy
 from mdwatch.crawler.profile import Profile, ProfileError, load_profile
 from mdwatch.crawler.sweep_spider import SweepSpider
 from mdwatch.scheduler import precision_guard as pguard
@@ -355,6 +356,8 @@ def run_sweep(
 
     distributed = None
     settings = sweep_settings(options)
+    # the fetch policy: the start URLs' hosts are the user's; the rest must be public or allow-listed
+    apply_fetch_policy(settings, loaded.start_urls, loaded.allow_hosts)
     if options.redis_url is not None:
         from mdwatch.crawler.distributed import DistributedSweep, redis_settings
 
