@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from functools import cache
+from typing import Any
+
 from mdwatch.analyzers.catalogue import finding
 from mdwatch.analyzers.domain import is_device_listing
 from mdwatch.analyzers.model import Context, Evidence, Finding, Page
+from mdwatch.lexicons import load_yaml
 
 RULES = ("PRODUCT_DETAIL_INCOMPLETE",)
 KINDS = ("product",)
@@ -19,10 +24,30 @@ REQUIRED_ITEMS: dict[str, str] = {
 }
 
 
+@cache
+def _presence() -> dict[str, tuple[tuple[str, ...], re.Pattern[str]]]:
+    """Item key → (other field keys that show it, pattern showing it in sentences)."""
+    data: dict[str, Any] = load_yaml("detail_items.yaml")
+    return {
+        key: (tuple(spec.get("fields") or ()), re.compile("|".join(f"(?:{p})" for p in spec["text"])))
+        for key, spec in data.items()
+    }
+
+
+def shows_item(page: Page, key: str) -> bool:
+    """The page shows the detail item ``key``: as a read field, or written in its text."""
+    if page.fields.get(key, "").strip():
+        return True
+    others, pattern = _presence().get(key, ((), None))
+    if any(page.fields.get(k, "").strip() for k in others):
+        return True
+    return pattern is not None and pattern.search(page.text) is not None
+
+
 def analyze(page: Page, ctx: Context) -> list[Finding]:
     if not is_device_listing(page):
         return []
-    missing = [label for key, label in REQUIRED_ITEMS.items() if not page.fields.get(key, "").strip()]
+    missing = [label for key, label in REQUIRED_ITEMS.items() if not shows_item(page, key)]
     if not missing:
         return []
     listed = "、".join(missing)

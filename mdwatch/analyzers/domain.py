@@ -1,21 +1,48 @@
-"""What a product page sells: drug or device. Shared by the device and drug rule packs."""
+"""What a product page sells, and to whom: drug or device, retail or not. Shared by the device and
+drug rule packs. Cues: ``lexicons/listing_scope.yaml``."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from mdwatch.analyzers.model import Page
+from mdwatch.lexicons import load_yaml
 
 _DRUG_APPROVAL = re.compile(r"国药准字\s*[HZSJBTF]\s*\d{8}")
 _DRUG_LABELS = ("批准文号",)
+_DEVICE_NUMBER = re.compile(r"械(?:注[准进许]|备)|国械注|械注准")
 
 
-def is_drug_listing(page: Page) -> bool:
-    """A product page that sells a medicine (docs/rule-semantics.md)."""
-    if page.kind != "product":
-        return False
-    text = page.text
-    if _DRUG_APPROVAL.search(text) or any(label in page.fields for label in ("approval_no",)):
+@dataclass(frozen=True, slots=True)
+class _Cues:
+    non_retail: re.Pattern[str]
+    retail: re.Pattern[str]
+    non_device: re.Pattern[str]
+    drug_title_words: tuple[str, ...]
+    device_title_words: tuple[str, ...]
+
+
+def _alternation(patterns: list[str]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+@cache
+def _cues() -> _Cues:
+    data: dict[str, Any] = load_yaml("listing_scope.yaml")
+    return _Cues(
+        non_retail=_alternation(data["non_retail"]),
+        retail=_alternation(data["retail"]),
+        non_device=_alternation(data["non_device"]),
+        drug_title_words=tuple(data["drug_title_words"]),
+        device_title_words=tuple(data["device_title_words"]),
+    )
+
+
+def _drug_signals(page: Page, text: str) -> bool:
+    if _DRUG_APPROVAL.search(text) or "approval_no" in page.fields:
         return True
     if any(label in text for label in _DRUG_LABELS):
         return True
@@ -23,5 +50,46 @@ def is_drug_listing(page: Page) -> bool:
     return has_name and ("功能主治" in text or "适应症" in text)
 
 
+def _title_names_drug(page: Page) -> bool:
+    cues = _cues()
+    title = page.fields.get("product_name") or page.title
+    if any(w in title for w in cues.device_title_words):
+        return False
+    return any(w in title for w in cues.drug_title_words)
+
+
+def shows_device_number(page: Page) -> bool:
+    """The page shows a device registration / filing number (as text or as a read field)."""
+    return bool(page.fields.get("registration_no")) or _DEVICE_NUMBER.search(page.text) is not None
+
+
+def is_drug_listing(page: Page) -> bool:
+    """A product page that sells a medicine (docs/rule-semantics.md).
+
+    A drug mentioned on a device page (a gift, the drug a nebuliser is used with) does not make it
+    a drug listing: when the page also shows a device number, its title decides.
+    """
+    if page.kind != "product":
+        return False
+    text = page.text
+    if not _drug_signals(page, text):
+        return False
+    return not shows_device_number(page) or _title_names_drug(page)
+
+
+def declares_non_device(page: Page) -> bool:
+    """The page says its product is not a medical device, and shows no device number."""
+    return _cues().non_device.search(page.text) is not None and not shows_device_number(page)
+
+
 def is_device_listing(page: Page) -> bool:
-    return page.kind == "product" and not is_drug_listing(page)
+    return page.kind == "product" and not is_drug_listing(page) and not declares_non_device(page)
+
+
+def is_retail_listing(page: Page) -> bool:
+    """False for a listing offered only to medical institutions and licensed traders (B2B)."""
+    cues = _cues()
+    text = page.text
+    if cues.retail.search(text) is not None:
+        return True
+    return cues.non_retail.search(text) is None

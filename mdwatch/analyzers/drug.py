@@ -60,15 +60,66 @@ def _leaflet_shown(page: Page, text: str, cues: dict[str, list[str]]) -> str | N
     return None
 
 
+def _own_text(page: Page) -> str:
+    """The page's text without its link texts: a pharmacy's menu (非处方药 | 处方药) names categories,
+    not the product on the page."""
+    text = page.text
+    for link in page.links:
+        label = link.text.strip()
+        if 2 <= len(label) <= 16:
+            text = text.replace(label, " ")
+    return fold(text)
+
+
+def _rx_otc(page: Page, cues: dict[str, list[str]]) -> tuple[bool, bool]:
+    """Whether the product is marked Rx, OTC: its classification field (处方类型：甲类非处方药) when it
+    has one, else the page text outside links."""
+    declared = fold(page.fields.get("drug_class", ""))
+    if declared and (_is_rx(declared, cues) or _is_otc(declared, cues)):
+        otc = _is_otc(declared, cues)
+        return (not otc and _is_rx(declared, cues)), otc
+    text = _own_text(page)
+    return _is_rx(text, cues), _is_otc(text, cues)
+
+
+@cache
+def _gift_drug_re() -> re.Pattern[str]:
+    cues = load_yaml("drug.yaml")["gift_drugs"]
+    forms = "|".join(re.escape(f) for f in cues["forms"])
+    not_before = "".join(cues["not_drug_before_pian"])
+    return re.compile(
+        rf"(?:赠送|赠|送|加赠|附赠)[^，。；;！!\n]{{0,18}}?(?:{forms}|(?<![{not_before}0-9一二三四五六七八九十两几多])片(?![装剂]?[/每]))"
+    )
+
+
+def _drug_gift_on_other_listing(page: Page) -> list[Finding]:
+    """买商品赠药品 (YUNNAN-DRUG 第九条): a device (or other) listing that gives a medicine away; a
+    medicine marked 乙类 OTC near the gift is allowed."""
+    text = fold(page.text)
+    m = _gift_drug_re().search(text)
+    if m is None:
+        return []
+    around = text[max(0, m.start() - 20) : m.end() + 20]
+    if "乙类" in around:
+        return []
+    original = page.text
+    return [
+        finding(
+            "DRUG_PROMOTION_BANNED",
+            [Evidence("text", snippet(original, m.start(), m.end()), match=original[m.start() : m.end()],
+                      page_url=page.url, detail={"promotion": "买商品赠药品"})],
+        )
+    ]
+
+
 def analyze(page: Page, ctx: Context) -> list[Finding]:
     if page.kind in drug_shop.KINDS:
         return drug_shop.analyze(page, ctx)
     if not is_drug_listing(page):
-        return []
+        return _drug_gift_on_other_listing(page) if ctx.enabled("DRUG_PROMOTION_BANNED") else []
     cues = load_yaml("drug.yaml")
     text = fold(page.text)
-    rx = _is_rx(text, cues)
-    otc = _is_otc(text, cues)
+    rx, otc = _rx_otc(page, cues)
     out: list[Finding] = []
     if not rx and not otc:
         out.append(

@@ -223,6 +223,18 @@ def _label_before(text: str, colon: int, floor: int) -> tuple[int, tuple[str, ..
     return -1, ()
 
 
+_PAIR_SEPARATORS = re.compile(r"[|｜]|\s/\s|\s{2,}")
+_OTHER_LABEL = re.compile(r"(?:^|(?<=[|｜/\s]))[^|｜/\s:：]{1,8}[:：]")
+
+
+def _value_stops(text: str) -> list[int]:
+    """Where a value ends besides the next known label: a pair separator (| ｜ " / "), or another
+    "label:" that is not one of ours (流量:1-5L/min | 氧浓度:93%)."""
+    stops = [m.start() for m in _PAIR_SEPARATORS.finditer(text)]
+    stops.extend(m.start() for m in _OTHER_LABEL.finditer(text) if not _lookup_label(m.group()[:-1]))
+    return sorted(stops)
+
+
 def _label_spans(text: str) -> list[tuple[int, int, tuple[str, ...]]]:
     """(start, end, keys) of every label in one block: 【label】, or label before a colon."""
     spans: list[tuple[int, int, tuple[str, ...]]] = []
@@ -264,8 +276,10 @@ def _fields_from_line(text: str) -> tuple[list[tuple[tuple[str, ...], str]], tup
         return [], None
     pairs: list[tuple[tuple[str, ...], str]] = []
     pending: tuple[str, ...] | None = None
+    stops = _value_stops(text)
     for i, (start, end, keys) in enumerate(spans):
         stop = spans[i + 1][0] if i + 1 < len(spans) else len(text)
+        stop = next((x for x in stops if end < x < stop), stop)
         closer = _CLOSERS.get(text[start - 1]) if start > 0 else None
         if closer is not None and (close := text.find(closer, end, stop)) >= 0:
             stop = close  # （型号：KR-W5）: the value ends with the bracket the label opened
@@ -482,7 +496,8 @@ class _Walker:
             if in_link[i] and first:
                 return
             found = _lookup_label(piece) if len(piece) <= _MAX_LABEL else ()
-            if found:
+            other = not found and _OTHER_LABEL.fullmatch(piece.strip()) is not None  # 周期: (not ours)
+            if found or other:
                 if keys:
                     self.set_fields(keys, _collapse("".join(value)).strip(" :：|｜/"))
                 keys, value = found, []

@@ -14,6 +14,8 @@ from mdwatch.lexicons import load_yaml
 
 __all__ = ["KindScores", "detect_kind", "kind_scores"]
 
+_MONEY = re.compile(r"[¥￥]\s*\d|\d\s*元(?![^\s]{0,2}[/每])")
+
 
 @dataclass(frozen=True, slots=True)
 class KindScores:
@@ -93,6 +95,14 @@ def kind_scores(page: Page) -> KindScores:
     if cues.shop_url.search(page.url):
         shop += int(scfg["url_weight"])
         reasons.append("shop:url")
+    title = page.title.strip()
+    if title and any(title.endswith(x) or f"{x} " in title for x in scfg.get("title_suffixes", ())):
+        shop += int(scfg["title_weight"])
+        reasons.append("shop:title")
+    priced = sum(1 for b in page.blocks if _MONEY.search(b.text))
+    if priced >= int(scfg.get("priced_blocks_min", 10**9)):
+        shop += int(scfg["priced_blocks_weight"])
+        reasons.append(f"shop:priced_blocks={priced}")
 
     # platform
     lcfg = raw["platform"]

@@ -55,6 +55,8 @@ _MIN_UNLABELLED_SPAN_DAYS = 365
 _DATE = r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
 _DATE_PARTS = re.compile(r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 _RANGE_SEP = r"\s*(?:至|到|~|～|—|－|-|–)\s*"
+_TILE_PRICE = re.compile(r"[¥￥]\s*\d|\d(?:\.\d+)?\s*元(?!/)")
+_MAX_TILE = 60  # longer blocks are prose, not a product tile
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ class _Cues:
     validity: re.Pattern[str]
     lookback: int
     expiring_days: int
+    class1_only: re.Pattern[str]
 
 
 @cache
@@ -103,6 +106,7 @@ def _cues() -> _Cues:
         validity=pattern,
         lookback=int(validity["lookback"]),
         expiring_days=int(validity["expiring_days"]),
+        class1_only=re.compile("|".join(f"(?:{p})" for p in spec["class1_only_statements"])),
     )
 
 
@@ -115,13 +119,24 @@ def today_in_china(now: datetime) -> date:
 
 
 def product_names(page: Page) -> list[str]:
-    """Texts of the links to product detail pages on the shop (and its related) pages."""
+    """Names of the products the shop lists: texts of links to product detail pages on the shop
+    (and its related) pages, and the names in priced tiles that are not links
+    (「冰泉 医用退热贴 儿童型 6贴 ¥18.5」, or a name block followed by a price block)."""
     cues = _cues()
     out: list[str] = []
     for link in page.all_links():
         name = link.text.strip()
         if name and cues.product_link.search(link.href) and name not in out:
             out.append(name)
+    previous = ""
+    for block in page.blocks:
+        text = block.text.strip()
+        m = _TILE_PRICE.search(text)
+        if m is not None and len(text) <= _MAX_TILE:
+            name = text[: m.start()].strip(" ：:-|") or previous
+            if name and not _TILE_PRICE.search(name) and name not in out:
+                out.append(name)
+        previous = text if len(text) <= _MAX_TILE else ""
     return out
 
 
@@ -249,6 +264,8 @@ def _qualification_missing(
     # GSP-NET 第十一条: an image that reads as the licence / filing counts as its display
     if certs or shows_qualification(page) or exempt_from_display(names):
         return []
+    if _cues().class1_only.search(page.all_text()) and not any(is_class3_name(n) for n in names):
+        return []  # the shop states it sells class I devices only (第十一条 last ¶)
     note = (
         "店铺首页及资质页均未找到医疗器械经营许可证、第二类医疗器械经营备案凭证或生产许可证的图片"
         "（alt、说明、文件名或图片文字）或电子证书链接。"

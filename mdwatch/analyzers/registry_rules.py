@@ -34,7 +34,7 @@ from urllib.parse import unquote
 
 from mdwatch.analyzers.catalogue import finding, rules
 from mdwatch.analyzers.certificates import Certificate, field_evidence, image_certificates, ocr_evidence
-from mdwatch.analyzers.domain import is_device_listing
+from mdwatch.analyzers.domain import is_device_listing, is_retail_listing
 from mdwatch.analyzers.evasion import simplify
 from mdwatch.analyzers.model import (
     Context,
@@ -482,7 +482,10 @@ def shows_product_cert(page: Page) -> bool:
 
 
 def _retail_banned(page: Page, records: Sequence[Registration]) -> list[Finding]:
-    # HAINAN (7): 不得将植入介入类等高风险医疗器械网络销售给个人
+    # HAINAN (7): 不得将植入介入类等高风险医疗器械网络销售给个人; a listing offered only to medical
+    # institutions and licensed traders is no sale to individuals
+    if not is_retail_listing(page):
+        return []
     name = page.fields.get("product_name", "").strip() or page.title
     candidates: list[Registration | None] = [*records] if records else [None]
     reason = next((r for rec in candidates if (r := retail_banned_reason(rec, name, ""))), None)

@@ -107,6 +107,7 @@ class _Vocabulary:
         self.scope_treat: tuple[str, ...] = tuple(spec["scope_treat_words"])
         self.scope_diagnose: tuple[str, ...] = tuple(spec["scope_diagnose_words"])
         self.exclude: tuple[str, ...] = tuple(spec.get("exclude_contexts") or [])
+        self.caution: tuple[str, ...] = tuple(fold_for_matching(w) for w in spec.get("caution_contexts") or [])
         self.term_automaton = ahocorasick.Automaton()
         for name, term in self.terms.items():
             for form in (*term.forms, *term.narrower):
@@ -181,6 +182,8 @@ def find_claims(text: str) -> list[Claim]:
         terms = _longest(_scan(vocab.term_automaton, clause))
         if not terms:
             continue
+        if any(c in clause for c in vocab.caution):
+            continue  # a disease named among contraindications or cautions is no claim to treat it
         bounds = _boundaries(vocab, clause)
         verbs = [
             v

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from mdwatch.analyzers.catalogue import finding
-from mdwatch.analyzers.domain import is_device_listing
+from mdwatch.analyzers.domain import is_device_listing, is_retail_listing
 from mdwatch.analyzers.model import Context, Evidence, Finding, Page
 from mdwatch.analyzers.textmatch import Forms, LazySquash, compile_forms
 from mdwatch.lexicons import load_yaml
@@ -60,7 +60,9 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
     spec = _spec()
     text = LazySquash(page.all_text())
     out: list[Finding] = []
-    if ctx.enabled("PRODUCT_WARNING_RETAIL_MISSING") and not text.has_any_form(spec.retail_forms):
+    # GSP-NET 第十二条第（三）项: the warning is for retail (以零售方式) listings only
+    if (ctx.enabled("PRODUCT_WARNING_RETAIL_MISSING") and is_retail_listing(page)
+            and not text.has_any_form(spec.retail_forms)):
         out.append(
             finding(
                 "PRODUCT_WARNING_RETAIL_MISSING",

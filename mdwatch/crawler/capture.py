@@ -162,7 +162,10 @@ class FetchSettings:
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 10
     follow_qualification: bool = True
-    qualification_link_words: tuple[str, ...] = ("资质", "证照", "营业执照", "亮照", "许可证", "备案凭证")
+    qualification_link_words: tuple[str, ...] = (
+        "资质", "证照", "营业执照", "亮照", "许可证", "备案凭证",
+        "資質", "證照", "營業執照", "許可證", "備案憑證",  # traditional-Chinese shops
+    )
     user_agent: str = "mdwatch/0.1 (+compliance monitoring)"
     concurrency: int = 16
     obey_robots: bool = False

@@ -35,7 +35,10 @@ __all__ = [
 Role = Literal["platform", "shop", "product", "pagination", "page"]
 
 PROFILE_DIR = "profiles"
-_DEFAULT_QUALIFICATION_WORDS = ("资质", "证照", "营业执照", "亮照", "许可证", "备案凭证")
+_DEFAULT_QUALIFICATION_WORDS = (
+    "资质", "证照", "营业执照", "亮照", "许可证", "备案凭证",
+    "資質", "證照", "營業執照", "許可證", "備案憑證",  # traditional-Chinese shops
+)
 _SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "#")
 _ASSET_SUFFIXES = (
     ".css", ".js", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".ico", ".pdf", ".zip",

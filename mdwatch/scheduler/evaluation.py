@@ -157,12 +157,14 @@ def format_report(half: str, show_errors: int = 8) -> tuple[list[str], list[str]
     scores = score(((i.id, set(i.expected), set(i.predicted)) for i in items), FORMAT_RULES)
     scores = {r: s for r, s in scores.items() if s.tp + s.fp + s.fn}
     name = "开发集" if half == "dev" else "留出集"
-    lines = report(scores, f"== 格式语料·{name}（tests/corpus/formats/{half}，{len(items)} 页）", show_errors)
+    # the held-out half is scored, never listed page by page: nobody tunes on what they cannot see
+    shown = show_errors if half == "dev" else 0
+    lines = report(scores, f"== 格式语料·{name}（tests/corpus/formats/{half}，{len(items)} 页）", shown)
     total = micro(items)
     lines.append(f"微平均：TP {total.tp}  FP {total.fp}  FN {total.fn}  "
                  f"精确率 {total.precision:.3f}  召回率 {total.recall:.3f}")
     wrong_kind = [i for i in items if i.detected_kind and i.detected_kind != i.kind]
-    if wrong_kind:
+    if wrong_kind and half == "dev":
         lines.append(f"页面类型识别不一致 {len(wrong_kind)} 页：" + "；".join(
             f"{i.id}（标注 {i.kind}，识别为 {i.detected_kind}）" for i in wrong_kind[:show_errors]))
     return lines, acceptance_problems(items) if half == "heldout" else []
