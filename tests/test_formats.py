@@ -181,3 +181,85 @@ def test_model_in_registered_range_is_no_mismatch(body: str) -> None:
     assert "PRODUCT_INFO_MISMATCH" not in _rules(page, LENS)
     out_of_range = _page(f"<p>注册证编号：{LENS.number}</p>{body.replace('-3.25D', '-9.50D')}", title="海昌 软性亲水接触镜")
     assert "PRODUCT_INFO_MISMATCH" in _rules(out_of_range, LENS)
+
+
+# --- 4. claims in ordinary wording; a drug on a device page --------------------------------------
+
+DEVICE_PAGE = f"""<p>【产品名称】电子血压计</p><p>【型号规格】KR-W5</p><p>【注册人】无锡康瑞医疗科技有限公司</p>
+<p>【注册证编号】{NUMBER}</p><p>【结构及组成】由主机、袖带组成</p><p>【适用范围】用于测量人体血压</p>
+<p>【禁忌症】严重心律不齐者不宜使用</p>{CERT}<p>{WARNING}</p>"""
+
+
+def _claims(page: Page) -> set[str]:
+    return {r for r in _rules(page) if r.startswith("CLAIM_")}
+
+
+@pytest.mark.parametrize("extra", [
+    "<p>【注意事项】最好在饭前或安静休息5分钟后测量。</p>",
+    "<table><tr><th>测量建议</th><td>建议最好每天同一时间测量</td></tr></table>",
+    '<div class="tips"><span>小贴士</span><span>最好坐着测，手臂与心脏同高</span></div>',
+    "<p>外包装采用100%可回收纸盒。</p>",
+    "<ul><li>袖带面料：100%棉质内衬</li></ul>",
+    '<div class="offer">最低价 ¥ 189（3家商城比价）</div>',
+], ids=["advice-instruction", "advice-table", "advice-h5", "fact-recyclable", "fact-cotton", "price-comparison"])
+def test_absolute_words_as_advice_or_fact_are_no_claims(extra: str) -> None:
+    assert not _claims(_page(DEVICE_PAGE + extra))
+
+
+@pytest.mark.parametrize("extra", [
+    "<p>测量精准，领先同类产品。</p>",
+    "<table><tr><th>卖点</th><td>精度胜过进口货</td></tr></table>",
+    '<div class="h5"><span>亮点</span><span>比别家的准多了</span></div>',
+], ids=["prose", "table", "h5"])
+def test_comparisons_without_a_named_competitor_are_claims(extra: str) -> None:
+    assert "CLAIM_COMPARATIVE" in _claims(_page(DEVICE_PAGE + extra))
+
+
+@pytest.mark.parametrize("extra", [
+    "<p>买血压计送降压药？不，本店不销售也不赠送任何药品；降压药请凭处方到医院或药店购买。</p>",
+    "<table><tr><th>套餐</th><td>血压计 + 电池 + 收纳包（不含药品）</td></tr><tr><th>搭配用药</th>"
+    "<td>硝苯地平控释片须凭处方购买，国药准字H10910052，本店不销售</td></tr></table>",
+    '<div class="h5"><span>温馨提示</span><span>雾化用的布地奈德混悬液需凭医生处方另购</span></div>',
+], ids=["prose", "table", "h5"])
+def test_a_drug_mentioned_on_a_device_page_keeps_it_a_device_listing(extra: str) -> None:
+    rules = _rules(_page(DEVICE_PAGE + extra))
+    assert not {r for r in rules if r.startswith("DRUG_")}, rules
+    assert not (rules & DETAIL_RULES)
+
+
+@pytest.mark.parametrize("extra", [
+    "<p>活动：下单即赠吸入用布地奈德混悬液1盒。</p>",
+    "<table><tr><th>赠品</th><td>加赠布洛芬缓释胶囊一盒</td></tr></table>",
+    '<div class="h5"><span>福利</span><span>买就送硝苯地平控释片</span></div>',
+], ids=["prose", "table", "h5"])
+def test_a_drug_given_away_with_a_device_is_a_banned_promotion(extra: str) -> None:
+    assert "DRUG_PROMOTION_BANNED" in _rules(_page(DEVICE_PAGE + extra))
+
+
+# --- 6. qualification by content -----------------------------------------------------------------
+
+
+def _shop(body: str, title: str = "康护医疗器械专营店") -> Page:
+    products = "".join(f'<li><a href="/item/{i}.html">康泰分子筛制氧机 KT-{i}L</a> ¥{1900 + i}</li>' for i in range(6))
+    html = (f'<html><head><meta charset="utf-8"><title>{title}</title></head><body><ul>{products}</ul>'
+            f"{body}<p>售后服务电话：400-800-1234，投诉电话：0510-12345678</p></body></html>")
+    return extract_page("https://mall.example.cn/shop/kanghu/", html.encode("utf-8"), kind="shop")
+
+
+@pytest.mark.parametrize("body", [
+    '<div class="license"><p>证照公示</p><img src="/img/yyzz.jpg" alt="营业执照"></div>',
+    '<footer><a href="/lic/yyzz.html">营业执照</a> 统一社会信用代码：91320200MA1X2Y3Z4K</footer>',
+    "<table><tr><th>资质信息</th><td><img src='/img/license.png' alt='营业执照（副本）'></td></tr></table>",
+], ids=["panel", "footer-link", "table"])
+def test_a_business_licence_alone_is_no_device_qualification(body: str) -> None:
+    assert "SHOP_QUALIFICATION_MISSING" in _rules(_shop(body))
+
+
+@pytest.mark.parametrize("body", [
+    '<div class="license"><img src="/img/a.jpg" alt="营业执照"><img src="/img/b.jpg" alt="第二类医疗器械经营备案凭证"></div>',
+    '<p><span>第二类医疗器械经营备案凭证</span>:<span>苏锡药监械经营备20210377号</span> '
+    '<a href="/img/beian.jpg">[查看凭证]</a></p>',
+    '<footer><a href="https://zz.example.gov.cn/e/123">医疗器械经营许可证电子证书</a></footer>',
+], ids=["image-alt", "generic-link-in-labelled-block", "e-certificate"])
+def test_a_device_licence_or_filing_is_recognised_in_any_markup(body: str) -> None:
+    assert "SHOP_QUALIFICATION_MISSING" not in _rules(_shop(body))

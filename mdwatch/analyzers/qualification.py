@@ -189,7 +189,16 @@ def shows_qualification(page: Page) -> bool:
         name = unquote(img.src.rsplit("/", 1)[-1]).lower()
         if _names_qualification(name, words) or _names_qualification(name, cues.qual_file_words):
             return True
-    return any(_names_qualification(link.text, words) for link in page.all_links())
+    if any(_names_qualification(link.text, words) for link in page.all_links()):
+        return True
+    # 「第二类医疗器械经营备案凭证：京丰药监械经营备20210377号 [查看凭证]」: a link whose own text is
+    # generic, in a block that names the licence
+    for p in (page, *page.related):
+        texts = [link.text.strip() for link in p.links if link.text.strip()]
+        for block in p.blocks:
+            if _names_qualification(block.text, words) and any(t in block.text for t in texts):
+                return True
+    return False
 
 
 def _product_link(page: Page, name: str) -> Link | None:
