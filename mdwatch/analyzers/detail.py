@@ -9,6 +9,7 @@ from typing import Any
 from mdwatch.analyzers.catalogue import finding
 from mdwatch.analyzers.domain import is_device_listing
 from mdwatch.analyzers.model import Context, Evidence, Finding, Page
+from mdwatch.analyzers.registry_rules import page_records, same_company
 from mdwatch.lexicons import load_yaml
 
 RULES = ("PRODUCT_DETAIL_INCOMPLETE",)
@@ -44,10 +45,27 @@ def shows_item(page: Page, key: str) -> bool:
     return pattern is not None and pattern.search(page.text) is not None
 
 
+def _registrant_as_manufacturer(page: Page, ctx: Context) -> bool:
+    """A page that names only its 生产企业 shows the registrant when the two are one company (a
+    registrant making its own products, GSP-NET 第十一条第（二）项): by the registry when it has the
+    page's record, else unless the page says the product is made under contract (受托/委托生产)."""
+    maker = page.fields.get("manufacturer", "").strip()
+    if not maker:
+        return False
+    records = page_records(page, ctx)
+    if records:
+        return any(same_company(maker, [r.registrant]) for r in records if r.registrant.strip())
+    return "受托" not in page.text and "委托生产" not in page.text
+
+
 def analyze(page: Page, ctx: Context) -> list[Finding]:
     if not is_device_listing(page):
         return []
-    missing = [label for key, label in REQUIRED_ITEMS.items() if not shows_item(page, key)]
+    missing = [
+        label
+        for key, label in REQUIRED_ITEMS.items()
+        if not shows_item(page, key) and not (key == "registrant" and _registrant_as_manufacturer(page, ctx))
+    ]
     if not missing:
         return []
     listed = "、".join(missing)

@@ -117,6 +117,7 @@ class _LabelLexicon:
     exact: dict[str, str]  # normalised label → field key
     prefixes: tuple[str, ...]
     suffixes: tuple[str, ...]
+    companions: frozenset[str]  # composite-label parts that name no field but may stand beside one
     heads: frozenset[str]  # first characters of every label a text may start with
 
 
@@ -130,7 +131,8 @@ def _lexicon() -> _LabelLexicon:
     prefixes = tuple(sorted((str(p) for p in data["affixes"]["prefixes"]), key=len, reverse=True))
     suffixes = tuple(sorted((str(x) for x in data["affixes"]["suffixes"]), key=len, reverse=True))
     heads = frozenset(k[0] for k in exact) | frozenset(p[0] for p in prefixes)
-    return _LabelLexicon(exact, prefixes, suffixes, heads)
+    companions = frozenset(_label_key(str(c)) for c in data["affixes"].get("companions") or ())
+    return _LabelLexicon(exact, prefixes, suffixes, companions, heads)
 
 
 def field_labels() -> dict[str, str]:
@@ -165,7 +167,7 @@ def label_fields(text: str) -> tuple[str, ...]:
     if not text or len(text) > _MAX_LABEL:
         return ()
     key = _label_key(text)
-    if len(key) < 2 or len(key) > 16:
+    if len(key) < 2 or len(key) > _MAX_LABEL:
         return ()
     lex = _lexicon()
     single = _single_label(key, lex)
@@ -185,6 +187,8 @@ def label_fields(text: str) -> tuple[str, ...]:
                 if found is not None:
                     break
         if found is None:
+            if part in lex.companions:
+                continue
             return ()
         if found not in out:
             out.append(found)
@@ -207,7 +211,7 @@ def _label_before(text: str, colon: int, floor: int) -> tuple[int, tuple[str, ..
     """The label ending at ``colon`` (its start and keys): the longest label that is a suffix of
     the run of text before the colon (after ``floor``, the end of the previous value)."""
     start = colon
-    while start > floor and colon - start < 16 and text[start - 1] not in _RUN_STOP:
+    while start > floor and colon - start < _MAX_LABEL and text[start - 1] not in _RUN_STOP:
         start -= 1
     run = text[start:colon]
     keys = _lookup_label(run)

@@ -86,7 +86,10 @@ def kind_scores(page: Page) -> KindScores:
 
     # shop
     scfg = raw["shop"]
-    shop = _word_score(scfg, text, "shop", reasons)
+    shop_text = text
+    for phrase in scfg.get("ignore_phrases", ()):
+        shop_text = shop_text.replace(phrase, " ")
+    shop = _word_score(scfg, shop_text, "shop", reasons)
     product_links = {link.href.split("#", 1)[0] for link in page.links if cues.product_url.search(link.href)}
     product_links.discard(page.url)
     if len(product_links) >= int(scfg["product_links_min"]):

@@ -126,7 +126,13 @@ def product_names(page: Page) -> list[str]:
     out: list[str] = []
     for link in page.all_links():
         name = link.text.strip()
-        if name and cues.product_link.search(link.href) and name not in out:
+        if not name or name in out:
+            continue
+        # a product detail link, or any short link naming a class I / class III product (a tile or
+        # a category the shop sells: 「明视清透 月抛透明片 3片」 linked to a page without /item/)
+        if cues.product_link.search(link.href) or (
+            len(name) <= _MAX_TILE and (is_class3_name(name) or is_class1_name(name))
+        ):
             out.append(name)
     previous = ""
     for block in page.blocks:

@@ -94,6 +94,7 @@ _FIELD_LABELS = {
     "model_spec": "型号规格",
 }
 _MODEL_SPLIT = re.compile(r"[、,，;；/|\s]+")
+_PACK_QUANTITY = re.compile(r"(?:每盒|每袋)?\d+(?:片|只|贴|支|个|条|袋|包|粒|人份|份|盒|卷|副|对|枚|张|块|次)(?:/(?:盒|袋|包|瓶|箱|套)|装)?")
 
 
 def _alnum(ch: str) -> bool:
@@ -138,27 +139,37 @@ def same_product_name(shown: str, registered: str, brands: Sequence[str] = ()) -
         return True  # nothing to compare
     if a == b or _strip_prefixes(a, brands) == b:
         return True
-    return len(b) >= 2 and a.endswith(b)
+    if len(b) >= 2 and a.endswith(b):
+        return True
+    # a listing title around the registered name (「鱼跃 电子血压计 YE660D 上臂式」 names 「电子血压计」);
+    # a shortened name (「血压计」 for 「电子血压计」) is not the registered one
+    return len(b) >= 3 and b in a
 
 
 _COMPANY_PARENS = re.compile(r"[(（][^)）]*[)）]")
+_COMPANY_FORM = re.compile(r"(?:股份有限公司|有限责任公司|有限公司|股份公司|公司)$")
+
+
+def _company_core(name: str) -> str:
+    """A company name without its legal form (有限公司 / 有限责任公司 / 股份有限公司 name one firm)."""
+    return _COMPANY_FORM.sub("", name) or name
 
 
 def same_company(shown: str, registered: Iterable[str]) -> bool:
     """Company names equal after ``norm_value`` (brackets of either width, spaces, traditional forms),
     or equal once one side's parenthesised part such as 「（深圳）」 is dropped (the other has none)."""
-    a = norm_value(shown)
-    a2 = norm_value(_COMPANY_PARENS.sub("", fold(shown)))
+    a = _company_core(norm_value(shown))
+    a2 = _company_core(norm_value(_COMPANY_PARENS.sub("", fold(shown))))
     shown_parens = bool(_COMPANY_PARENS.search(fold(shown)))
     for reg in registered:
         if not reg.strip():
             continue
-        if a == norm_value(reg):
+        if a == _company_core(norm_value(reg)):
             return True
         # 康瑞医疗 vs 康瑞（无锡）医疗: one side omits the region; both naming one, they must agree
-        if shown_parens != bool(_COMPANY_PARENS.search(fold(reg))) and a2 == norm_value(
+        if shown_parens != bool(_COMPANY_PARENS.search(fold(reg))) and a2 == _company_core(norm_value(
             _COMPANY_PARENS.sub("", fold(reg))
-        ):
+        )):
             return True
     return False
 
@@ -218,6 +229,11 @@ def _records(numbers: Sequence[NumberMatch], registry: RegistrySnapshot | None) 
         if rec is not None and rec not in out:
             out.append(rec)
     return out
+
+
+def page_records(page: Page, ctx: Context) -> list[Registration]:
+    """The registry records of the registration / filing numbers on ``page`` (none without a registry)."""
+    return _records(_registration_numbers(page, ctx), _registry(ctx))
 
 
 def _evidence(text: str, n: NumberMatch, page: Page, detail: dict[str, str]) -> Evidence:
@@ -382,7 +398,8 @@ def _info_mismatch(
             evidence.append(_shown_evidence(page, text, _FIELD_LABELS[key], shown, own))
     model = page.fields.get("model_spec", "").strip()
     models = [m for r in records for m in r.model_specs if m.strip()]
-    if model and models and not model_matches(model, models):
+    # a pack quantity (10片/盒, 4贴装, 25人份) says how many, not which model: nothing to compare
+    if model and models and not _PACK_QUANTITY.fullmatch(fold(model).replace(" ", "")) and not model_matches(model, models):
         evidence.append(_shown_evidence(page, text, "型号规格", model, "、".join(models)))
     evidence.extend(_cert_mismatches(page, text, records, certs, brand))
     if not evidence:

@@ -16,8 +16,9 @@ from mdwatch.lexicons import load_yaml
 RULES = ("SHOP_CONTACT_MISSING", "SHOP_BUSINESS_LICENSE_MISSING")
 KINDS = ("shop",)
 
+# numbers as shops write them: 400-657-3320, 0512-6878 2230, (0512) 68782230, 138 1234 5678
 _PHONE = re.compile(
-    r"(?<!\d)(?:400[- ]?\d{3}[- ]?\d{4}|800[- ]?\d{3}[- ]?\d{4}|0\d{2,3}[- ]?\d{7,8}|1[3-9]\d{9})(?!\d)"
+    r"(?<!\d)(?:[48]00[- ]?\d{3}[- ]?\d{4}|[(（]?0\d{2,3}[)）]?[- ]?\d{3,4}[- ]?\d{4}|1[3-9]\d[- ]?\d{4}[- ]?\d{4})(?!\d)"
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _USCC = re.compile(r"(?<![0-9A-Z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Z])")
