@@ -23,6 +23,11 @@ from mdwatch.analyzers.model import Context, Page
 from mdwatch.analyzers.registry import analyze
 
 MIN_SECONDS = 2.0
+LONG_CHARS = 2500  # visible characters of a "long" listing
+TARGET_PAGES_S = 1000  # demo product pages per second on one core
+# the same figures before markup-independent field mining, traditional-Chinese reading and the
+# listing-scope checks (2026-11-26, this machine type), for comparison
+PREVIOUS = {"demo": "2026-11-26: 3,500–4,500 pages/s", "long": "2026-11-26: 1,000–1,250 pages/s at 2,600 chars"}
 
 
 def _pin_one_core() -> None:
@@ -85,11 +90,18 @@ def main() -> None:
             analyze(extract_page("http://127.0.0.1" + path, body), ctx)
         return len(bodies)
 
-    # real listings carry more copy than the demo pages: the same pages merged six at a time
-    long_pages = [
-        replace(pages[i], blocks=tuple(b for p in pages[i : i + 6] for b in p.blocks))
-        for i in range(0, len(pages) - 5, 6)
-    ]
+    # real listings carry more copy than the demo pages: consecutive demo pages merged until each
+    # holds at least LONG_CHARS characters of visible text
+    long_pages = []
+    i = 0
+    while i < len(pages):
+        j, size = i, 0
+        while j < len(pages) and size < LONG_CHARS:
+            size += len(pages[j].all_text()) + 1
+            j += 1
+        if size >= LONG_CHARS:
+            long_pages.append(replace(pages[i], blocks=tuple(b for p in pages[i:j] for b in p.blocks)))
+        i = j
     long_chars = sum(len(p.all_text()) for p in long_pages) / len(long_pages)
 
     def run_long() -> int:
@@ -102,8 +114,11 @@ def main() -> None:
     bare = _rate(run_bare)
     full = _rate(run_extract_and_analyze)
     print(f"demo product pages: {len(pages)}, mean visible text {chars:.0f} chars; one core")
-    print(f"text analysis (Page → findings, all analyzers): {analysis:,.0f} pages/s")
-    print(f"long pages ({long_chars:.0f} chars, six demo pages merged):    {long_rate:,.0f} pages/s")
+    met = "达标" if analysis >= TARGET_PAGES_S else "未达标"
+    print(f"text analysis (Page → findings, all analyzers): {analysis:,.0f} pages/s "
+          f"(target ≥ {TARGET_PAGES_S:,}: {met}; {PREVIOUS['demo']})")
+    print(f"long pages ({long_chars:.0f} chars, demo pages merged):    {long_rate:,.0f} pages/s "
+          f"({PREVIOUS['long']})")
     print(f"bare pyahocorasick pass, {len(auto)} claim terms:   {bare:,.0f} pages/s")
     print(f"ratio (bare / analysis): {bare / analysis:.1f}× — analysis costs that many bare passes")
     print(f"HTML extraction + analysis:                       {full:,.0f} pages/s")
