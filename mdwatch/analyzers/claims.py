@@ -27,6 +27,7 @@ from mdwatch.analyzers.catalogue import finding
 from mdwatch.analyzers.evasion import LineOffsetMap, fold_for_matching
 from mdwatch.analyzers.model import Context, Evidence, EvidenceSource, Finding, Page, PageKind
 from mdwatch.analyzers.normalize import snippet
+from mdwatch.analyzers.voices import seller_text
 from mdwatch.lexicons import load_yaml
 
 RULES: tuple[str, ...] = ("CLAIM_ABSOLUTE", "CLAIM_GUARANTEE", "CLAIM_ENDORSEMENT", "CLAIM_COMPARATIVE")
@@ -281,8 +282,9 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
     evidence: dict[str, list[Evidence]] = {r: [] for r in RULES}
     # page text, related pages' text, then the text read from images (RULES.md "Claim rules":
     # claims inside listing images count; evidence source "ocr" with the image URL and the line read)
-    sources: list[tuple[str, str | None, EvidenceSource, str | None]] = [(page.text, None, "text", None)]
-    sources.extend((rel.text, rel.url, "text", None) for rel in page.related)
+    # buyers' reviews and Q&A answers are not the seller's advertising (analyzers/voices.py)
+    sources: list[tuple[str, str | None, EvidenceSource, str | None]] = [(seller_text(page.text), None, "text", None)]
+    sources.extend((seller_text(rel.text), rel.url, "text", None) for rel in page.related)
     sources.extend((img.text, page.url, "ocr", img.image_url) for img in page.image_texts if img.text)
     for text, url, source, image_url in sources:
         for hit in find_claims(text):

@@ -612,7 +612,12 @@ class _Walker:
 
     def _link(self, el: etree._Element, text: str) -> None:
         href = (el.get("href") or "").strip()
-        if not href or href.startswith("#") or href[:11].lower() == "javascript:":
+        scripted = not href or href.startswith("#") or href[:11].lower() == "javascript:"
+        if scripted:
+            # a link that opens a pop-up (查看注册证 ›, href="#" or javascript:) is still the link
+            # identifier GSP-NET 第十一条/第十二条 ask for; kept with the page's own address
+            if text:
+                self.links.append(Link(self.base.split("#", 1)[0] + "#", text))
             return
         if not text:
             text = _collapse(el.get("title") or "")

@@ -36,6 +36,7 @@ class _Cues:
     raw: Mapping[str, Any]
     product_url: re.Pattern[str]
     shop_url: re.Pattern[str]
+    platform_patterns: tuple[re.Pattern[str], ...]
 
 
 @cache
@@ -43,7 +44,8 @@ def _cues() -> _Cues:
     raw: Mapping[str, Any] = load_yaml("page_kinds.yaml")
     product_url = re.compile("|".join(f"(?:{p})" for p in raw["product"]["url_patterns"]), re.I)
     shop_url = re.compile("|".join(f"(?:{p})" for p in raw["shop"]["url_patterns"]), re.I)
-    return _Cues(raw, product_url, shop_url)
+    platform_patterns = tuple(re.compile(p) for p in raw["platform"].get("patterns", ()))
+    return _Cues(raw, product_url, shop_url, platform_patterns)
 
 
 def _word_score(cfg: Mapping[str, Any], text: str, kind: str, reasons: list[str]) -> int:
@@ -83,6 +85,10 @@ def kind_scores(page: Page) -> KindScores:
     if cues.product_url.search(page.url):
         product += int(pcfg["url_weight"])
         reasons.append("product:url")
+    ndetail = sum(1 for k in pcfg.get("detail_fields", ()) if page.fields.get(k))
+    if ndetail >= int(pcfg.get("detail_fields_min", 10**9)):
+        product += int(pcfg["detail_fields_weight"])
+        reasons.append(f"product:detail_fields={ndetail}")
 
     # shop
     scfg = raw["shop"]
@@ -110,6 +116,10 @@ def kind_scores(page: Page) -> KindScores:
     # platform
     lcfg = raw["platform"]
     platform = _word_score(lcfg, text, "platform", reasons)
+    for pattern in cues.platform_patterns:
+        if pattern.search(text):
+            platform += int(lcfg["pattern_weight"])
+            reasons.append(f"platform:{pattern.pattern[:12]}")
     suffixes = tuple(lcfg["shop_link_text_suffixes"])
     shops = {
         _shop_key(link.href)

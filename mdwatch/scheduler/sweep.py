@@ -554,7 +554,8 @@ def check_profile(profile_name: str, url: str, console: Console, timeout_s: floa
         return 3
     console.print(f"页面类型：{KIND_ZH[page.kind]}（页面内容识别：{KIND_ZH[detected]}）　标题：{page.title or '无'}",
                   markup=False)
-    links = profile.links_of(capture.final_url, [link.href for link in page.links])
+    # scripted links (pop-ups) point at the page itself, "#": nothing to follow
+    links = profile.links_of(capture.final_url, [link.href for link in page.links if not link.href.endswith("#")])
     for label, found in (("店铺链接", links.shops), ("商品链接", links.products),
                          ("分页链接", links.pagination), ("其他同站链接", links.other)):
         console.print(f"{label}：{len(found)} 个")
