@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -36,6 +38,7 @@ from mdwatch.storage.records import CaptureRecord, StoredFinding
 
 __all__ = [
     "FORMAT",
+    "PROBLEM_LABELS",
     "EvidenceError",
     "EvidenceResult",
     "ExportResult",
@@ -429,16 +432,37 @@ def _add_warcs(pkg: _Package, store: EvidenceStore, run_id: int,
 # -------------------------------------------------------------------- verify
 
 
+PROBLEM_LABELS = {
+    "changed": "已改动", "missing": "缺失", "extra": "多出", "unreadable": "无法读取",
+    "capture_mismatch": "与抓取哈希不符", "manifest": "清单无效", "unsafe_path": "路径越界",
+    "duplicate": "重名", "encrypted": "已加密", "compression": "压缩方法不支持", "symlink": "符号链接",
+}  # fmt: skip
+MAX_MANIFEST_BYTES = 64 << 20  # a manifest (or finding.json) larger than this is not parsed
+_SUPPORTED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, NotImplementedError, ValueError,
+    RuntimeError,  # zipfile: "password required" (encrypted members are named before any read)
+)
+_FINDING_ERRORS: tuple[type[BaseException], ...] = (*_READ_ERRORS, KeyError, TypeError, IndexError)
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _printable(name: str, limit: int = 200) -> str:
+    """A member name safe for one output line: control characters escaped, length capped."""
+    text = _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", name)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass(frozen=True, slots=True)
 class FileProblem:
     path: str
-    problem: str  # changed | missing | extra | unreadable | capture_mismatch | manifest
+    problem: str  # a key of PROBLEM_LABELS
     detail: str  # Chinese
 
     def line(self) -> str:
-        label = {"changed": "已改动", "missing": "缺失", "extra": "多出", "unreadable": "无法读取",
-                 "capture_mismatch": "与抓取哈希不符", "manifest": "清单无效"}.get(self.problem, self.problem)
-        return f"{label}：{self.path}（{self.detail}）"
+        label = PROBLEM_LABELS.get(self.problem, self.problem)
+        return f"{label}：{_printable(self.path)}（{_printable(self.detail, 400)}）"
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,77 +479,217 @@ class VerifyReport:
         return not self.problems and self.manifest_sha256 is not None
 
 
-def _hash_member(zf: zipfile.ZipFile, name: str) -> tuple[str, int]:
+def _read_error_zh(exc: BaseException) -> str:
+    if isinstance(exc, zipfile.BadZipFile):
+        return "数据损坏（CRC 校验失败或 ZIP 结构错误）"
+    if isinstance(exc, zlib.error):
+        return "压缩数据损坏"
+    if isinstance(exc, EOFError):
+        return "数据被截断"
+    return f"读取出错（{type(exc).__name__}）"
+
+
+def _hash_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
-    with zf.open(name) as fh:
+    with zf.open(info) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
             size += len(block)
     return digest.hexdigest(), size
 
 
+def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int = MAX_MANIFEST_BYTES) -> bytes | None:
+    """The member's bytes, or None when it is larger than ``cap``."""
+    if info.file_size > cap:
+        return None
+    with zf.open(info) as fh:
+        data = fh.read(cap + 1)
+    return None if len(data) > cap else data
+
+
+def unsafe_member_name(name: str) -> str | None:
+    """Why a member name would land outside the package when extracted (Chinese), or None."""
+    if "\\" in name:
+        return "名称含反斜杠，在 Windows 上解压时可能越出证据包"
+    if name.startswith("/"):
+        return "绝对路径，解压时会越出证据包"
+    if re.match(r"^[A-Za-z]:", name):
+        return "带盘符的路径，解压时会越出证据包"
+    if ".." in name.split("/"):
+        return "名称含 ../，解压时会越出证据包"
+    return None
+
+
+def _member_problem(info: zipfile.ZipInfo, count: int) -> FileProblem | None:
+    """What makes one ZIP entry unverifiable or dangerous, before any byte of it is read."""
+    name = info.filename
+    if why := unsafe_member_name(name):
+        return FileProblem(name, "unsafe_path", why)
+    if count > 1:
+        return FileProblem(name, "duplicate", f"ZIP 中有 {count} 个同名文件，无法确定哪一个是证据")
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return FileProblem(name, "symlink", "证据包中不应有符号链接")
+    if info.flag_bits & 0x1:
+        return FileProblem(name, "encrypted", "文件已加密，无法校验")
+    if info.compress_type not in _SUPPORTED_COMPRESSION:
+        return FileProblem(name, "compression", f"压缩方法 {info.compress_type} 不受支持，无法校验")
+    return None
+
+
+def _parse_manifest(data: bytes) -> tuple[dict[str, Any] | None, str]:
+    """(manifest, "") or (None, why it cannot be used, in Chinese)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "清单不是 UTF-8 文本"
+    try:
+        manifest = json.loads(text)
+    except RecursionError:
+        return None, "清单嵌套过深，无法解析"
+    except ValueError as exc:
+        line = getattr(exc, "lineno", None)
+        return None, f"清单不是有效的 JSON{f'（第 {line} 行）' if line else ''}"
+    if not isinstance(manifest, dict):
+        return None, "清单的顶层应为 JSON 对象"
+    if "files" not in manifest:
+        return None, "清单缺少 files 列表"
+    if not isinstance(manifest["files"], list):
+        return None, "清单的 files 应为列表"
+    return manifest, ""
+
+
+def _manifest_entries(manifest: dict[str, Any], problems: list[FileProblem],
+                      flagged: set[str]) -> dict[str, dict[str, Any]]:
+    """The well-formed entries of ``files`` by path; each malformed or repeated entry is a named problem."""
+    entries: dict[str, dict[str, Any]] = {}
+    for i, entry in enumerate(manifest["files"], 1):
+        where = f"{MANIFEST} files 第 {i} 项"
+        if not isinstance(entry, dict):
+            problems.append(FileProblem(where, "manifest", "应为 JSON 对象"))
+            continue
+        name = entry.get("path")
+        if not isinstance(name, str) or not name:
+            problems.append(FileProblem(where, "manifest", "缺少 path 或 path 不是字符串"))
+            continue
+        if name in entries or name in flagged:
+            if name in entries:
+                problems.append(FileProblem(name, "manifest", "清单中重复列出"))
+                flagged.add(name)
+                del entries[name]
+            continue
+        sha = entry.get("sha256")
+        size = entry.get("size")
+        if not isinstance(sha, str) or not _SHA256_RE.match(sha):
+            problems.append(FileProblem(name, "manifest", "清单中的 sha256 缺失或不是 64 位十六进制"))
+        elif isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            problems.append(FileProblem(name, "manifest", "清单中的 size 缺失或不是非负整数"))
+        elif why := unsafe_member_name(name):
+            problems.append(FileProblem(name, "unsafe_path", f"清单中的{why}"))
+        else:
+            entries[name] = entry
+            continue
+        flagged.add(name)
+    return entries
+
+
 def verify(zip_path: Path | str) -> VerifyReport:
-    """Recompute every hash of an evidence package offline; name each bad file."""
+    """Recompute every hash of an evidence package offline; name each bad file.
+
+    Never raises for a hostile package (issue 10, item 6): an unreadable archive, a malformed
+    manifest (not UTF-8, not JSON, wrong types, missing keys), entries that are encrypted, use an
+    unknown compression method, are symbolic links, are repeated, or whose name climbs out of the
+    package (``../``, absolute, drive letter, backslash), files listed but absent and files present
+    but not listed: each is one named ``FileProblem``.
+    """
     path = Path(zip_path)
     problems: list[FileProblem] = []
     try:
         zf = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        return VerifyReport(path, 0, [FileProblem(path.name, "unreadable", f"不是可读的 ZIP 文件：{exc}")],
+    except Exception as exc:  # any failure to read the central directory: not a usable ZIP
+        detail = _read_error_zh(exc) if isinstance(exc, _READ_ERRORS) else f"读取出错（{type(exc).__name__}）"
+        return VerifyReport(path, 0, [FileProblem(path.name, "unreadable", f"不是可读的 ZIP 文件：{detail}")],
                             None, None, None)
     with zf:
-        names = [n for n in zf.namelist() if not n.endswith("/")]
-        if MANIFEST not in names:
-            return VerifyReport(path, 0, [FileProblem(MANIFEST, "missing", "证据包没有清单")], None, None, None)
+        infos = zf.infolist()
+        counts: dict[str, int] = {}
+        for info in infos:
+            counts[info.filename] = counts.get(info.filename, 0) + 1
+        flagged: set[str] = set()  # names with a problem already: not hashed, not named twice
+        members: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            name = info.filename
+            if name in flagged:
+                continue
+            problem = _member_problem(info, counts[name])
+            if problem is not None:
+                problems.append(problem)
+                flagged.add(name)
+            elif not info.is_dir():
+                members[name] = info
+        if MANIFEST not in members:
+            if MANIFEST not in flagged:
+                problems.append(FileProblem(MANIFEST, "missing", "证据包没有清单"))
+            return VerifyReport(path, 0, problems, None, None, None)
         try:
-            manifest_bytes = zf.read(MANIFEST)
-            manifest = json.loads(manifest_bytes.decode("utf-8"))
-            entries = {str(e["path"]): e for e in manifest["files"]}
-        except (zipfile.BadZipFile, zlib.error, ValueError, KeyError, TypeError) as exc:
-            return VerifyReport(path, 0, [FileProblem(MANIFEST, "manifest", f"清单无法解析：{exc}")],
-                                None, None, None)
+            manifest_bytes = _read_capped(zf, members[MANIFEST])
+        except _READ_ERRORS as exc:
+            problems.append(FileProblem(MANIFEST, "unreadable", _read_error_zh(exc)))
+            return VerifyReport(path, 0, problems, None, None, None)
+        if manifest_bytes is None:
+            problems.append(FileProblem(MANIFEST, "manifest", f"清单超过 {MAX_MANIFEST_BYTES >> 20} MB，不予解析"))
+            return VerifyReport(path, 0, problems, None, None, None)
+        manifest, why = _parse_manifest(manifest_bytes)
+        if manifest is None:
+            problems.append(FileProblem(MANIFEST, "manifest", why))
+            return VerifyReport(path, 0, problems, None, None, None)
+        if manifest.get("format") != FORMAT:
+            problems.append(FileProblem(MANIFEST, "manifest", f"format 应为 {FORMAT}"))
         manifest_sha = hashlib.sha256(manifest_bytes).hexdigest()
+        entries = _manifest_entries(manifest, problems, flagged)
         actual: dict[str, str] = {}
         for name, entry in entries.items():
-            if name not in names:
+            member = members.get(name)
+            if member is None:
                 problems.append(FileProblem(name, "missing", "清单中列出但包内没有"))
                 continue
             try:
-                sha, size = _hash_member(zf, name)
-            except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
-                problems.append(FileProblem(name, "unreadable", f"无法读取：{exc}"))
+                sha, size = _hash_member(zf, member)
+            except _READ_ERRORS as exc:
+                problems.append(FileProblem(name, "unreadable", _read_error_zh(exc)))
                 continue
             actual[name] = sha
-            if sha != entry.get("sha256") or size != entry.get("size"):
+            if sha != entry["sha256"] or size != entry["size"]:
                 problems.append(FileProblem(name, "changed",
-                                            f"SHA-256 应为 {entry.get('sha256')}，实为 {sha}；"
-                                            f"大小应为 {entry.get('size')}，实为 {size}"))
-        for name in names:
-            if name != MANIFEST and name not in entries:
+                                            f"SHA-256 应为 {entry['sha256']}，实为 {sha}；"
+                                            f"大小应为 {entry['size']}，实为 {size}"))
+        for name in members:
+            if name != MANIFEST and name not in entries and name not in flagged:
                 problems.append(FileProblem(name, "extra", "包内有但清单中没有"))
-        if len(names) != len(set(names)):
-            problems.append(FileProblem(path.name, "extra", "ZIP 中有重名文件"))
         bad = {p.path for p in problems}
-        for name in names:
+        for name, info in members.items():
             if not (name.startswith("findings/") and name.endswith("/finding.json")) or name in bad:
                 continue
             try:
-                doc = json.loads(zf.read(name).decode("utf-8"))
-                expected = str(doc["capture"]["sha256"])
-                html = doc["files"]["page_html"]
-            except (ValueError, KeyError, TypeError) as exc:
-                problems.append(FileProblem(name, "manifest", f"线索文件无法解析：{exc}"))
+                data = _read_capped(zf, info)
+                doc = json.loads(data.decode("utf-8")) if data is not None else None
+                expected = str(doc["capture"]["sha256"]) if isinstance(doc, dict) else None
+                html = doc["files"]["page_html"] if isinstance(doc, dict) else None
+            except _FINDING_ERRORS as exc:
+                problems.append(FileProblem(name, "manifest", f"线索文件无法解析（{type(exc).__name__}）"))
+                continue
+            if expected is None or not isinstance(html, str):
+                problems.append(FileProblem(name, "manifest", "线索文件缺少抓取哈希或原始页面路径"))
                 continue
             if html in bad:
                 continue  # already named
             if html not in actual:
-                problems.append(FileProblem(str(html), "missing", f"{name} 引用的原始页面不在包内"))
+                problems.append(FileProblem(html, "missing", f"{name} 引用的原始页面不在包内"))
             elif actual[html] != expected:
-                problems.append(FileProblem(str(html), "capture_mismatch",
+                problems.append(FileProblem(html, "capture_mismatch",
                                             f"SHA-256 {actual[html]} 与 {name} 中的抓取哈希 {expected} 不符"))
-        tool = manifest.get("tool", {}) if isinstance(manifest, dict) else {}
-        exported = manifest.get("exported_at", {}) if isinstance(manifest, dict) else {}
+        tool = manifest.get("tool", {})
+        exported = manifest.get("exported_at", {})
         return VerifyReport(path, len(entries), problems, manifest_sha,
                             str(tool.get("version")) if isinstance(tool, dict) else None,
                             str(exported.get("asia_shanghai")) if isinstance(exported, dict) else None)
@@ -552,10 +716,14 @@ def export_command(db_url: str | None, out_zip: str, *, finding_id: int | None, 
 
 
 def verify_command(zip_path: str) -> int:
-    """``mdwatch evidence verify``: 0 intact, 1 tampered (one line per bad file)."""
+    """``mdwatch evidence verify``: 0 intact, 1 failed (one line per problem on stdout, a summary on stderr)."""
     import click
 
-    report = verify(zip_path)
+    try:
+        report = verify(zip_path)
+    except Exception as exc:  # last resort: a hostile package must never end in a traceback
+        click.echo(f"校验失败：无法处理该证据包（{type(exc).__name__}）。", err=True)
+        return 1
     if report.ok:
         click.echo(f"校验通过：{report.checked} 个文件的 SHA-256 均与清单一致。")
         click.echo(f"清单 SHA-256：{report.manifest_sha256}；导出时间（北京时间）：{report.exported_at}；"
@@ -563,5 +731,5 @@ def verify_command(zip_path: str) -> int:
         return 0
     for problem in report.problems:
         click.echo(problem.line())
-    click.echo(f"校验失败：{len(report.problems)} 个文件有问题。", err=True)
+    click.echo(f"校验失败：发现 {len(report.problems)} 个问题。", err=True)
     return 1

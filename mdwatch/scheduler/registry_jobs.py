@@ -6,30 +6,41 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from mdwatch.storage.config import default_db_url, normalize_db_url
-from mdwatch.storage.registry_import import ImportReport, import_path
+from mdwatch.storage.registry_import import ImportReport, RegistryImportError, import_path
 from mdwatch.storage.registry_store import RegistryStore
 
 STATUS_ZH = {"valid": "有效", "cancelled": "注销", "revoked": "撤销", "expired": "过期"}
 
 
 def import_files(paths: list[str], db_url: str | None, console: Console) -> int:
+    """0 imported; 2 a path refused or an import stopped (one line on stderr; earlier paths stay imported)."""
     url = normalize_db_url(db_url or default_db_url())
     reports: list[ImportReport] = []
+    failure: str | None = None
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
                   console=console, transient=True) as bar:
         for path in paths:
-            task = bar.add_task(f"导入 {Path(path).name}", total=None)
+            task = bar.add_task(f"导入 {escape(Path(path).name)}", total=None)
 
             def progress(done: int, total: int, task: TaskID = task) -> None:
                 bar.update(task, completed=done, total=total or None)
 
-            reports.append(import_path(url, path, progress))
+            try:
+                reports.append(import_path(url, path, progress))
+            except RegistryImportError as exc:  # refused, or stopped by a limit (issue 10, item 5)
+                failure = str(exc)
+                break
     for report in reports:
-        console.print(report.summary_zh(), soft_wrap=True)
+        console.print(report.summary_zh(), soft_wrap=True, markup=False)
+    if failure is not None:
+        click.echo(f"mdwatch: {failure}", err=True)
+        return 2
     with RegistryStore.open(url) as store:
         console.print(store.stats().description_zh(), soft_wrap=True)
     return 0

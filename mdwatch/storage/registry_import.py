@@ -10,6 +10,17 @@ transcoded to UTF-8 with the declaration rewritten, illegal control characters a
 stray ``&`` are escaped. A truncated file keeps the records before the break and counts the break
 as one skipped record. Bad records are counted with a Chinese reason and skipped, never aborting.
 
+Hostile inputs (issue 10, item 5). A path that is not a regular file or a directory (a FIFO, a
+device such as ``/dev/zero``, a socket) is refused before anything is read or written
+(``ImportRefused``). Every ZIP, nested ones included, is then planned before the first record is
+written: nesting deeper than ``ImportLimits.zip_depth`` levels, more members than
+``ImportLimits.members``, more decompressed bytes than ``ImportLimits.total_bytes`` or a member
+whose declared size exceeds ``ImportLimits.ratio`` times its compressed size (a zip bomb) fails
+the import (``ImportFailed``) with nothing imported. The input's SHA-256 is computed as it is read
+(plain files) or after the import (ZIP files, whose size is known), never before parsing. Whatever
+ends an import early, its ``registry_imports`` row is closed: ``status`` failed, ``error`` the
+Chinese reason, ``finished_at`` set.
+
 Writes go in batches through SQLAlchemy Core with the dialect's upsert (SQLite / PostgreSQL
 ``INSERT … ON CONFLICT DO UPDATE``). UDID records are de-duplicated on ``deviceRecordKey``: the
 later version wins (ties: the later occurrence), so daily/weekly update files simply upsert.
@@ -20,14 +31,18 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import errno
 import functools
 import hashlib
 import io
 import os
 import re
+import shutil
+import stat
 import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -39,8 +54,8 @@ from sqlalchemy import Engine, create_engine, delete, select, update
 
 from .config import normalize_db_url
 from .registry_schema import (
-    RegistryBase,
     class_from_number,
+    create_registry_schema,
     normalize_registration_no,
     registrations,
     registry_imports,
@@ -66,6 +81,112 @@ R_DUP_NO = "文件内重复的注册证编号（以后出现者为准）"
 R_TRUNCATED = "XML 文件截断或格式错误（已保留此前的记录）"
 R_BAD_MEMBER = "压缩包成员损坏或无法读取"
 R_BAD_ROW = "CSV 行格式错误"
+
+# --- limits and refusals (issue 10, item 5) ------------------------------------------------------
+
+MAX_ZIP_DEPTH = 3  # a ZIP in a ZIP in a ZIP; a fourth level fails the import
+MAX_MEMBERS = 100_000  # entries across all archives of one import
+MAX_TOTAL_BYTES = 256 << 30  # declared decompressed bytes of the XML/CSV/ZIP members (and plain files)
+MAX_RATIO = 200.0  # declared size / compressed size of one member; XML compresses 10-30:1, zeros 1000:1
+RATIO_FLOOR = 1 << 20  # members smaller than this are never called bombs
+ENV_MAX_BYTES = "MDWATCH_REGISTRY_MAX_BYTES"
+ENV_MAX_MEMBERS = "MDWATCH_REGISTRY_MAX_MEMBERS"
+_SUPPORTED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+# what reading a broken, truncated or odd archive member can raise
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, NotImplementedError, ValueError,
+)
+
+
+class RegistryImportError(Exception):
+    """An import refused or failed; ``str(exc)`` is one Chinese sentence for the user."""
+
+
+class ImportRefused(RegistryImportError):
+    """Refused before anything was read or written (no ``registry_imports`` row)."""
+
+
+class ImportFailed(RegistryImportError):
+    """Stopped after its ``registry_imports`` row was written; the row is closed as failed."""
+
+    def __init__(self, message: str, import_id: int | None = None) -> None:
+        super().__init__(message)
+        self.import_id = import_id
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    zip_depth: int = MAX_ZIP_DEPTH
+    members: int = MAX_MEMBERS
+    total_bytes: int = MAX_TOTAL_BYTES
+    ratio: float = MAX_RATIO
+
+    @classmethod
+    def from_env(cls) -> ImportLimits:
+        """Defaults, with ``MDWATCH_REGISTRY_MAX_BYTES`` / ``_MAX_MEMBERS`` when set to a positive integer."""
+
+        def positive(name: str, default: int) -> int:
+            raw = os.environ.get(name, "").strip()
+            return int(raw) if raw.isdigit() and int(raw) > 0 else default
+
+        return cls(members=positive(ENV_MAX_MEMBERS, MAX_MEMBERS), total_bytes=positive(ENV_MAX_BYTES, MAX_TOTAL_BYTES))
+
+
+def _size_zh(n: float) -> str:
+    for unit in ("字节", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "字节" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(name: str, limit: int = 200) -> str:
+    """A file or member name safe for one line of output: control characters escaped, length capped."""
+    text = _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", name)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_NON_REGULAR = (
+    (stat.S_ISFIFO, "命名管道（FIFO）"), (stat.S_ISCHR, "字符设备"), (stat.S_ISBLK, "块设备"),
+    (stat.S_ISSOCK, "套接字"),
+)  # fmt: skip
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "没有读取权限"
+    return f"系统错误 {errno.errorcode.get(exc.errno or 0, type(exc).__name__)}"
+
+
+def _preflight(path: Path, limits: ImportLimits) -> None:
+    """Refuse, before opening anything that could block, what is not a regular file or a directory."""
+    shown = printable(str(path))
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ImportRefused(f"无法导入 {shown}：{_os_reason(exc)}。") from None
+    if stat.S_ISDIR(st.st_mode):
+        return
+    if not stat.S_ISREG(st.st_mode):
+        what = next((label for test, label in _NON_REGULAR if test(st.st_mode)), "特殊文件")
+        raise ImportRefused(
+            f"拒绝导入 {shown}：它是{what}，不是普通文件；请指定 ZIP、XML、CSV 文件或它们所在的目录。"
+        )
+    if st.st_size > limits.total_bytes:
+        raise ImportRefused(
+            f"拒绝导入 {shown}：文件大小 {_size_zh(st.st_size)} 超过上限 {_size_zh(limits.total_bytes)}"
+            f"（可用环境变量 {ENV_MAX_BYTES} 调整）。"
+        )
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ImportRefused(f"无法导入 {shown}：{_os_reason(exc)}。") from None
 
 
 @dataclass
@@ -275,12 +396,110 @@ class _CleanStream(io.RawIOBase):
 
 @dataclass
 class _Source:
-    """One file to parse: a name for messages, an opener, its size in bytes, and its kind."""
+    """One file to parse: a name for messages, an opener, its size in bytes, and its kind.
+
+    ``path`` is set for files on disk (what the import's SHA-256 covers); ``node`` for a ZIP once
+    it has been planned (its archive open and its members checked against the limits).
+    """
 
     name: str
     open: Callable[[], IO[bytes]]
     size: int
     kind: str  # xml | csv | zip
+    path: Path | None = None
+    node: _ZipNode | None = None
+
+
+@dataclass
+class _ZipNode:
+    """A planned ZIP: the open archive (None when unreadable: ``error``) and its members in import order."""
+
+    name: str
+    zf: zipfile.ZipFile | None
+    error: str = ""
+    members: list[tuple[zipfile.ZipInfo, str, _ZipNode | None]] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)  # members that are not XML/CSV/ZIP
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (member, Chinese reason)
+
+
+class _Planner:
+    """Opens every ZIP of an import (nested ones spooled) and checks the limits; writes nothing."""
+
+    def __init__(self, stack: contextlib.ExitStack, limits: ImportLimits) -> None:
+        self.stack = stack
+        self.limits = limits
+        self.members = 0
+        self.bytes = 0
+
+    def plan(self, sources: list[_Source]) -> None:
+        for src in sources:
+            if src.kind != "zip":
+                self.add_bytes(src.size, src.name)
+                continue
+            try:
+                fh = self.stack.enter_context(src.open())
+            except OSError as exc:
+                src.node = _ZipNode(src.name, None, type(exc).__name__)
+                continue
+            src.node = self.plan_zip(src.name, fh, 1)
+
+    def add_bytes(self, n: int, name: str) -> None:
+        self.bytes += n
+        if self.bytes > self.limits.total_bytes:
+            raise ImportFailed(
+                f"解压后的总大小超过上限 {_size_zh(self.limits.total_bytes)}（至 {printable(name)}），"
+                f"疑似压缩炸弹，未导入任何记录（可用环境变量 {ENV_MAX_BYTES} 调整）。"
+            )
+
+    def plan_zip(self, name: str, fh: IO[bytes], level: int) -> _ZipNode:
+        try:
+            zf = self.stack.enter_context(zipfile.ZipFile(fh))
+        except _READ_ERRORS as exc:
+            return _ZipNode(name, None, type(exc).__name__)
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        self.members += len(infos)
+        if self.members > self.limits.members:
+            raise ImportFailed(
+                f"压缩包中的文件数超过上限 {self.limits.members}（至 {printable(name)}），"
+                f"疑似压缩炸弹，未导入任何记录（可用环境变量 {ENV_MAX_MEMBERS} 调整）。"
+            )
+        node = _ZipNode(name, zf)
+        for info in sorted(infos, key=lambda i: _natural_key(i.filename)):
+            kind = _kind_of(info.filename)
+            if kind is None:
+                node.others.append(info.filename)
+                continue
+            member = f"{name}!{info.filename}"
+            if info.flag_bits & 0x1:
+                node.unreadable.append((member, "已加密"))
+                continue
+            if info.compress_type not in _SUPPORTED_COMPRESSION:
+                node.unreadable.append((member, f"压缩方法 {info.compress_type} 不受支持"))
+                continue
+            if info.file_size >= RATIO_FLOOR and info.file_size > self.limits.ratio * max(info.compress_size, 1):
+                raise ImportFailed(
+                    f"{printable(member)} 解压后 {_size_zh(info.file_size)}，压缩比超过 "
+                    f"{self.limits.ratio:.0f}:1，疑似压缩炸弹，未导入任何记录。"
+                )
+            self.add_bytes(info.file_size, member)
+            child: _ZipNode | None = None
+            if kind == "zip":
+                if level >= self.limits.zip_depth:
+                    raise ImportFailed(
+                        f"{printable(member)} 是第 {level + 1} 层嵌套的 ZIP，超过上限 {self.limits.zip_depth} 层，"
+                        "未导入任何记录。"
+                    )
+                spool = self.stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115
+                try:
+                    with zf.open(info) as inner:
+                        shutil.copyfileobj(inner, spool, 1 << 20)
+                except _READ_ERRORS as exc:
+                    child = _ZipNode(member, None, type(exc).__name__)
+                else:
+                    spool.seek(0)
+                    child = self.plan_zip(member, spool, level + 1)
+            node.members.append((info, kind, child))
+        return node
 
 
 def _natural_key(name: str) -> list[Any]:
@@ -316,7 +535,7 @@ def _file_sources(path: Path) -> list[_Source]:
                 out.extend(_file_sources(child))
         return out
     kind = _sniff_kind(path)
-    return [_Source(str(path), functools.partial(_open_file, path), path.stat().st_size, kind)]
+    return [_Source(str(path), functools.partial(_open_file, path), path.stat().st_size, kind, path)]
 
 
 # --- the importer ------------------------------------------------------------------------------
@@ -332,18 +551,57 @@ def _as_engine(engine_or_url: Engine | str) -> tuple[Engine, bool]:
     return create_engine(normalize_db_url(engine_or_url)), True
 
 
-def _sha256(path: Path) -> str:
-    if path.is_dir():
-        h = hashlib.sha256()
-        for child in sorted(path.rglob("*")):
-            if child.is_file() and _kind_of(child.name):
-                h.update(f"{child.relative_to(path).as_posix()}:{_sha256(child)}\n".encode())
-        return h.hexdigest()
+def _sha256_file(path: Path) -> str:
+    """SHA-256 of a regular file (a ZIP, after its import)."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _input_sha256(root: Path, digests: dict[Path, str]) -> str:
+    """The import's SHA-256: the file's, or for a directory one line ``relative path:sha`` per file."""
+    if not root.is_dir():
+        return next(iter(digests.values()), "")
+    h = hashlib.sha256()
+    for child in sorted(digests):
+        h.update(f"{child.relative_to(root).as_posix()}:{digests[child]}\n".encode())
+    return h.hexdigest()
+
+
+class _HashingReader(io.RawIOBase):
+    """Reads a file on disk and hashes what is read; on close, hashes the rest (the file is regular)."""
+
+    def __init__(self, path: Path, on_done: Callable[[str], None]) -> None:
+        super().__init__()
+        self._fh = path.open("rb")
+        self._hash = hashlib.sha256()
+        self._on_done = on_done
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._fh.read(len(b))
+        b[: len(data)] = data
+        self._hash.update(data)
+        return len(data)
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._fh.read(-1 if size is None else size)
+        self._hash.update(data)
+        return data
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                while chunk := self._fh.read(1 << 20):
+                    self._hash.update(chunk)
+                self._on_done(self._hash.hexdigest())
+            finally:
+                self._fh.close()
+        super().close()
 
 
 def _chunks(seq: Sequence[Any], n: int = 500) -> Iterator[Sequence[Any]]:
@@ -385,41 +643,33 @@ class _Importer:
                 else:
                     self.kinds.add("csv")
                     self.parse_csv(fh, src.name)
-        except (zipfile.BadZipFile, EOFError, OSError, zipfile.LargeZipFile) as exc:
+        except _READ_ERRORS as exc:
             self.report.skip(R_BAD_MEMBER)
-            self.report.notes.append(f"{src.name} 无法读取（{type(exc).__name__}）")
+            self.report.notes.append(f"{printable(src.name)} 无法读取（{type(exc).__name__}）")
 
     def run_zip(self, src: _Source, depth: int) -> None:
-        with contextlib.ExitStack() as stack:
-            try:
-                fh = stack.enter_context(src.open())
-                if depth > 0:  # a ZIP inside a ZIP: spool it so seeking is cheap
-                    spool = stack.enter_context(tempfile.TemporaryFile())
-                    while chunk := fh.read(1 << 20):
-                        spool.write(chunk)
-                    spool.seek(0)
-                    fh = spool
-                zf = stack.enter_context(zipfile.ZipFile(fh))
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                self.report.skip(R_BAD_MEMBER)
-                self.report.notes.append(f"{src.name} 不是有效的 ZIP 文件或无法读取（{type(exc).__name__}）")
-                return
-            infos = [i for i in zf.infolist() if not i.is_dir()]
-            members = [i for i in infos if _kind_of(i.filename)]
-            others = [i.filename for i in infos if not _kind_of(i.filename)]
-            if others:
-                self.report.notes.append(
-                    f"{src.name} 中有 {len(others)} 个非 XML/CSV 文件未导入（如 {others[0]}）"
-                )
-            scale = src.size / max(sum(i.file_size for i in members), 1) if depth == 0 else 0.0
-            for info in sorted(members, key=lambda i: _natural_key(i.filename)):
-                kind = _kind_of(info.filename) or "xml"
-                name = f"{src.name}!{info.filename}"
-                member = _Source(name, functools.partial(_open_member, zf, info), info.file_size, kind)
-                if depth == 0:
-                    self.run_member_counted(member, scale, depth)
-                else:
-                    self.run_source(member, depth + 1)
+        """A ZIP planned by ``_Planner`` (its archive is open, nested ones spooled, limits checked)."""
+        node = src.node
+        if node is None or node.zf is None:
+            self.report.skip(R_BAD_MEMBER)
+            error = node.error if node is not None else "未打开"
+            self.report.notes.append(f"{printable(src.name)} 不是有效的 ZIP 文件或无法读取（{error}）")
+            return
+        if node.others:
+            self.report.notes.append(
+                f"{printable(src.name)} 中有 {len(node.others)} 个非 XML/CSV 文件未导入（如 {printable(node.others[0])}）"
+            )
+        for member_name, reason in node.unreadable:
+            self.report.skip(R_BAD_MEMBER)
+            self.report.notes.append(f"{printable(member_name)} 无法读取（{reason}）")
+        scale = src.size / max(sum(i.file_size for i, _, _ in node.members), 1) if depth == 0 else 0.0
+        for info, kind, child in node.members:
+            name = f"{src.name}!{info.filename}"
+            member = _Source(name, functools.partial(_open_member, node.zf, info), info.file_size, kind, node=child)
+            if depth == 0:
+                self.run_member_counted(member, scale, depth)
+            else:
+                self.run_source(member, depth + 1)
 
     def run_member_counted(self, member: _Source, scale: float, depth: int) -> None:
         """A top-level ZIP member: progress advances by its share of the ZIP's size."""
@@ -429,7 +679,7 @@ class _Importer:
             return _counting(opener, lambda n: self._count_scaled(n, scale))
 
         start = self.done
-        self.run_source(_Source(member.name, wrapped, member.size, member.kind), depth + 1)
+        self.run_source(_Source(member.name, wrapped, member.size, member.kind, node=member.node), depth + 1)
         self.done = min(max(self.done, int(start + member.size * scale)), self.total)
 
     def _count_scaled(self, n: int, scale: float) -> None:
@@ -772,6 +1022,10 @@ def _open_file(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
+def _hashing_open(path: Path, on_done: Callable[[str], None]) -> IO[bytes]:
+    return cast(IO[bytes], _HashingReader(path, on_done))
+
+
 def _open_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
     return zf.open(info)
 
@@ -782,21 +1036,58 @@ def _counting(opener: Callable[[], IO[bytes]], on_bytes: Callable[[int], None]) 
 
 def create_registry_tables(engine: Engine) -> None:
     """Create the registry tables if absent (independent of the main store's tables)."""
-    RegistryBase.metadata.create_all(engine)
+    create_registry_schema(engine)
+
+
+def _failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, RegistryImportError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "导入被中断"
+    detail = printable(str(exc).replace("\n", " "), 300)
+    return f"导入出错（{type(exc).__name__}{'：' + detail if detail else ''}）"
+
+
+def _close_import(engine: Engine, report: ImportReport, status: str, sha256: str, error: str | None) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(registry_imports)
+            .where(registry_imports.c.id == report.import_id)
+            .values(
+                kind=report.kind,
+                sha256=sha256,
+                finished_at=_now(),
+                records_read=report.records_read,
+                inserted=report.inserted,
+                updated=report.updated,
+                skipped=report.skipped,
+                skip_reasons=dict(report.skip_reasons),
+                status=status,
+                error=error,
+            )
+        )
 
 
 def import_path(
-    engine_or_url: Engine | str, path: str | os.PathLike[str], progress: Progress | None = None
+    engine_or_url: Engine | str,
+    path: str | os.PathLike[str],
+    progress: Progress | None = None,
+    limits: ImportLimits | None = None,
 ) -> ImportReport:
     """Import a UDID release (ZIP / XML / directory) or a registration CSV into the registry tables.
 
     ``progress(done, total)`` is called after each batch and at the end; units are input bytes
-    (approximate inside ZIP archives). Raises ``FileNotFoundError`` if ``path`` does not exist;
-    bad records and broken files are counted in the report, never raised.
+    (approximate inside ZIP archives). Raises ``FileNotFoundError`` if ``path`` does not exist,
+    ``ImportRefused`` (nothing written) for a path that is not a regular file or a directory, and
+    ``ImportFailed`` when a limit of ``limits`` (default ``ImportLimits.from_env()``) is exceeded.
+    Bad records and broken files are counted in the report, never raised. Whatever exception ends
+    the import, its ``registry_imports`` row is closed as failed with the reason before it propagates.
     """
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(str(p))
+    limits = limits or ImportLimits.from_env()
+    _preflight(p, limits)
     engine, owned = _as_engine(engine_or_url)
     started = time.perf_counter()
     try:
@@ -808,44 +1099,54 @@ def import_path(
         with engine.begin() as conn:
             report.import_id = conn.execute(
                 registry_imports.insert()
-                .values(path=str(p), sha256=_sha256(p), kind=kind, started_at=_now(), skip_reasons={})
+                .values(path=str(p), sha256="", kind=kind, started_at=_now(), skip_reasons={}, status="running")
                 .returning(registry_imports.c.id)
             ).scalar_one()
-        total = sum(s.size for s in sources)
-        imp = _Importer(engine, report, progress, total)
-        for src in sources:
-            if src.kind == "zip":
-                imp.run_source(src)
-            else:
-                imp.run_source(
-                    _Source(src.name, functools.partial(_counting, src.open, imp.advance), src.size, src.kind)
-                )
-            imp.flush_udid()
-            imp.flush_csv()
-        touched = sorted(imp.touched)
-        imp.touched.clear()
-        for i in range(0, len(touched), 5000):
-            with engine.begin() as conn:
-                refresh_summaries(conn, touched[i : i + 5000])
-        if imp.kinds == {"csv"}:
-            report.kind = "csv"
-        imp.done = imp.total
-        imp.tick()
-        report.seconds = time.perf_counter() - started
-        with engine.begin() as conn:
-            conn.execute(
-                update(registry_imports)
-                .where(registry_imports.c.id == report.import_id)
-                .values(
-                    kind=report.kind,
-                    finished_at=_now(),
-                    records_read=report.records_read,
-                    inserted=report.inserted,
-                    updated=report.updated,
-                    skipped=report.skipped,
-                    skip_reasons=dict(report.skip_reasons),
-                )
-            )
+        digests: dict[Path, str] = {}
+        imp: _Importer | None = None
+        try:
+            with contextlib.ExitStack() as stack:
+                _Planner(stack, limits).plan(sources)  # every limit checked before the first write
+                total = sum(s.size for s in sources)
+                imp = _Importer(engine, report, progress, total)
+                for src in sources:
+                    if src.kind == "zip":
+                        imp.run_source(src)
+                    else:
+                        opener = src.open
+                        if src.path is not None:  # hashed as it is parsed
+                            opener = functools.partial(_hashing_open, src.path, functools.partial(
+                                digests.__setitem__, src.path))
+                        imp.run_source(
+                            _Source(src.name, functools.partial(_counting, opener, imp.advance), src.size, src.kind)
+                        )
+                    imp.flush_udid()
+                    imp.flush_csv()
+            for src in sources:
+                if src.path is not None and src.path not in digests:
+                    digests[src.path] = _sha256_file(src.path)  # ZIP files: read once more, size known
+            touched = sorted(imp.touched)
+            imp.touched.clear()
+            for i in range(0, len(touched), 5000):
+                with engine.begin() as conn:
+                    refresh_summaries(conn, touched[i : i + 5000])
+            if imp.kinds == {"csv"}:
+                report.kind = "csv"
+            imp.done = imp.total
+            imp.tick()
+            report.seconds = time.perf_counter() - started
+            _close_import(engine, report, "done", _input_sha256(p, digests), None)
+        except BaseException as exc:
+            report.seconds = time.perf_counter() - started
+            if isinstance(exc, ImportFailed):
+                exc.import_id = report.import_id
+            with contextlib.suppress(Exception):  # the database itself may be what failed
+                if imp is not None and imp.touched and isinstance(exc, Exception):
+                    with engine.begin() as conn:  # keep look-ups consistent with what was written
+                        refresh_summaries(conn, sorted(imp.touched))
+            with contextlib.suppress(Exception):
+                _close_import(engine, report, "failed", _input_sha256(p, digests), _failure_reason(exc))
+            raise
         return report
     finally:
         if owned:
@@ -865,7 +1166,11 @@ def import_paths(
 
 
 __all__ = [
+    "ImportFailed",
+    "ImportLimits",
+    "ImportRefused",
     "ImportReport",
+    "RegistryImportError",
     "create_registry_tables",
     "detect_encoding",
     "import_path",

@@ -30,10 +30,13 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     delete,
+    inspect,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 IdType = BigInteger().with_variant(Integer(), "sqlite")
@@ -150,6 +153,9 @@ class RegistryImportRow(RegistryBase):
     updated: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     skipped: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     skip_reasons: Mapped[dict[str, int]] = mapped_column(JsonType, nullable=False, default=dict)
+    # running | done | failed; ``error`` is the Chinese reason of a failed import (issue 10, item 5)
+    status: Mapped[str] = mapped_column(String(8), nullable=False, default="running", server_default="done")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class RegistryNumberRow(RegistryBase):
@@ -186,6 +192,25 @@ registrations = cast(Table, RegistrationRow.__table__)
 registry_numbers = cast(Table, RegistryNumberRow.__table__)
 udi_devices = cast(Table, UdiDeviceRow.__table__)
 registry_imports = cast(Table, RegistryImportRow.__table__)
+
+
+# columns added to registry_imports after its first release: (name, DDL type and default)
+_IMPORT_COLUMNS_ADDED = (("status", "VARCHAR(8) NOT NULL DEFAULT 'done'"), ("error", "TEXT"))
+
+
+def create_registry_schema(engine: Engine) -> None:
+    """Create the registry tables if absent and add the columns that older databases lack."""
+    RegistryBase.metadata.create_all(engine)
+    present = {c["name"] for c in inspect(engine).get_columns("registry_imports")}
+    for name, ddl in _IMPORT_COLUMNS_ADDED:
+        if name in present:
+            continue
+        try:
+            with engine.begin() as conn:
+                conn.execute(sql_text(f"ALTER TABLE registry_imports ADD COLUMN {name} {ddl}"))
+        except DBAPIError:  # added meanwhile by a concurrent first use
+            if name not in {c["name"] for c in inspect(engine).get_columns("registry_imports")}:
+                raise
 
 
 def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:

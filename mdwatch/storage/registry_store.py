@@ -27,8 +27,8 @@ from sqlalchemy.engine import Connection
 
 from .config import normalize_db_url
 from .registry_schema import (
-    RegistryBase,
     class_from_number,
+    create_registry_schema,
     normalize_registration_no,
     registrations,
     registry_imports,
@@ -221,7 +221,7 @@ class RegistryStore:
     def __init__(self, engine: Engine, *, cache_size: int = 65536, owns_engine: bool = False) -> None:
         self.engine = engine
         self._owns_engine = owns_engine
-        RegistryBase.metadata.create_all(engine)
+        create_registry_schema(engine)
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, RegistrationRecord | None] = OrderedDict()
         self._cache_size = cache_size
@@ -360,7 +360,7 @@ class RegistryStore:
                 classes[str(cls) if cls is not None else "unknown"] += int(cnt)
             last = conn.execute(
                 select(i.finished_at, i.path)
-                .where(i.finished_at.is_not(None))
+                .where(i.finished_at.is_not(None), i.status != "failed")
                 .order_by(i.finished_at.desc(), i.id.desc())
                 .limit(1)
             ).first()
