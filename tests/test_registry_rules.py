@@ -196,7 +196,9 @@ def test_helpers() -> None:
     assert not same_company("苏州康瑞医疗科技有限公司", ["无锡康瑞医疗科技有限公司"])
     assert model_matches("KR-W5 腕式", ["KR-W5"])
     assert model_matches("kr_w5", ["KR-W5"])
-    assert model_matches("KR-W5/KR-W6", ["KR-W6"])
+    assert model_matches("KR-W5/KR-W6", ["KR-W5、KR-W6"])
+    # every model a page lists must be registered: KR-W5 is not on this registration
+    assert not model_matches("KR-W5/KR-W6", ["KR-W6"])
     assert not model_matches("KR-W55", ["KR-W5"])
     assert not model_matches("KR-W6", ["KR-W5"])
 

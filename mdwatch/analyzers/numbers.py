@@ -115,6 +115,10 @@ def _prefix(text: str, pos: int, window: int = 3) -> _Prefix:
     run = text[lo:pos]
     for i in range(len(run) - 1, -1, -1):
         if run[i] in _ISSUERS:
+            # a city abbreviation that is also a province's (豫新械备: 新乡, not 新疆; 鲁青, 浙宁):
+            # the province stands before it
+            if i > 0 and run[i - 1] in _ISSUERS and run[i - 1] != "国":
+                return _Prefix(run[i - 1], run[i:], lo + i - 1, True)
             return _Prefix(run[i], run[i + 1 :], lo + i, True)
     if run:
         return _Prefix(run[-1], "", pos - 1, False)

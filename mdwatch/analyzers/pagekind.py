@@ -37,6 +37,8 @@ class _Cues:
     product_url: re.Pattern[str]
     shop_url: re.Pattern[str]
     platform_patterns: tuple[re.Pattern[str], ...]
+    detail_items: tuple[re.Pattern[str], ...]  # one pattern per detail item written in sentences
+    registration_number: re.Pattern[str] | None
 
 
 @cache
@@ -45,7 +47,10 @@ def _cues() -> _Cues:
     product_url = re.compile("|".join(f"(?:{p})" for p in raw["product"]["url_patterns"]), re.I)
     shop_url = re.compile("|".join(f"(?:{p})" for p in raw["shop"]["url_patterns"]), re.I)
     platform_patterns = tuple(re.compile(p) for p in raw["platform"].get("patterns", ()))
-    return _Cues(raw, product_url, shop_url, platform_patterns)
+    items: Mapping[str, Any] = load_yaml("detail_items.yaml")
+    detail_items = tuple(re.compile("|".join(f"(?:{p})" for p in spec["text"])) for spec in items.values())
+    reg = raw["product"].get("registration_number")
+    return _Cues(raw, product_url, shop_url, platform_patterns, detail_items, re.compile(reg) if reg else None)
 
 
 def _word_score(cfg: Mapping[str, Any], text: str, kind: str, reasons: list[str]) -> int:
@@ -89,6 +94,14 @@ def kind_scores(page: Page) -> KindScores:
     if ndetail >= int(pcfg.get("detail_fields_min", 10**9)):
         product += int(pcfg["detail_fields_weight"])
         reasons.append(f"product:detail_fields={ndetail}")
+    else:
+        nitems = sum(1 for pattern in cues.detail_items if pattern.search(page.text))
+        if nitems >= int(pcfg.get("detail_items_min", 10**9)):
+            product += int(pcfg["detail_items_weight"])
+            reasons.append(f"product:detail_items={nitems}")
+    if cues.registration_number is not None and cues.registration_number.search(page.text):
+        product += int(pcfg["registration_number_weight"])
+        reasons.append("product:registration_number")
 
     # shop
     scfg = raw["shop"]

@@ -55,7 +55,7 @@ from mdwatch.analyzers.regno import (
     page_numbers,
     page_text,
 )
-from mdwatch.analyzers.specs import spec_matches
+from mdwatch.analyzers.specs import join_notation, spec_matches
 from mdwatch.analyzers.textmatch import squash
 from mdwatch.lexicons import load_yaml
 
@@ -94,6 +94,8 @@ _FIELD_LABELS = {
     "model_spec": "型号规格",
 }
 _MODEL_SPLIT = re.compile(r"[、,，;；/|\s]+")
+_MODEL_CODE = re.compile(r"(?=[A-Za-z0-9_.-]*[0-9])[A-Za-z][A-Za-z0-9]*(?:[-_.][A-Za-z0-9]+)*", re.ASCII)
+_PRICE = re.compile(r"[¥￥]\s*\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s*元")
 _PACK_QUANTITY = re.compile(r"(?:每盒|每袋)?\d+(?:片|只|贴|支|个|条|袋|包|粒|人份|份|盒|卷|副|对|枚|张|块|次)(?:/(?:盒|袋|包|瓶|箱|套)|装)?")
 
 
@@ -174,31 +176,47 @@ def same_company(shown: str, registered: Iterable[str]) -> bool:
     return False
 
 
-def model_matches(shown: str, registered: Iterable[str]) -> bool:
-    """The page's model equals, or contains on alphanumeric boundaries, one of the registered models.
+def _contains_model(page: str, m: str) -> bool:
+    """``m`` occurs in ``page`` (both ``norm_value``d) on alphanumeric boundaries."""
+    pos = page.find(m)
+    while pos != -1:
+        end = pos + len(m)
+        glued_before = pos > 0 and _alnum(page[pos - 1]) and _alnum(m[0])
+        glued_after = end < len(page) and _alnum(page[end]) and _alnum(m[-1])
+        if not (glued_before or glued_after):
+            return True
+        pos = page.find(m, pos + 1)
+    return False
 
-    Tolerant of spacing, case and punctuation: 「kr w5」 = 「KR-W5」; 「KR-W5 腕式」 contains 「KR-W5」;
-    「KR-W55」 does not contain 「KR-W5」.
-    """
+
+def _names_registered_model(shown: str, registered: list[str]) -> bool:
     page = norm_value(shown)
     segments = {norm_value(s) for s in _MODEL_SPLIT.split(fold(shown)) if s}
     for entry in registered:
         for model in {entry, *_MODEL_SPLIT.split(fold(entry))}:
             m = norm_value(model)
-            if not m:
-                continue
-            if m == page or m in segments:
+            if m and (m == page or m in segments or _contains_model(page, m)):
                 return True
-            pos = page.find(m)
-            while pos != -1:
-                end = pos + len(m)
-                glued_before = pos > 0 and _alnum(page[pos - 1]) and _alnum(m[0])
-                glued_after = end < len(page) and _alnum(page[end]) and _alnum(m[-1])
-                if not (glued_before or glued_after):
-                    return True
-                pos = page.find(m, pos + 1)
     # a member of a registered list, series, run or range, or the same size in another notation
     return spec_matches(shown, registered)
+
+
+def model_matches(shown: str, registered: Iterable[str]) -> bool:
+    """The page's model/spec names the registered models.
+
+    Tolerant of spacing, case and punctuation: 「kr w5」 = 「KR-W5」; 「KR-W5 腕式」 contains 「KR-W5」;
+    「KR-W55」 does not contain 「KR-W5」. When the page lists several models or sizes (a SKU list:
+    「LY-B1 标准款 / LY-B2 降噪款」), each one with a figure in it must be registered: one shared
+    word (笔型, 盒) does not make 「笔型 10人份/盒」 a registered 「笔型 1人份/盒」. Prices in a SKU list
+    (RD-F1 ¥49.00) are left out.
+    """
+    entries = [e for e in registered if e.strip()]
+    text = join_notation(_PRICE.sub(" ", fold(shown)))
+    # model codes (letters then a figure: LY-B1, RD-F2); sizes, quantities and ranges describe
+    codes = [seg for seg in _MODEL_SPLIT.split(text) if _MODEL_CODE.fullmatch(seg)]
+    if len(codes) <= 1:
+        return _names_registered_model(text, entries)
+    return all(_names_registered_model(code, entries) for code in codes)
 
 
 # --- page numbers and records -------------------------------------------------------------------
@@ -372,6 +390,11 @@ def _shown_evidence(page: Page, text: str, label: str, shown: str, registered: s
     )
 
 
+def _lists_quantities(models: Sequence[str]) -> bool:
+    """The registered specifications count something (10片/盒, 1人份/盒)."""
+    return any(_PACK_QUANTITY.search(fold(m).replace(" ", "")) for m in models)
+
+
 def _info_mismatch(
     page: Page,
     text: str,
@@ -398,8 +421,12 @@ def _info_mismatch(
             evidence.append(_shown_evidence(page, text, _FIELD_LABELS[key], shown, own))
     model = page.fields.get("model_spec", "").strip()
     models = [m for r in records for m in r.model_specs if m.strip()]
-    # a pack quantity (10片/盒, 4贴装, 25人份) says how many, not which model: nothing to compare
-    if model and models and not _PACK_QUANTITY.fullmatch(fold(model).replace(" ", "")) and not model_matches(model, models):
+    # a pack quantity (10片/盒, 4贴装) says how many, not which model: compared only with a
+    # registration that lists quantities itself (an IVD kit's 1人份/盒、3人份/盒)
+    if not model and models:
+        model = page.fields.get("package_spec", "").strip() if _lists_quantities(models) else ""
+    comparable = bool(model) and (not _PACK_QUANTITY.fullmatch(fold(model).replace(" ", "")) or _lists_quantities(models))
+    if comparable and models and not model_matches(model, models):
         evidence.append(_shown_evidence(page, text, "型号规格", model, "、".join(models)))
     evidence.extend(_cert_mismatches(page, text, records, certs, brand))
     if not evidence:

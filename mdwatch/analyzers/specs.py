@@ -18,7 +18,7 @@ from functools import lru_cache
 from mdwatch.analyzers.evasion import simplify
 from mdwatch.analyzers.normalize import fold
 
-__all__ = ["canonical_spec", "spec_in_range", "spec_matches"]
+__all__ = ["canonical_spec", "join_notation", "spec_in_range", "spec_matches"]
 
 _TIMES = re.compile(r"(?<=\d)\s*[×*✕xX]\s*(?=\d)|(?<=[a-zA-Z])\s*[×*✕]\s*(?=\d)")
 _PACK_SUFFIX = re.compile(r"(?<=[\d片贴只支粒袋个条卷片副枚张])\s*/\s*(?:盒|袋|包|瓶|支|箱|套|板|罐|卷)$")
@@ -31,6 +31,14 @@ _MODEL_RANGE = re.compile(r"([a-z0-9][a-z0-9\-_.]*?)(\d+|[a-z])\s*(?:至|到|～
 _SPLIT = re.compile(r"[、,，;；/|\s]+")
 _DIMS = re.compile(r"^(\d+(?:\.\d+)?)([a-z]{0,2})((?:x\d+(?:\.\d+)?[a-z]{0,2})+)$")
 _DROP = re.compile(r"[\s\u3000()（）\[\]【】\"'“”‘’:：]")
+
+
+_UNIT_GAP = re.compile(r"(?<=\d)\s+(?=(?:mm|cm|ml|mL|m|g|kg|D|G|L|μm)(?![A-Za-z]))")
+
+
+def join_notation(text: str) -> str:
+    """One token per size or value: 「10 X 10 cm」 → 「10x10cm」, 「-3.50 D」 → 「-3.50D」."""
+    return _UNIT_GAP.sub("", _TIMES.sub("x", text))
 
 
 def _sign(text: str) -> str:
