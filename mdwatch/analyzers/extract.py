@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 from lxml import etree
 from w3lib.encoding import html_to_unicode, resolve_encoding
 
+from mdwatch.analyzers.bodycheck import NOT_TEXT, flatten_deep, looks_binary
 from mdwatch.analyzers.evasion import looks_traditional, simplify
 from mdwatch.analyzers.model import ImageRef, Link, Page, PageKind, TextBlock
 from mdwatch.analyzers.pagekind import detect_kind
@@ -711,6 +712,7 @@ def _walk(root: etree._Element, walker: _Walker) -> None:
 
 
 _PARSERS = threading.local()  # lxml parsers are not to be shared between threads
+_LIMITS = (etree.ErrorTypes.ERR_RESOURCE_LIMIT,)  # "Excessive depth in document: 256"
 
 
 def _parse(text: str) -> etree._Element:
@@ -722,6 +724,13 @@ def _parse(text: str) -> etree._Element:
         parser = _PARSERS.parser = etree.HTMLParser(remove_comments=False, no_network=True)
     try:
         root = etree.fromstring(text, parser)
+        if parser.error_log.filter_types(_LIMITS):
+            # nested deeper than libxml2 reads (256): all text after that point would be lost;
+            # read it again with the elements beyond DEPTH_CAP levels unwrapped (bodycheck.py)
+            huge = getattr(_PARSERS, "huge", None)
+            if huge is None:
+                huge = _PARSERS.huge = etree.HTMLParser(remove_comments=False, no_network=True, huge_tree=True)
+            root = etree.fromstring(flatten_deep(text, _BLOCK | _CELL), huge)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError) as exc:
         raise ExtractError("页面无法解析为 HTML。") from exc
     if root is None:
@@ -769,6 +778,8 @@ def extract_page(
         text, enc = decode_body(body, headers, encoding)
     else:
         text, enc = body, "utf-8"
+    if looks_binary(body if isinstance(body, bytes) else None, text):
+        raise ExtractError(NOT_TEXT)  # random bytes, a PNG/ZIP/PDF served as text/html: not analysed
     original_text: str | None = None
     if looks_traditional(text):
         # a traditional-Chinese page is read in simplified characters (labels, warnings, claims

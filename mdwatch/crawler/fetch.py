@@ -16,9 +16,9 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from .capture import FetchError, FetchResult, FetchSettings
+from .urlcheck import shown_url, url_problem
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -162,9 +162,10 @@ def _warm_imports() -> None:
 
 
 def _invalid(url: str) -> FetchError | None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return FetchError(url, "other", f"无法获取 {url}：这不是有效的 http(s) 网址。")
+    """A URL Scrapy would reject or silently drop (too long, bad port …) is said as such, not as a crash."""
+    problem = url_problem(url)
+    if problem is not None:
+        return FetchError(url, "other", f"无法获取 {shown_url(url)}：{problem}。")
     return None
 
 

@@ -42,6 +42,7 @@ from .netpolicy import (
     literal_ip,
     origin_of,
 )
+from .urlcheck import shown_url, url_problem
 
 if TYPE_CHECKING:
     from playwright.async_api import Request as PlaywrightRequest
@@ -301,8 +302,10 @@ class FetchPolicyMiddleware:
         if refusal is not None:
             return refusal
         origin = origin_of(url)
-        if origin is None:
-            return check_scheme("", source)
+        if origin is None:  # an http(s) URL that cannot be requested: a bad port, a space in the host …
+            problem = url_problem(url) or "不是有效的 http(s) 网址"
+            where = f"（来自 {source} 的跳转或链接）" if source else ""
+            return Refusal(url, "scheme", f"已拒绝：{shown_url(url)}{where}：{problem}。")
         host, port = origin
         if self.policy.trusts(host, port):
             return None

@@ -8,6 +8,7 @@ apart from other failures; every outcome is reported through a ``sink`` callable
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ from w3lib.url import safe_url_string
 from .capture import Capture, FetchError, FetchResult, FetchSettings, FrozenHeaders
 from .images import ImageCapture, decode_data_uri, image_urls, is_data_uri
 from .netguard import FetchRefused
+from .urlcheck import url_problem
 
 __all__ = ["CaptureSpider", "classify_failure", "detect_encoding", "is_html", "qualification_links"]
 
@@ -51,6 +53,7 @@ _HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<t
 _META_KEY = "mdwatch_hop"
 _IMAGE_KEY = "mdwatch_image"
 _VIA_BROWSER = "mdwatch_via_browser"  # browser.VIA_BROWSER_META: the browser rendered this response
+_STARTED_KEY = "mdwatch_started"  # time.monotonic() of the first attempt (retries copy the meta)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -158,6 +161,14 @@ def qualification_links(
     return found
 
 
+def _redirect_problem(target: str) -> str | None:
+    """Why an http(s) redirect target cannot be fetched (too long, bad port …); other schemes are
+    the fetch policy's to refuse (crawler/netguard.py), in its own words."""
+    if target.split(":", 1)[0].lower() not in ("http", "https"):
+        return None
+    return url_problem(target)
+
+
 def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):g} MB" if n >= 1024 * 1024 else f"{n} 字节"
 
@@ -168,7 +179,7 @@ def classify_failure(failure: Failure, url: str, settings: FetchSettings) -> Fet
     if isinstance(exc, FetchRefused):  # the fetch policy (crawler/netguard.py): its own one line
         return FetchError(url, "refused", str(exc))
     if isinstance(exc, DownloadTimeoutError | TxTimeoutError):
-        return FetchError(url, "timeout", f"无法获取 {url}：服务器在 {settings.timeout_s:g} 秒内没有响应。")
+        return FetchError(url, "timeout", f"无法获取 {url}：{_timeout_said(failure, settings)}。")
     if isinstance(exc, CannotResolveHostError | DNSLookupError):
         return FetchError(url, "dns", f"无法获取 {url}：无法解析域名 {_host(url)}。")
     if isinstance(exc, DownloadCancelledError | CancelledError):
@@ -188,8 +199,26 @@ def classify_failure(failure: Failure, url: str, settings: FetchSettings) -> Fet
     if isinstance(exc, UnsupportedURLSchemeError):
         return FetchError(url, "other", f"无法获取 {url}：不支持该网址协议。")
     if isinstance(exc, IgnoreRequest):
-        return FetchError(url, "other", f"无法获取 {url}：请求被忽略（可能被 robots.txt 禁止）。")
+        said = str(exc)
+        if "during decompression" in said:  # HttpCompressionMiddleware: a compression bomb, or just too big
+            return FetchError(url, "too_large",
+                              f"无法获取 {url}：页面解压后超过大小上限 {_mb(settings.max_bytes)}（压缩数据异常膨胀），已停止读取。")
+        if "robots.txt" in said:
+            return FetchError(url, "other", f"无法获取 {url}：robots.txt 禁止抓取该页面。")
+        return FetchError(url, "other", f"无法获取 {url}：请求被忽略。")
     return FetchError(url, "other", f"无法获取 {url}：{type(exc).__name__}。")
+
+
+def _timeout_said(failure: Failure, settings: FetchSettings) -> str:
+    """"服务器在 20 秒内没有响应", saying the retries and the time they took when there were any."""
+    request = getattr(failure, "request", None)
+    meta = request.meta if request is not None else {}
+    retries = int(meta.get("retry_times") or 0)
+    if retries <= 0:
+        return f"服务器在 {settings.timeout_s:g} 秒内没有响应"
+    started = meta.get(_STARTED_KEY)
+    total = f"，共约 {time.monotonic() - started:.0f} 秒" if isinstance(started, float) else ""
+    return f"服务器在 {settings.timeout_s:g} 秒内无响应（已重试 {retries} 次{total}）"
 
 
 # ----------------------------------------------------------------------------- state
@@ -253,7 +282,8 @@ class CaptureSpider(scrapy.Spider):
             callback=self.parse,
             errback=self.failed,
             dont_filter=True,
-            meta={_META_KEY: hop, "handle_httpstatus_all": True, "dont_redirect": True},
+            meta={_META_KEY: hop, "handle_httpstatus_all": True, "dont_redirect": True,
+                  _STARTED_KEY: time.monotonic()},
         )
 
     async def start(self) -> AsyncIterator[Any]:
@@ -290,6 +320,9 @@ class CaptureSpider(scrapy.Spider):
                         f"无法获取 {hop.url}：重定向形成循环或超过 {settings.max_redirects} 次。",
                     ),
                 )
+                return
+            if (problem := _redirect_problem(target)) is not None:
+                self._fail(hop, job, FetchError(hop.url, "other", f"无法获取 {hop.url}：重定向目标{problem}。"))
                 return
             yield self._request(target, _Hop(hop.index, hop.url, hop.related, chain))
             return
@@ -416,6 +449,9 @@ class CaptureSpider(scrapy.Spider):
                 self._image_done(
                     hop.url, ImageCapture.skipped(hop.url, "redirect_loop", "图片重定向形成循环或次数过多。", status)
                 )
+                return None
+            if (problem := _redirect_problem(target)) is not None:
+                self._image_done(hop.url, ImageCapture.skipped(hop.url, "other", f"图片重定向目标{problem}。", status))
                 return None
             return self._image_request(target, _ImageHop(hop.url, chain))
         content_type = _content_type(_headers_of(response))

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import click
 from rich.table import Table
 
+from mdwatch.scheduler.cli_types import Seconds
 from mdwatch.scheduler.render import SEVERITY_STYLE, SEVERITY_ZH, make_console
 from mdwatch.storage.leads import LEAD_STATUSES, STATUS_ZH, UPDATE_STATUSES, Lead, LeadError, LeadStore
 
@@ -107,7 +108,7 @@ def campaign_create(name: str, more_targets: tuple[str, ...], targets: tuple[str
 
 @campaign.command(name="run", help="立即运行一次监测任务：抓取目标、按规则包检查、生成或复查线索。")
 @click.argument("name")
-@click.option("--timeout", type=float, default=20.0, show_default=True, help="单页抓取超时（秒）。")
+@click.option("--timeout", type=Seconds(), default=20.0, show_default=True, help="单页抓取超时（秒）。")
 @click.option("--ocr-engine", type=click.Choice(("rapidocr", "tesseract", "none")), default="rapidocr",
               envvar="MDWATCH_OCR_ENGINE", show_default=True, help="识别页面图片文字的 OCR 引擎；none 关闭。")
 @DB_OPTION

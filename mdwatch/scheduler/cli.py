@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import sys
-from urllib.parse import urlsplit
 
 import click
 
 from mdwatch import __version__
 from mdwatch.analyzers.model import PAGE_KINDS
+from mdwatch.scheduler.cli_types import Seconds, check_url
 from mdwatch.scheduler.render import make_console
 
 EXIT_OK, EXIT_USAGE, EXIT_FETCH = 0, 2, 3
@@ -30,10 +30,7 @@ def cli() -> None:
 
 
 def _check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise click.BadParameter(f"不是有效的 http(s) 网址：{url}", param_hint="URL")
-    return url
+    return check_url(url)  # one Chinese usage line, exit 2; a password is never shown
 
 
 @cli.command(help="扫描一个或多个店铺、商品或平台页面，输出合规问题。")
@@ -42,7 +39,7 @@ def _check_url(url: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（见 DESIGN.md 的约定）。")
 @click.option("--db", "db_url", envvar="MDWATCH_DB_URL", help="数据库 URL（默认：用户数据目录下的 SQLite）。")
 @click.option("--no-store", is_flag=True, help="只输出结果，不写入数据库。")
-@click.option("--timeout", type=float, default=20.0, show_default=True, help="单页抓取超时（秒）。")
+@click.option("--timeout", type=Seconds(), default=20.0, show_default=True, help="单页抓取超时（秒）。")
 @click.option("--ocr-engine", type=click.Choice(("rapidocr", "tesseract", "none")), default="rapidocr",
               envvar="MDWATCH_OCR_ENGINE", show_default=True,
               help="识别页面图片文字（证照、宣传图）的 OCR 引擎；none 关闭图片识别。")
@@ -269,7 +266,7 @@ def profile_group() -> None:
 @profile_group.command(name="check", help="抓取一个页面，显示平台配置从中识别出的内容。")
 @click.argument("profile", metavar="PROFILE")
 @click.argument("url", metavar="URL")
-@click.option("--timeout", type=float, default=20.0, show_default=True, help="抓取超时（秒）。")
+@click.option("--timeout", type=Seconds(), default=20.0, show_default=True, help="抓取超时（秒）。")
 def profile_check(profile: str, url: str, timeout: float) -> int:
     from mdwatch.scheduler.sweep import check_profile
 

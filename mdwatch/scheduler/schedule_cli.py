@@ -15,6 +15,8 @@ from typing import TypeVar
 
 import click
 
+from mdwatch.scheduler.cli_types import Seconds
+
 EXIT_OK, EXIT_USAGE = 0, 2
 DB_HELP = "数据库 URL（默认：用户数据目录下的 SQLite）。"
 TZ_HELP = "时区（默认：环境变量 MDWATCH_TZ，否则 Asia/Shanghai）。"
@@ -195,9 +197,9 @@ def scheduler_group() -> None:
 @click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path),
               help="任务输出日志目录（默认：用户数据目录下的 schedule-logs）。")
 @click.option("--max-workers", type=click.IntRange(min=1), default=8, show_default=True, help="同时运行的任务数上限。")
-@click.option("--poll", "poll_seconds", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
+@click.option("--poll", "poll_seconds", type=Seconds(min=0.1, min_open=False), default=5.0, show_default=True,
               metavar="SECONDS", help="多久检查一次其他进程对计划的修改。")
-@click.option("--stop-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True, metavar="SECONDS",
+@click.option("--stop-timeout", type=Seconds(min=0, min_open=False, max=86400), default=10.0, show_default=True, metavar="SECONDS",
               help="停止时等待运行中任务的秒数。")
 def scheduler_run(db_url: str | None, tz: str | None, log_dir: Path | None, max_workers: int,
                   poll_seconds: float, stop_timeout: float) -> int:
