@@ -99,6 +99,7 @@ def decode_body(
 _LABEL_STRIP = " \t\r\n\u3000\u00a0:：*＊【】[]「」●·•◆■▪-—|｜()（）"
 _MAX_LABEL = 24  # longer text is never a bare label
 _LABEL_SPLIT = re.compile(r"[/／、|｜或]")
+_QUALIFIED = re.compile(r"[·•・‧∙]")
 _LABEL_CONJ = str.maketrans({"与": "及", "和": "及", "／": "/", "｜": "|"})
 _COLONS = re.compile(r"[：:]")
 _BRACKETED = re.compile(r"[【\[]([^】\]\n]{1,16})[】\]]")
@@ -174,6 +175,10 @@ def label_fields(text: str) -> tuple[str, ...]:
     single = _single_label(key, lex)
     if single is not None:
         return (single,)
+    qualified = _QUALIFIED.split(key)
+    if len(qualified) > 1 and len(qualified[-1]) >= 2:
+        # 保护蜡·型号规格: a label qualified by the product (or part) it belongs to
+        return label_fields(qualified[-1])
     parts = [x for x in _LABEL_SPLIT.split(key) if x]
     if len(parts) < 2:
         return ()
@@ -228,6 +233,7 @@ def _label_before(text: str, colon: int, floor: int) -> tuple[int, tuple[str, ..
     return -1, ()
 
 
+_PAIR_SEPARATOR_RUNS = frozenset({"|", "｜", "/", "／", "·", "•"})
 _PAIR_SEPARATORS = re.compile(r"[|｜]|\s/\s|\s{2,}")
 _OTHER_LABEL = re.compile(r"(?:^|(?<=[|｜/\s]))[^|｜/\s:：]{1,8}[:：]")
 
@@ -493,26 +499,29 @@ class _Walker:
         keys: tuple[str, ...] = ()
         value: list[str] = []
         first = True
+
+        def close() -> None:
+            # each run its own token: <span>SY-C10</span><span>SY-C20</span> are two models
+            if keys:
+                self.set_fields(keys, _collapse(" ".join(value)).strip(" :：|｜/"))
+
         for i, piece in enumerate(pieces):
-            if not piece.strip():
-                if keys:
-                    value.append(piece)
+            stripped = piece.strip()
+            if not stripped:
                 continue
             if in_link[i] and first:
                 return
             found = _lookup_label(piece) if len(piece) <= _MAX_LABEL else ()
-            other = not found and _OTHER_LABEL.fullmatch(piece.strip()) is not None  # 周期: (not ours)
-            if found or other:
-                if keys:
-                    self.set_fields(keys, _collapse("".join(value)).strip(" :：|｜/"))
+            other = not found and _OTHER_LABEL.fullmatch(stripped) is not None  # 周期: (not ours)
+            if found or other or stripped in _PAIR_SEPARATOR_RUNS:
+                close()
                 keys, value = found, []
             elif first:
                 return  # the block does not open with a label: prose, not a field list
             elif keys:
-                value.append(piece)
+                value.append(stripped)
             first = False
-        if keys:
-            self.set_fields(keys, _collapse("".join(value)).strip(" :：|｜/"))
+        close()
 
     def end_row(self, cells: list[str]) -> None:
         cells = [c for c in cells if c]

@@ -197,12 +197,18 @@ def shows_qualification(page: Page) -> bool:
             return True
     if any(_names_qualification(link.text, words) for link in page.all_links()):
         return True
-    # 「第二类医疗器械经营备案凭证：京丰药监械经营备20210377号 [查看凭证]」: a link whose own text is
-    # generic, in a block that names the licence
+    return named_by_link_block(page, words)
+
+
+def named_by_link_block(page: Page, words: tuple[str, ...]) -> bool:
+    """A link whose own text is generic sits in a block that names the document:
+    「第二类医疗器械经营备案凭证：京丰药监械经营备20210377号 [查看凭证]」, 「註冊證影本：點此查看」."""
     for p in (page, *page.related):
         texts = [link.text.strip() for link in p.links if link.text.strip()]
+        if not texts:
+            continue
         for block in p.blocks:
-            if _names_qualification(block.text, words) and any(t in block.text for t in texts):
+            if any(w in block.text for w in words) and any(t in block.text for t in texts):
                 return True
     return False
 

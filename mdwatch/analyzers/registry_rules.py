@@ -47,6 +47,7 @@ from mdwatch.analyzers.model import (
 )
 from mdwatch.analyzers.normalize import fold, snippet
 from mdwatch.analyzers.numbers import NumberMatch
+from mdwatch.analyzers.qualification import named_by_link_block
 from mdwatch.analyzers.reference import retail_banned_reason
 from mdwatch.analyzers.regno import (
     OCR_IMAGE_URL,
@@ -522,7 +523,9 @@ def shows_product_cert(page: Page) -> bool:
         name = unquote(img.src.rsplit("/", 1)[-1]).lower()
         if any(w in name for w in words) or any(w in name for w in file_words):
             return True
-    return any(any(w in link.text for w in words) for link in page.all_links())
+    if any(any(w in link.text for w in words) for link in page.all_links()):
+        return True
+    return named_by_link_block(page, tuple(words))
 
 
 def _retail_banned(page: Page, records: Sequence[Registration]) -> list[Finding]:

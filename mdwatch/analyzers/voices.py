@@ -15,7 +15,7 @@ from typing import Any
 from mdwatch.analyzers.model import Page
 from mdwatch.lexicons import load_yaml
 
-__all__ = ["is_buyer_line", "seller_text"]
+__all__ = ["is_buyer_line", "is_other_listing_or_navigation", "seller_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,13 @@ class _Cues:
     buyer: re.Pattern[str]
     qa: re.Pattern[str]
     seller: re.Pattern[str]
+    min_prices: int
+    min_separators: int
+    max_item_chars: int
+
+
+_PRICE = re.compile(r"[¥￥]\s*\d|\d(?:\.\d+)?\s*元(?![/每])")
+_SEPARATORS = re.compile(r"\s*[|｜›»>]\s*")
 
 
 def _alternation(items: list[str], literal: bool = False) -> re.Pattern[str]:
@@ -38,7 +45,21 @@ def _cues() -> _Cues:
         buyer=_alternation(data["patterns"]),
         qa=_alternation(data["qa_patterns"]),
         seller=_alternation(data["seller_replies"], literal=True),
+        min_prices=int(data["other_listing_min_prices"]),
+        min_separators=int(data["navigation_min_separators"]),
+        max_item_chars=int(data["navigation_max_item_chars"]),
     )
+
+
+def is_other_listing_or_navigation(line: str) -> bool:
+    """A line of other listings' tiles (several prices) or of navigation (a menu, a breadcrumb)."""
+    cues = _cues()
+    if len(_PRICE.findall(line)) >= cues.min_prices:
+        return True
+    items = [x for x in _SEPARATORS.split(line) if x.strip()]
+    if len(items) > cues.min_separators:
+        return sum(len(x) for x in items) / len(items) <= cues.max_item_chars
+    return False
 
 
 def is_buyer_line(line: str, qa_widget: bool = False) -> bool:
@@ -53,12 +74,13 @@ def is_buyer_line(line: str, qa_widget: bool = False) -> bool:
 
 
 def seller_text(text: str) -> str:
-    """``text`` (one block per line) with buyers' lines blanked; lines keep their places."""
-    cues = _cues()
-    if not (cues.headings.search(text) or cues.buyer.search(text)):
-        return text
-    qa_widget = any(h in text for h in ("问大家", "大家都在问", "买家问答"))
-    return "\n".join("" if is_buyer_line(line, qa_widget) else line for line in text.split("\n"))
+    """``text`` (one block per line) with the lines the seller did not write about this listing
+    blanked (buyers' reviews and answers, other listings' tiles, navigation); lines keep their places."""
+    qa_widget = any(h in text for h in ("问大家", "大家都在问", "买家问答", "问与答"))
+    return "\n".join(
+        "" if is_buyer_line(line, qa_widget) or is_other_listing_or_navigation(line) else line
+        for line in text.split("\n")
+    )
 
 
 def page_seller_text(page: Page) -> str:
