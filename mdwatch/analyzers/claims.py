@@ -27,7 +27,7 @@ from mdwatch.analyzers.catalogue import finding
 from mdwatch.analyzers.evasion import LineOffsetMap, fold_for_matching
 from mdwatch.analyzers.model import Context, Evidence, EvidenceSource, Finding, Page, PageKind
 from mdwatch.analyzers.normalize import snippet
-from mdwatch.analyzers.voices import seller_text
+from mdwatch.analyzers.voices import page_seller_text
 from mdwatch.lexicons import load_yaml
 
 RULES: tuple[str, ...] = ("CLAIM_ABSOLUTE", "CLAIM_GUARANTEE", "CLAIM_ENDORSEMENT", "CLAIM_COMPARATIVE")
@@ -283,8 +283,8 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
     # page text, related pages' text, then the text read from images (RULES.md "Claim rules":
     # claims inside listing images count; evidence source "ocr" with the image URL and the line read)
     # buyers' reviews and Q&A answers are not the seller's advertising (analyzers/voices.py)
-    sources: list[tuple[str, str | None, EvidenceSource, str | None]] = [(seller_text(page.text), None, "text", None)]
-    sources.extend((seller_text(rel.text), rel.url, "text", None) for rel in page.related)
+    sources: list[tuple[str, str | None, EvidenceSource, str | None]] = [(page_seller_text(page), None, "text", None)]
+    sources.extend((page_seller_text(rel), rel.url, "text", None) for rel in page.related)
     sources.extend((img.text, page.url, "ocr", img.image_url) for img in page.image_texts if img.text)
     for text, url, source, image_url in sources:
         for hit in find_claims(text):

@@ -32,7 +32,7 @@ from mdwatch.analyzers.model import Context, Evidence, EvidenceSource, Finding, 
 from mdwatch.analyzers.normalize import fold, snippet
 from mdwatch.analyzers.reference import find_device_numbers, has_device_number
 from mdwatch.analyzers.regno import REGISTRATION_KINDS, page_numbers
-from mdwatch.analyzers.voices import seller_text
+from mdwatch.analyzers.voices import page_seller_text
 from mdwatch.lexicons import load_yaml
 
 RULES = ("CLAIM_SCOPE_EXCEEDED", "CLAIM_NONDEVICE_MEDICAL")
@@ -315,7 +315,7 @@ def _shows_device_number(page: Page, ctx: Context) -> bool:
 
 
 def _sources(page: Page) -> Iterator[tuple[str, EvidenceSource, str | None]]:
-    yield seller_text(page.text), "text", None  # buyers' reviews are not the seller's claims
+    yield page_seller_text(page), "text", None  # buyers' reviews, other listings: not this seller's claims
     for image in page.image_texts:
         yield image.text, "ocr", image.image_url
 

@@ -15,7 +15,7 @@ from typing import Any
 from mdwatch.analyzers.model import Page
 from mdwatch.lexicons import load_yaml
 
-__all__ = ["is_buyer_line", "is_other_listing_or_navigation", "seller_text"]
+__all__ = ["is_buyer_line", "is_other_listing_or_navigation", "link_texts", "page_seller_text", "seller_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,13 @@ class _Cues:
     max_item_chars: int
 
 
-_PRICE = re.compile(r"[¥￥]\s*\d|\d(?:\.\d+)?\s*元(?![/每])")
+_PRICE = re.compile(r"(?:[¥￥$]|NT\$|HK\$|MOP)\s*\d|\d(?:\.\d+)?\s*元(?![/每])")
+# a tile of another listing: a short line that ends with its price (小儿退热贴 ¥15)
+_TILE = re.compile(r"^.{2,40}?(?:[¥￥$]|NT\$|HK\$)\s*\d[\d,]*(?:\.\d+)?\s*(?:起)?$")
+_MAX_MENU_ITEM = 12  # a line that is one short link's text is a menu or category item
+_MENU_HEADINGS = ("商品分类", "全部分类", "分类", "类目", "品类", "导航")
+_MAX_CATEGORY = 8  # the items under such a heading: short lines without sentence punctuation
+_SENTENCE = re.compile(r"[，。！？；,!?;：:]")
 _SEPARATORS = re.compile(r"\s*[|｜›»>]\s*")
 
 
@@ -51,10 +57,14 @@ def _cues() -> _Cues:
     )
 
 
-def is_other_listing_or_navigation(line: str) -> bool:
-    """A line of other listings' tiles (several prices) or of navigation (a menu, a breadcrumb)."""
+def is_other_listing_or_navigation(line: str, link_texts: frozenset[str] = frozenset()) -> bool:
+    """A line of other listings' tiles (several prices, or a name ending with its price) or of
+    navigation (a menu, a breadcrumb, a line that is one short link's text)."""
     cues = _cues()
-    if len(_PRICE.findall(line)) >= cues.min_prices:
+    stripped = line.strip()
+    if stripped in link_texts and len(stripped) <= _MAX_MENU_ITEM:
+        return True
+    if len(_PRICE.findall(line)) >= cues.min_prices or _TILE.match(stripped):
         return True
     items = [x for x in _SEPARATORS.split(line) if x.strip()]
     if len(items) > cues.min_separators:
@@ -73,15 +83,29 @@ def is_buyer_line(line: str, qa_widget: bool = False) -> bool:
     return qa_widget and cues.qa.search(line) is not None
 
 
-def seller_text(text: str) -> str:
+def seller_text(text: str, link_texts: frozenset[str] = frozenset()) -> str:
     """``text`` (one block per line) with the lines the seller did not write about this listing
-    blanked (buyers' reviews and answers, other listings' tiles, navigation); lines keep their places."""
+    blanked (buyers' reviews and answers, other listings' tiles, navigation); lines keep their places.
+    ``link_texts``: the page's link texts (a line that is one of them is a menu item)."""
     qa_widget = any(h in text for h in ("问大家", "大家都在问", "买家问答", "问与答"))
-    return "\n".join(
-        "" if is_buyer_line(line, qa_widget) or is_other_listing_or_navigation(line) else line
-        for line in text.split("\n")
-    )
+    out: list[str] = []
+    in_menu = False
+    for line in text.split("\n"):
+        stripped = line.strip()
+        short = 0 < len(stripped) <= _MAX_CATEGORY and not _SENTENCE.search(stripped)
+        if in_menu and short:
+            out.append("")  # an item of a category list (商品分类: 助听器 / 除湿保养 / …)
+            continue
+        in_menu = short and any(h in stripped for h in _MENU_HEADINGS)
+        foreign = is_buyer_line(line, qa_widget) or is_other_listing_or_navigation(line, link_texts)
+        out.append("" if foreign or in_menu else line)
+    return "\n".join(out)
+
+
+def link_texts(page: Page) -> frozenset[str]:
+    return frozenset(link.text.strip() for link in page.links if link.text.strip())
 
 
 def page_seller_text(page: Page) -> str:
-    return seller_text(page.text)
+    """The seller's own text about this listing (see :func:`seller_text`)."""
+    return seller_text(page.text, link_texts(page))
