@@ -19,6 +19,7 @@ from mdwatch.storage import (
     default_db_url,
     normalize_db_url,
 )
+from mdwatch.storage.database import DatabaseUnavailable
 from mdwatch.storage.schema import Listing, Shop
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -295,6 +296,10 @@ def test_normalize_db_url(tmp_path: Path) -> None:
 
 
 def test_open_plain_path_and_memory(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseUnavailable, match="目录不存在"):  # a missing directory is not created (issue 10)
+        Store.open(str(tmp_path / "sub" / "db.sqlite3"))
+    assert not (tmp_path / "sub").exists()
+    (tmp_path / "sub").mkdir()
     with Store.open(str(tmp_path / "sub" / "db.sqlite3")) as s:
         s.save_run(run_of(product_page()))
     assert (tmp_path / "sub" / "db.sqlite3").exists()

@@ -15,6 +15,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,9 @@ def _status(db: Path, run_id: int = 1) -> str:
 
 def _stored(db: Path) -> int:
     try:
-        with sqlite3.connect(db, timeout=5) as conn:
+        # closed at once: a connection left open in this process keeps the WAL index of a file the
+        # sweep deletes when it ends, and the next connection here would read it (malformed image)
+        with closing(sqlite3.connect(db, timeout=5)) as conn:
             return int(conn.execute("SELECT count(*) FROM sweep_pages").fetchone()[0])
     except sqlite3.Error:
         return 0

@@ -292,9 +292,19 @@ cli.add_command(report)
 cli.add_command(notify)
 
 
+from mdwatch.scheduler.db_option import guard_db_options  # noqa: E402  (--db checked first, issue 10)
+
+guard_db_options(cli)
+
+
 def main(argv: list[str] | None = None) -> None:
+    from mdwatch.storage.database import DatabaseError
+
     try:
         rv = cli.main(args=argv, prog_name="mdwatch", standalone_mode=False)
+    except DatabaseError as exc:  # an unusable --db or default database: one line, exit 2 or 3
+        _err(exc.message)
+        sys.exit(exc.exit_code)
     except click.UsageError as exc:
         _err(exc.format_message().replace("\n", " "))
         sys.exit(EXIT_USAGE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .config import default_db_url, normalize_db_url
+from .database import DatabaseError, DatabaseUnavailable, DatabaseUrlError, open_engine
 from .records import (
     CaptureRecord,
     FindingRecord,
@@ -16,6 +17,9 @@ from .store import Store, create_store_engine
 
 __all__ = [
     "CaptureRecord",
+    "DatabaseError",
+    "DatabaseUnavailable",
+    "DatabaseUrlError",
     "FindingRecord",
     "PageRecord",
     "RunRecord",
@@ -26,4 +30,5 @@ __all__ = [
     "create_store_engine",
     "default_db_url",
     "normalize_db_url",
+    "open_engine",
 ]

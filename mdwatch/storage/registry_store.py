@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.engine import Connection
 
-from .config import normalize_db_url
+from .database import open_engine
 from .registry_schema import (
     class_from_number,
     create_registry_schema,
@@ -236,7 +236,7 @@ class RegistryStore:
     def open(cls, url: str | Engine, *, cache_size: int = 65536) -> RegistryStore:
         if isinstance(url, Engine):
             return cls(url, cache_size=cache_size)
-        return cls(create_engine(normalize_db_url(url)), cache_size=cache_size, owns_engine=True)
+        return cls(open_engine(url), cache_size=cache_size, owns_engine=True)
 
     # connection --------------------------------------------------------------------------------
     def _raw_cursor(self) -> Any:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -15,19 +13,15 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    create_engine,
-    event,
     func,
     insert,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
 
-from .config import default_db_url, normalize_db_url
+from .database import open_engine
 from .records import (
     CaptureRecord,
     FindingRecord,
@@ -51,33 +45,10 @@ SHOP_KIND = "shop"
 LISTING_KIND = "product"
 
 
-def _json_dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
-def create_store_engine(url: str) -> Engine:
-    """An engine for a (normalised) URL; SQLite gets foreign keys on and its directory created."""
-    sa_url = make_url(url)
-    kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "future": True}
-    if sa_url.get_backend_name() == "sqlite":
-        database = sa_url.database
-        if not database or database == ":memory:":
-            kwargs["poolclass"] = StaticPool
-            kwargs["connect_args"] = {"check_same_thread": False}
-        else:
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(sa_url, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    kwargs["pool_pre_ping"] = True
-    return create_engine(sa_url, **kwargs)
+def create_store_engine(url: str, *, schema: bool = True) -> Engine:
+    """An engine for ``url``, checked and probed (``database.open_engine``), its schema at head
+    unless ``schema=False``. Raises ``DatabaseError`` (one Chinese sentence) if it cannot be used."""
+    return open_engine(url, schema=schema)
 
 
 class Store:
@@ -91,12 +62,13 @@ class Store:
     @classmethod
     def open(cls, url: str | None = None) -> Store:
         """Open (and create the tables of, if absent) the database at ``url`` or the default."""
-        resolved = normalize_db_url(url) if url else default_db_url()
-        store = cls(create_store_engine(resolved))
+        store = cls(open_engine(url))
         store.create_tables()
         return store
 
     def create_tables(self) -> None:
+        """Tables of loaded models the migrations do not know yet (none, normally: ``open``
+        has upgraded the schema; for a bare engine, all of them)."""
         Base.metadata.create_all(self.engine)
 
     def close(self) -> None:

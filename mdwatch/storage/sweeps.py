@@ -123,7 +123,7 @@ def peek_sweep_status(url: str, run_id: int) -> str | None:
     seeder may not have set up yet); None when the run or its table does not exist (yet)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    store = Store(create_store_engine(url))
+    store = Store(create_store_engine(url, schema=False))
     try:
         return sweep.status if (sweep := get_sweep(store, run_id)) is not None else None
     except SQLAlchemyError:
