@@ -72,12 +72,14 @@ def _own_text(page: Page) -> str:
 
 
 def _rx_otc(page: Page, cues: dict[str, list[str]]) -> tuple[bool, bool]:
-    """Whether the product is marked Rx, OTC: its classification field (处方类型：甲类非处方药) when it
-    has one, else the page text outside links."""
-    declared = fold(page.fields.get("drug_class", ""))
-    if declared and (_is_rx(declared, cues) or _is_otc(declared, cues)):
-        otc = _is_otc(declared, cues)
-        return (not otc and _is_rx(declared, cues)), otc
+    """Whether the product is marked Rx, OTC: its classification field (处方类型：甲类非处方药) or
+    its title when either is marked, else the page text outside links."""
+    for own in (page.fields.get("drug_class", ""), " ".join((page.title, page.fields.get("drug_name", "")))):
+        declared = fold(own)
+        if declared and (_is_rx(declared, cues) or _is_otc(declared, cues)):
+            # the product's own marking (its classification field, else its title: 「OTC 甲类 布洛芬…」)
+            otc = _is_otc(declared, cues)
+            return (not otc and _is_rx(declared, cues)), otc
     text = _own_text(page)
     return _is_rx(text, cues), _is_otc(text, cues)
 

@@ -55,6 +55,9 @@ _MIN_UNLABELLED_SPAN_DAYS = 365
 _DATE = r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
 _DATE_PARTS = re.compile(r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 _RANGE_SEP = r"\s*(?:至|到|~|～|—|－|-|–)\s*"
+_ISSUED_THEN_END = re.compile(
+    rf"\s*(?:换发|核发|发证|签发|颁发|起|开始)[^。；;\n]{{0,6}}?(?:至|到|~|～|—|－)\s*(?P<until>{_DATE})"
+)
 _TILE_PRICE = re.compile(r"[¥￥]\s*\d|\d(?:\.\d+)?\s*元(?!/)")
 _MAX_TILE = 60  # longer blocks are prose, not a product tile
 
@@ -255,6 +258,11 @@ def licence_validity_dates(text: str) -> list[Validity]:
     seen: set[date] = set()
     for m in cues.validity.finditer(folded):
         raw_end = m.group("end") or m.group("start") or m.group("rend")
+        if m.group("start") and not m.group("end"):
+            # 「有效期限：2026年01月05日换发，至2031年01月04日」: a date of issue, then the end
+            later = _ISSUED_THEN_END.match(folded, m.end())
+            if later is not None:
+                raw_end = later.group("until")
         until = _parse_date(raw_end) if raw_end else None
         if until is not None and m.group("rstart"):
             # an unlabelled range counts only when it spans a licence term (licences run 5 years;
