@@ -12,6 +12,12 @@ Two layers:
   any connect to a non-loopback address. **No packet leaves loopback**: every run asserts the
   guard's log is empty, besides the exit status, one Chinese line per refusal on stderr, no
   traceback, and nothing of the target in the database or the data directory.
+
+Every end-to-end case that stores (the single file redirect, the page / qualification-page /
+image runs over every scheme and address target, both sweeps) runs once on SQLite and once on
+PostgreSQL (a throw-away schema; skipped without the server unless ``MDWATCH_REQUIRE_SERVICES=1``),
+and reads the database back through SQLAlchemy (``dbstate``): the same row counts, and no value
+of any table holding a target's secret, on either backend.
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ from __future__ import annotations
 import base64
 import ipaddress
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from dbstate import BACKENDS, all_text, count, database, sqlite_file
 from localsite import LocalSite, html, redirect
 
 from mdwatch.crawler.netpolicy import (
@@ -284,34 +290,13 @@ def _mdwatch(tmp_path: Path, *args: str, allow: str | None = None) -> subprocess
                           capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=tmp_path)
 
 
-def _db_text(db: Path) -> str:
-    """Every value of every table, as text (bytes decoded leniently)."""
-    if not db.exists():
-        return ""
-    parts: list[str] = []
-    with sqlite3.connect(db) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            for row in conn.execute(f'SELECT * FROM "{table}"'):
-                for value in row:
-                    parts.append(value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
-    return "\n".join(parts)
-
-
-def _count(db: Path, table: str) -> int:
-    if not db.exists():
-        return 0
-    with sqlite3.connect(db) as conn:
-        exists = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
-        return int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]) if exists else 0
-
-
-def _assert_nothing_of_targets(tmp_path: Path, db: Path, sites: Sites) -> None:
-    text = _db_text(db)
+def _assert_nothing_of_targets(tmp_path: Path, db: str, sites: Sites) -> None:
+    text = all_text(db)
     for secret in SECRETS:
         assert secret not in text
+    db_file = sqlite_file(db)
     for path in tmp_path.rglob("*"):  # WARC files, caches … anything written under the run's directories
-        if path.is_file() and path != db and path.suffix not in (".log",):
+        if path.is_file() and path != db_file and path.suffix not in (".log",):
             blob = path.read_bytes()
             assert not any(s.encode() in blob for s in SECRETS), path
     assert "/secret" not in sites.inner.hits and "/secret.png" not in sites.inner.hits
@@ -326,40 +311,51 @@ def _check_clean(proc: subprocess.CompletedProcess[str], tmp_path: Path) -> None
     assert _violations(tmp_path) == []
 
 
-def test_scan_one_page_redirect_to_a_local_file(tmp_path: Path, sites: Sites) -> None:
-    db = tmp_path / "one.sqlite3"
-    proc = _mdwatch(tmp_path, "scan", sites.url("/r/file"), "--db", f"sqlite:///{db}", "--ocr-engine", "none")
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file in tmp_path, or a throw-away PostgreSQL schema."""
+    with database(request.param, tmp_path) as url:
+        yield url
+
+
+def test_scan_one_page_redirect_to_a_local_file(tmp_path: Path, sites: Sites, db: str) -> None:
+    proc = _mdwatch(tmp_path, "scan", sites.url("/r/file"), "--db", db, "--ocr-engine", "none")
     _check_clean(proc, tmp_path)
     assert proc.returncode == 3
     lines = proc.stderr.strip().splitlines()
     assert lines == [f"mdwatch: 已拒绝：{sites.secret_file.as_uri()}?from=r 使用 file: 协议（来自 {sites.url('/r/file')} "
                      f"的跳转或链接），mdwatch 只抓取 http 和 https 网址。"]
-    assert _count(db, "pages") == 0
+    assert count(db, "pages") == 0
     _assert_nothing_of_targets(tmp_path, db, sites)
 
 
-@pytest.fixture(scope="module")
-def scan_pages(sites: Sites, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    tmp = tmp_path_factory.mktemp("scan-pages")
-    urls = [sites.url(f"/r/{t.id}") for t in sites.targets]
-    proc = _mdwatch(tmp, "scan", *urls, "--db", f"sqlite:///{tmp / 'db.sqlite3'}", "--ocr-engine", "none")
-    return proc, tmp
+Run = tuple[subprocess.CompletedProcess[str], Path, str]  # the run, its directory, its database
 
 
-@pytest.fixture(scope="module")
-def scan_related(sites: Sites, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    tmp = tmp_path_factory.mktemp("scan-related")
-    urls = [sites.url(f"/shop/{t.id}") for t in sites.targets]
-    proc = _mdwatch(tmp, "scan", *urls, "--db", f"sqlite:///{tmp / 'db.sqlite3'}", "--ocr-engine", "none")
-    return proc, tmp
+def _scan_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str,
+              urls: list[str], ocr: str) -> Iterator[Run]:
+    tmp = tmp_path_factory.mktemp(f"{name}-{request.param}")
+    with database(request.param, tmp) as db:
+        proc = _mdwatch(tmp, "scan", *urls, "--db", db, "--ocr-engine", ocr)
+        yield proc, tmp, db
 
 
-@pytest.fixture(scope="module")
-def scan_images(sites: Sites, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    tmp = tmp_path_factory.mktemp("scan-images")
-    urls = [sites.url(f"/img/{t.id}") for t in sites.targets]
-    proc = _mdwatch(tmp, "scan", *urls, "--db", f"sqlite:///{tmp / 'db.sqlite3'}", "--ocr-engine", "tesseract")
-    return proc, tmp
+@pytest.fixture(scope="module", params=BACKENDS)
+def scan_pages(request: pytest.FixtureRequest, sites: Sites, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    yield from _scan_run(request, tmp_path_factory, "scan-pages", [sites.url(f"/r/{t.id}") for t in sites.targets],
+                         "none")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def scan_related(request: pytest.FixtureRequest, sites: Sites, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    yield from _scan_run(request, tmp_path_factory, "scan-related",
+                         [sites.url(f"/shop/{t.id}") for t in sites.targets], "none")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def scan_images(request: pytest.FixtureRequest, sites: Sites, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    yield from _scan_run(request, tmp_path_factory, "scan-images", [sites.url(f"/img/{t.id}") for t in sites.targets],
+                         "tesseract")
 
 
 def _one_line_for(target: Target, stderr: str) -> str:
@@ -368,8 +364,8 @@ def _one_line_for(target: Target, stderr: str) -> str:
     return found[0]
 
 
-def test_scan_page_redirects_refused(scan_pages: tuple[subprocess.CompletedProcess[str], Path], sites: Sites) -> None:
-    proc, tmp = scan_pages
+def test_scan_page_redirects_refused(scan_pages: Run, sites: Sites) -> None:
+    proc, tmp, db = scan_pages
     _check_clean(proc, tmp)
     assert proc.returncode == 3  # nothing could be scanned
     lines = proc.stderr.strip().splitlines()
@@ -377,33 +373,29 @@ def test_scan_page_redirects_refused(scan_pages: tuple[subprocess.CompletedProce
     for target in sites.targets:
         line = _one_line_for(target, proc.stderr)
         assert ("只抓取 http 和 https" in line) if target.id in ("file", "data", "ftp") else ("公网地址" in line)
-    assert _count(tmp / "db.sqlite3", "pages") == 0
-    _assert_nothing_of_targets(tmp, tmp / "db.sqlite3", sites)
+    assert count(db, "pages") == 0
+    _assert_nothing_of_targets(tmp, db, sites)
 
 
-def test_scan_qualification_redirects_refused_page_kept(
-    scan_related: tuple[subprocess.CompletedProcess[str], Path], sites: Sites
-) -> None:
-    proc, tmp = scan_related
+def test_scan_qualification_redirects_refused_page_kept(scan_related: Run, sites: Sites) -> None:
+    proc, tmp, db = scan_related
     _check_clean(proc, tmp)
     assert proc.returncode == 0  # the shops themselves were scanned
     assert len(_refusals(proc.stderr)) == len(sites.targets)
     for target in sites.targets:
         _one_line_for(target, proc.stderr)
-    db = tmp / "db.sqlite3"
-    assert _count(db, "pages") == len(sites.targets)
+    assert count(db, "pages") == len(sites.targets)
     _assert_nothing_of_targets(tmp, db, sites)
 
 
-def test_scan_image_redirects_refused(scan_images: tuple[subprocess.CompletedProcess[str], Path], sites: Sites) -> None:
-    proc, tmp = scan_images
+def test_scan_image_redirects_refused(scan_images: Run, sites: Sites) -> None:
+    proc, tmp, db = scan_images
     _check_clean(proc, tmp)
     assert proc.returncode == 0
     assert len(_refusals(proc.stderr)) == len(sites.targets)
     for target in sites.targets:
         _one_line_for(target, proc.stderr)
-    db = tmp / "db.sqlite3"
-    assert _count(db, "pages") == len(sites.targets)
+    assert count(db, "pages") == len(sites.targets)
     _assert_nothing_of_targets(tmp, db, sites)
 
 
@@ -430,38 +422,36 @@ qualification_link_words: [营业执照]
 """
 
 
-def _sweep(tmp_path: Path, sites: Sites, start: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+def _sweep(tmp_path: Path, sites: Sites, start: str, db: str) -> subprocess.CompletedProcess[str]:
     profile = tmp_path / "hostile.yaml"
     profile.write_text(PROFILE.format(start=start), encoding="utf-8")
-    db = tmp_path / "sweep.sqlite3"
-    proc = _mdwatch(tmp_path, "sweep", str(profile), "--base-url", sites.base, "--db", f"sqlite:///{db}",
+    return _mdwatch(tmp_path, "sweep", str(profile), "--base-url", sites.base, "--db", db,
                     "--no-browser", "--ocr-engine", "none", "--workers", "0")
-    return proc, db
 
 
-def _sweep_stats(db: Path) -> dict[str, object]:
+def _sweep_stats(db: str) -> dict[str, object]:
     from mdwatch.storage.store import Store
     from mdwatch.storage.sweeps import get_sweep
 
-    with Store.open(f"sqlite:///{db}") as store:
+    with Store.open(db) as store:
         run = get_sweep(store, 1)
         assert run is not None and run.status == "done"
         return dict(run.stats)
 
 
-def test_sweep_one_page_redirect_to_a_local_file(tmp_path: Path, sites: Sites) -> None:
-    proc, db = _sweep(tmp_path, sites, "home-one")
+def test_sweep_one_page_redirect_to_a_local_file(tmp_path: Path, sites: Sites, db: str) -> None:
+    proc = _sweep(tmp_path, sites, "home-one", db)
     _check_clean(proc, tmp_path)
     assert proc.returncode == 0, proc.stderr
     lines = _refusals(proc.stdout + proc.stderr)
     assert len(lines) == 1 and sites.secret_file.as_uri() in lines[0] and "file: 协议" in lines[0]
     assert _sweep_stats(db)["errors_this_run"] == 1
-    assert _count(db, "sweep_pages") == 1  # the home page only
+    assert count(db, "sweep_pages") == 1  # the home page only
     _assert_nothing_of_targets(tmp_path, db, sites)
 
 
-def test_sweep_page_and_qualification_redirects_refused(tmp_path: Path, sites: Sites) -> None:
-    proc, db = _sweep(tmp_path, sites, "home")
+def test_sweep_page_and_qualification_redirects_refused(tmp_path: Path, sites: Sites, db: str) -> None:
+    proc = _sweep(tmp_path, sites, "home", db)
     _check_clean(proc, tmp_path)
     assert proc.returncode == 0, proc.stderr
     n = len(sites.targets)
@@ -471,5 +461,5 @@ def test_sweep_page_and_qualification_redirects_refused(tmp_path: Path, sites: S
     assert stats["errors_this_run"] == 3 * n
     shown = [line for line in proc.stdout.splitlines() if "已拒绝：" in line or "错误" in line]
     assert len(_refusals(proc.stdout)) == 10 and f"另有 {3 * n - 10} 个错误" in proc.stdout, shown
-    assert _count(db, "sweep_pages") == 1 + n  # the home page and the shops
+    assert count(db, "sweep_pages") == 1 + n  # the home page and the shops
     _assert_nothing_of_targets(tmp_path, db, sites)

@@ -8,6 +8,12 @@
 
 ``mdwatch scan`` runs as the real CLI under ``guarded_mdwatch.py`` (no packet leaves loopback)
 against a local server on 127.0.0.1; the extractor is also timed in-process.
+
+The cases that store run on SQLite and on PostgreSQL (a throw-away schema; skipped without the
+server unless ``MDWATCH_REQUIRE_SERVICES=1``): the deep registration number (one page stored,
+the number in it) on both; the bodies that are not text on SQLite for each kind, and on
+PostgreSQL for the random bytes only, a representative of the five (the same code path refuses
+them all before anything is stored). The other scans use ``--no-store``.
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 import time
@@ -24,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dbstate import BACKENDS, count, database, rows
 from localsite import LocalSite, Reply, html
 
 from mdwatch.analyzers.bodycheck import DEPTH_CAP, NOT_TEXT, flatten_deep, looks_binary
@@ -83,6 +89,13 @@ def rules_of(proc: subprocess.CompletedProcess[str]) -> set[str]:
     return {f["rule"] for f in doc["findings"]}
 
 
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file in tmp_path, or a throw-away PostgreSQL schema."""
+    with database(request.param, tmp_path) as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
 def site() -> Iterator[LocalSite]:
     routes = {
@@ -113,16 +126,16 @@ def test_a_claim_nested_deeply_is_found(tmp_path: Path, site: LocalSite, path: s
     assert proc.stderr.strip() == ""
 
 
-def test_a_deep_registration_number_is_read(tmp_path: Path, site: LocalSite) -> None:
-    db = tmp_path / "deep.sqlite3"
-    proc = scan(tmp_path, site.url("/regno-deep"), "--db", f"sqlite:///{db}", "--json")
+def test_a_deep_registration_number_is_read(tmp_path: Path, site: LocalSite, db: str) -> None:
+    proc = scan(tmp_path, site.url("/regno-deep"), "--db", db, "--json")
     assert "PRODUCT_REGNO_MISSING" not in rules_of(proc)
     doc = json.loads(proc.stdout)
     assert doc["extracted"]["registration_numbers"] == ["苏械注准20202140001"]
     # the same page without the number does get the finding: the rule itself is live here
     assert "PRODUCT_REGNO_MISSING" in rules_of(scan(tmp_path, site.url("/regno-none"), "--no-store", "--json"))
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM pages").fetchone()[0] == 1
+    (page,) = rows(db, "pages")
+    assert "苏械注准20202140001" in json.dumps(page["extracted"], ensure_ascii=False)
+    assert "PRODUCT_REGNO_MISSING" not in {f["rule"] for f in rows(db, "findings")}
 
 
 @pytest.mark.parametrize("depth", [300, 3_000, 100_000])
@@ -151,19 +164,18 @@ def test_flatten_keeps_text_and_block_boundaries_within_the_cap() -> None:
 # ----------------------------------------------------------------------------- bodies that are not text
 
 
-@pytest.mark.parametrize("name", [*NOT_TEXT_BODIES, "random-undeclared"])
-def test_a_body_that_is_not_text_is_not_analysed(tmp_path: Path, site: LocalSite, name: str) -> None:
-    db = tmp_path / "bin.sqlite3"
+@pytest.mark.parametrize(("name", "db"), [
+    *((name, "sqlite") for name in [*NOT_TEXT_BODIES, "random-undeclared"]),
+    pytest.param("random", "postgres", marks=pytest.mark.postgres),
+], indirect=["db"])
+def test_a_body_that_is_not_text_is_not_analysed(tmp_path: Path, site: LocalSite, name: str, db: str) -> None:
     url = site.url(f"/bin/{name}")
-    proc = scan(tmp_path, url, "--db", f"sqlite:///{db}", "--no-browser")
+    proc = scan(tmp_path, url, "--db", db, "--no-browser")
     assert proc.returncode == 3, proc.stderr
     assert proc.stdout == ""
     assert proc.stderr.splitlines() == [f"mdwatch: {url}：{NOT_TEXT}"]
-    if db.exists():
-        with sqlite3.connect(db) as conn:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            for table in ("pages", "findings"):
-                assert table not in tables or conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+    for table in ("pages", "findings", "captures"):
+        assert count(db, table) == 0, table
 
 
 def test_random_bytes_with_the_browser_on_are_not_analysed(tmp_path: Path, site: LocalSite) -> None:

@@ -9,6 +9,11 @@
 
 Every ``mdwatch`` runs as the real CLI under ``guarded_mdwatch.py`` (no packet leaves loopback:
 the guard's log must stay empty) against a local server on 127.0.0.1.
+
+The cases that store run once on SQLite and once on PostgreSQL (a throw-away schema; skipped
+without the server unless ``MDWATCH_REQUIRE_SERVICES=1``): the gzip bomb as a qualification page
+(the shop kept, one page stored) and the URL with credentials (nothing stored, the password in no
+table). The others use ``--no-store`` or stop before any database is opened.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from __future__ import annotations
 import gzip
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -24,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dbstate import BACKENDS, all_text, count, database, table_names
 from localsite import LocalSite, Reply, html, redirect
 
 from mdwatch.crawler.urlcheck import MAX_URL_LENGTH, shown_url, url_problem
@@ -77,6 +82,13 @@ def one_line(proc: subprocess.CompletedProcess[str], tmp_path: Path, status: int
 BOMB = gzip.compress(b"\0" * (64 * 1024 * 1024), 9)  # ~64 KB on the wire, 64 MB unpacked
 
 
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file in tmp_path, or a throw-away PostgreSQL schema."""
+    with database(request.param, tmp_path) as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
 def site() -> Iterator[LocalSite]:
     routes = {
@@ -105,13 +117,12 @@ def test_gzip_bomb_is_said_as_too_large_after_decompression(tmp_path: Path, site
     assert time.monotonic() - started < 60
 
 
-def test_gzip_bomb_qualification_page_keeps_the_shop(tmp_path: Path, site: LocalSite) -> None:
-    db = tmp_path / "bomb.sqlite3"
-    proc = mdwatch(tmp_path, "scan", site.url("/bomb-shop"), "--db", f"sqlite:///{db}", "--ocr-engine", "none",
+def test_gzip_bomb_qualification_page_keeps_the_shop(tmp_path: Path, site: LocalSite, db: str) -> None:
+    proc = mdwatch(tmp_path, "scan", site.url("/bomb-shop"), "--db", db, "--ocr-engine", "none",
                    "--no-browser", "--json")
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM pages").fetchone()[0] == 1
+    assert count(db, "pages") == 1
+    assert count(db, "captures") == 1  # the shop's; nothing of the bomb
 
 
 # ----------------------------------------------------------------------------- URLs, up front
@@ -140,20 +151,18 @@ def test_bad_url_is_a_usage_error_before_any_fetch(tmp_path: Path, site: LocalSi
     assert len(site.hits) == hits  # nothing was requested
 
 
-def test_url_with_credentials_refused_and_password_never_shown(tmp_path: Path, site: LocalSite) -> None:
-    db = tmp_path / "creds.sqlite3"
+def test_url_with_credentials_refused_and_password_never_shown(tmp_path: Path, site: LocalSite, db: str) -> None:
     url = f"http://bob:{PASSWORD}@127.0.0.1:{site.port}/page"
     hits = len(site.hits)
-    proc = mdwatch(tmp_path, "scan", url, "--db", f"sqlite:///{db}", "--ocr-engine", "none")
+    proc = mdwatch(tmp_path, "scan", url, "--db", db, "--ocr-engine", "none")
     line = one_line(proc, tmp_path, 2)
     assert line == (f"mdwatch: 网址无效：http://***@127.0.0.1:{site.port}/page：网址中含有用户名或密码"
                     "（“用户名:密码@”），mdwatch 不发送登录凭据，请去掉这一部分。")
     assert PASSWORD not in proc.stderr + proc.stdout
     assert len(site.hits) == hits
-    if db.exists():  # the --db check may create the database; nothing is written to it
-        with sqlite3.connect(db) as conn:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            assert "pages" not in tables or conn.execute("SELECT count(*) FROM pages").fetchone()[0] == 0
+    # the --db check may create the schema; nothing is written to it
+    assert {"pages", "runs"} & table_names(db) == set() or (count(db, "pages"), count(db, "runs")) == (0, 0)
+    assert PASSWORD not in all_text(db)
     for path in tmp_path.rglob("*"):  # no log, cache or database holds it
         if path.is_file():
             assert PASSWORD.encode() not in path.read_bytes(), path
