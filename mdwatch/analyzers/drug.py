@@ -74,7 +74,8 @@ def _own_text(page: Page) -> str:
 def _rx_otc(page: Page, cues: dict[str, list[str]]) -> tuple[bool, bool]:
     """Whether the product is marked Rx, OTC: its classification field (处方类型：甲类非处方药) or
     its title when either is marked, else the page text outside links."""
-    for own in (page.fields.get("drug_class", ""), " ".join((page.title, page.fields.get("drug_name", "")))):
+    heading = next((b.text for b in page.blocks if b.tag == "h1"), "")
+    for own in (page.fields.get("drug_class", ""), " ".join((page.title, heading, page.fields.get("drug_name", "")))):
         declared = fold(own)
         if declared and (_is_rx(declared, cues) or _is_otc(declared, cues)):
             # the product's own marking (its classification field, else its title: 「OTC 甲类 布洛芬…」)

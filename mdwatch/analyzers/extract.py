@@ -100,6 +100,7 @@ _LABEL_STRIP = " \t\r\n\u3000\u00a0:：*＊【】[]「」●·•◆■▪-—|�
 _MAX_LABEL = 24  # longer text is never a bare label
 _LABEL_SPLIT = re.compile(r"[/／、|｜或]")
 _QUALIFIED = re.compile(r"[·•・‧∙]")
+_GLOSSED = re.compile(r"([^（(]{2,12})[（(]([^）)]{2,12})[）)]?")
 _LABEL_CONJ = str.maketrans({"与": "及", "和": "及", "／": "/", "｜": "|"})
 _COLONS = re.compile(r"[：:]")
 _BRACKETED = re.compile(r"[【\[]([^】\]\n]{1,16})[】\]]")
@@ -179,6 +180,10 @@ def label_fields(text: str) -> tuple[str, ...]:
     if len(qualified) > 1 and len(qualified[-1]) >= 2:
         # 保护蜡·型号规格: a label qualified by the product (or part) it belongs to
         return label_fields(qualified[-1])
+    glossed = _GLOSSED.fullmatch(key)
+    if glossed is not None:
+        # 产品描述（结构组成）: a label glossed in brackets by the item it gives
+        return label_fields(glossed.group(2)) or label_fields(glossed.group(1))
     parts = [x for x in _LABEL_SPLIT.split(key) if x]
     if len(parts) < 2:
         return ()
@@ -217,6 +222,11 @@ def _label_before(text: str, colon: int, floor: int) -> tuple[int, tuple[str, ..
     """The label ending at ``colon`` (its start and keys): the longest label that is a suffix of
     the run of text before the colon (after ``floor``, the end of the previous value)."""
     start = colon
+    if start - 1 > floor and text[start - 1] in ")）":
+        # 产品描述（结构组成）：… — the gloss belongs to the label
+        opening = max(text.rfind("（", floor, start), text.rfind("(", floor, start))
+        if opening >= 0 and start - opening <= 14:
+            start = opening
     while start > floor and colon - start < _MAX_LABEL and text[start - 1] not in _RUN_STOP:
         start -= 1
     run = text[start:colon]
@@ -231,6 +241,10 @@ def _label_before(text: str, colon: int, floor: int) -> tuple[int, tuple[str, ..
             if keys:
                 return start + i, keys
     return -1, ()
+
+
+def _alnum_edge(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
 
 
 _PAIR_SEPARATOR_RUNS = frozenset({"|", "｜", "/", "／", "·", "•"})
@@ -437,7 +451,11 @@ class _Walker:
     def add(self, text: str | None) -> None:
         if not text:
             return
-        self.pieces.append(text)
+        pieces = self.pieces
+        if pieces and _alnum_edge(text[0]) and _alnum_edge(pieces[-1][-1]):
+            # <span>SY-C10</span><span>SY-C20</span>: two codes in separate elements, not one
+            text = " " + text
+        pieces.append(text)
         self.piece_in_link.append(self.link_depth > 0)
         if self.cell_stack:
             self.cell_stack[-1].append(text)

@@ -198,6 +198,9 @@ def _names_registered_model(shown: str, registered: list[str]) -> bool:
             m = norm_value(model)
             if m and (m == page or m in segments or _contains_model(page, m)):
                 return True
+            # a model code inside a registered entry with its description: SY-C20 in 「SY-C20（耳内式）」
+            if m and _MODEL_CODE.fullmatch(shown.strip()) and _contains_model(m, page):
+                return True
     # a member of a registered list, series, run or range, or the same size in another notation
     return spec_matches(shown, registered)
 
@@ -214,7 +217,8 @@ def model_matches(shown: str, registered: Iterable[str]) -> bool:
     entries = [e for e in registered if e.strip()]
     text = join_notation(_PRICE.sub(" ", fold(shown)))
     # model codes (letters then a figure: LY-B1, RD-F2); sizes, quantities and ranges describe
-    codes = [seg for seg in _MODEL_SPLIT.split(text) if _MODEL_CODE.fullmatch(seg)]
+    segments = (_COMPANY_PARENS.sub("", seg).strip() for seg in _MODEL_SPLIT.split(_COMPANY_PARENS.sub(" ", text)))
+    codes = [seg for seg in segments if _MODEL_CODE.fullmatch(seg)]
     if len(codes) <= 1:
         return _names_registered_model(text, entries)
     return all(_names_registered_model(code, entries) for code in codes)
