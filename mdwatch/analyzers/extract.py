@@ -559,7 +559,14 @@ class _Walker:
                 continue
             nxt = cells[i + 1] if i + 1 < len(cells) else ""
             if nxt and not _lookup_label(nxt):
-                self.set_fields(keys, nxt)
+                # a value cell may carry more pairs: 「康瑞医疗有限公司 生产许可证编号：苏药监械生产许…」
+                inner = _label_spans(nxt) if ("：" in nxt or ":" in nxt or "【" in nxt) else []
+                if inner and inner[0][0] > 0:
+                    self.set_fields(keys, nxt[: inner[0][0]])
+                    for k, v in _fields_from_line(nxt[inner[0][0] :])[0]:
+                        self.set_fields(k, v)
+                else:
+                    self.set_fields(keys, nxt)
                 i += 2
             else:
                 if not nxt:

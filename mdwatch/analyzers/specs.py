@@ -30,6 +30,7 @@ _VALUE = re.compile(rf"({_NUM})\s*({_UNIT})")
 _MODEL_RANGE = re.compile(r"([a-z0-9][a-z0-9\-_.]*?)(\d+|[a-z])\s*(?:至|到|～|~|〜)\s*([a-z0-9][a-z0-9\-_.]*?)(\d+|[a-z])(?![a-z0-9])")
 _SPLIT = re.compile(r"[、,，;；/|\s]+")
 _DIMS = re.compile(r"^(\d+(?:\.\d+)?)([a-z]{0,2})((?:x\d+(?:\.\d+)?[a-z]{0,2})+)$")
+_BRACKETED = re.compile(r"[(（][^)）]*[)）]")
 _DROP = re.compile(r"[\s\u3000()（）\[\]【】\"'“”‘’:：]")
 
 
@@ -126,6 +127,9 @@ def spec_matches(shown: str, registered: Iterable[str]) -> bool:
     for entry in registered:
         whole = canonical_spec(entry)
         parts = {canonical_spec(p) for p in _SPLIT.split(fold(entry)) if p.strip()} | {whole}
+        # 「14.5cm×9.5cm（儿童）」: the bracketed descriptor says whom, not which size
+        parts |= {canonical_spec(_BRACKETED.sub("", fold(p))) for p in _SPLIT.split(fold(entry)) if p.strip()}
+        parts.discard("")
         for seg in segments:
             if any(_one_matches(seg, p) for p in parts):
                 return True
