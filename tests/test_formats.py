@@ -95,7 +95,7 @@ def test_label_variants() -> None:
     assert label_fields("注册人/生产企业") == ("registrant", "manufacturer")
     assert label_fields("禁忌證") == ("contraindications",)
     assert label_fields("结构与组成") == label_fields("结构及组成") == ("structure",)
-    assert label_fields("规格参数") == ()  # a section heading, not a field
+    assert label_fields("规格参数") == ("package_spec",)  # shows a specification; never compared
     assert label_fields("生产企业地址") == ()
     page = _page("<p>本产品规格：大号，适用范围广</p>")
     assert "model_spec" not in page.fields  # a label is never read inside a sentence

@@ -96,7 +96,7 @@ def decode_body(
 # ---------------------------------------------------------------------------------------------
 # field labels
 
-_LABEL_STRIP = " \t\r\n\u3000\u00a0:：*＊【】[]「」●·•◆■▪-—|｜()（）"
+_LABEL_STRIP = " \t\r\n\u3000\u00a0:：*＊【】[]「」●·•◆■▪-—|｜()（）/／"  # 注册人/ (a slash used as a colon)
 _MAX_LABEL = 24  # longer text is never a bare label
 _LABEL_SPLIT = re.compile(r"[/／、|｜或]")
 _QUALIFIED = re.compile(r"[·•・‧∙]")
@@ -247,6 +247,7 @@ def _alnum_edge(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
 
+_BAR_SPLIT = re.compile(r"([|｜])")
 _PAIR_SEPARATOR_RUNS = frozenset({"|", "｜", "/", "／", "·", "•"})
 _PAIR_SEPARATORS = re.compile(r"[|｜]|\s/\s|\s{2,}")
 _OTHER_LABEL = re.compile(r"(?:^|(?<=[|｜/\s]))[^|｜/\s:：]{1,8}[:：]")
@@ -514,6 +515,15 @@ class _Walker:
     def _fields_of_pieces(self, pieces: list[str], in_link: list[bool]) -> None:
         """Label and value in separate runs of one block: ``<span>品牌</span><span>鱼跃</span>``, and
         several such pairs in a row (``<span>型号</span><span>A1</span>|<span>规格</span>…``)."""
+        if any("|" in piece or "｜" in piece for piece in pieces):
+            # 「NA-R60 ｜ 类型 」 in one run: the separator ends one pair and opens the next
+            split_pieces: list[str] = []
+            split_links: list[bool] = []
+            for piece, linked in zip(pieces, in_link, strict=True):
+                for part in _BAR_SPLIT.split(piece):
+                    split_pieces.append(part)
+                    split_links.append(linked)
+            pieces, in_link = split_pieces, split_links
         keys: tuple[str, ...] = ()
         value: list[str] = []
         first = True
@@ -525,6 +535,11 @@ class _Walker:
 
         for i, piece in enumerate(pieces):
             stripped = piece.strip()
+            if stripped[:1] in _PAIR_SEPARATOR_RUNS and len(stripped) > 1:
+                # 「NA-R60」「｜ 类型」: a separator opens the run of the next pair
+                close()
+                keys, value = (), []
+                piece = stripped = stripped[1:].strip()
             if not stripped:
                 continue
             if in_link[i] and first:

@@ -94,8 +94,9 @@ _FIELD_LABELS = {
     "manufacturer": "生产企业",
     "model_spec": "型号规格",
 }
-_MODEL_SPLIT = re.compile(r"[、,，;；/|\s]+")
+_MODEL_SPLIT = re.compile(r"[、,，;；/|\s：:]+")
 _MODEL_CODE = re.compile(r"(?=[A-Za-z0-9_.-]*[0-9])[A-Za-z][A-Za-z0-9]*(?:[-_.][A-Za-z0-9]+)*", re.ASCII)
+_UNIT_END = re.compile(r"\d(?:\.\d+)?(?:mm|cm|ml|mL|m|g|kg|D|d)$")
 _PRICE = re.compile(r"[¥￥]\s*\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s*元")
 _PACK_QUANTITY = re.compile(r"(?:每盒|每袋)?\d+(?:片|只|贴|支|个|条|袋|包|粒|人份|份|盒|卷|副|对|枚|张|块|次)(?:/(?:盒|袋|包|瓶|箱|套)|装)?")
 
@@ -150,6 +151,7 @@ def same_product_name(shown: str, registered: str, brands: Sequence[str] = ()) -
 
 
 _COMPANY_PARENS = re.compile(r"[(（][^)）]*[)）]")
+_COMPANY_INNER = re.compile(r"[(（]([^)）]{3,})[)）]")
 _COMPANY_FORM = re.compile(r"(?:股份有限公司|有限责任公司|有限公司|股份公司|公司)$")
 
 
@@ -164,10 +166,15 @@ def same_company(shown: str, registered: Iterable[str]) -> bool:
     a = _company_core(norm_value(shown))
     a2 = _company_core(norm_value(_COMPANY_PARENS.sub("", fold(shown))))
     shown_parens = bool(_COMPANY_PARENS.search(fold(shown)))
+    # a foreign registrant named in Chinese with its own name in brackets and its country after:
+    # 「赫尔沃克医疗技术有限公司（Hörwerk Medizintechnik GmbH），德国」
+    alternatives = {_company_core(norm_value(inner)) for inner in _COMPANY_INNER.findall(fold(shown))}
+    alternatives.add(_company_core(norm_value(re.split(r"[,，;；]", fold(shown))[0])))
     for reg in registered:
         if not reg.strip():
             continue
-        if a == _company_core(norm_value(reg)):
+        core = _company_core(norm_value(reg))
+        if a == core or core in alternatives:
             return True
         # 康瑞医疗 vs 康瑞（无锡）医疗: one side omits the region; both naming one, they must agree
         if shown_parens != bool(_COMPANY_PARENS.search(fold(reg))) and a2 == _company_core(norm_value(
@@ -218,9 +225,10 @@ def model_matches(shown: str, registered: Iterable[str]) -> bool:
     text = join_notation(_PRICE.sub(" ", fold(shown)))
     # model codes (letters then a figure: LY-B1, RD-F2); sizes, quantities and ranges describe
     segments = (_COMPANY_PARENS.sub("", seg).strip() for seg in _MODEL_SPLIT.split(_COMPANY_PARENS.sub(" ", text)))
-    codes = [seg for seg in segments if _MODEL_CODE.fullmatch(seg)]
+    # a parameter with its unit (BC8.7mm, DIA14.0mm) is a value, not a model code
+    codes = [seg for seg in segments if _MODEL_CODE.fullmatch(seg) and not _UNIT_END.search(seg)]
     if len(codes) <= 1:
-        return _names_registered_model(text, entries)
+        return _names_registered_model(text, entries) or (bool(codes) and _names_registered_model(codes[0], entries))
     return all(_names_registered_model(code, entries) for code in codes)
 
 

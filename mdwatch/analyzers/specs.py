@@ -30,6 +30,7 @@ _VALUE = re.compile(rf"({_NUM})\s*({_UNIT})")
 _MODEL_RANGE = re.compile(r"([a-z0-9][a-z0-9\-_.]*?)(\d+|[a-z])\s*(?:至|到|～|~|〜)\s*([a-z0-9][a-z0-9\-_.]*?)(\d+|[a-z])(?![a-z0-9])")
 _SPLIT = re.compile(r"[、,，;；/|\s]+")
 _DIMS = re.compile(r"^(\d+(?:\.\d+)?)([a-z]{0,2})((?:x\d+(?:\.\d+)?[a-z]{0,2})+)$")
+_UNIT_BEFORE_TIMES = re.compile(r"(\d(?:\.\d+)?)\s*(?:mm|cm|m)(?=x\d)")
 _BRACKETED = re.compile(r"[(（][^)）]*[)）]")
 _DROP = re.compile(r"[\s\u3000()（）\[\]【】\"'“”‘’:：]")
 
@@ -52,6 +53,7 @@ def canonical_spec(text: str) -> str:
     numbers, a trailing per-pack unit (/盒) dropped."""
     out = unicodedata.normalize("NFKC", simplify(fold(text))).lower()
     out = _TIMES.sub("x", out)
+    out = _UNIT_BEFORE_TIMES.sub(r"\1", out)  # 7.5cmx7.5cm → 7.5x7.5cm
     out = _DROP.sub("", out)
     out = _PACK_SUFFIX.sub("", out)
     return _sign(out)
@@ -122,8 +124,9 @@ def _one_matches(shown: str, entry: str) -> bool:
 
 def spec_matches(shown: str, registered: Iterable[str]) -> bool:
     """The listing's model/spec ``shown`` names (one of) the registered models or specs."""
+    shown = _BRACKETED.sub(" ", fold(shown))  # 「7.5*7.5cm-8层（灭菌型）」: the descriptor aside
     page = canonical_spec(shown)
-    segments = {canonical_spec(s) for s in _SPLIT.split(fold(shown)) if s.strip()} | {page}
+    segments = {canonical_spec(s) for s in _SPLIT.split(shown) if s.strip()} | {page}
     for entry in registered:
         whole = canonical_spec(entry)
         parts = {canonical_spec(p) for p in _SPLIT.split(fold(entry)) if p.strip()} | {whole}
