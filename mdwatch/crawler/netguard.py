@@ -11,7 +11,10 @@ The decisions are :mod:`mdwatch.crawler.netpolicy`'s; this module applies them a
   :class:`FetchRefused` carrying the one Chinese line; it also checks the final URL of a page the
   browser rendered (Chromium follows redirects itself);
 - :func:`browser_abort_request`: the same checks for the requests Chromium makes while it
-  renders a page (best effort: Chromium resolves names itself);
+  renders a page; Chromium itself connects only through :class:`~mdwatch.crawler.pinproxy.PinProxy`
+  (``PLAYWRIGHT_BROWSER_PROVIDER``), which connects to the very address judged here (its cache is
+  this check's); a refused browser request is one Chinese line among the page's notices
+  (:func:`note_browser_refusal`, :data:`BROWSER_REFUSALS_META`);
 - :func:`apply_fetch_policy` puts all of it into a crawl's settings, with Scrapy's ``file``,
   ``data``, ``ftp`` and ``s3`` download handlers switched off.
 
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BROWSER_ABORT_PATH",
+    "BROWSER_REFUSALS_META",
     "MIDDLEWARE_PATH",
     "RESOLVER_PATH",
     "FetchPolicyMiddleware",
@@ -62,13 +66,21 @@ __all__ = [
     "RedirectPolicyMiddleware",
     "apply_fetch_policy",
     "browser_abort_request",
+    "browser_own_request",
+    "crawl_limits",
+    "crawl_policy",
+    "note_browser_refusal",
     "policy_from_settings",
+    "shared_browser_dns",
+    "take_browser_refusals",
 ]
 
 RESOLVER_PATH = "mdwatch.crawler.netguard.PolicyResolver"
 MIDDLEWARE_PATH = "mdwatch.crawler.netguard.FetchPolicyMiddleware"
 REDIRECT_MIDDLEWARE_PATH = "mdwatch.crawler.netguard.RedirectPolicyMiddleware"
 BROWSER_ABORT_PATH = "mdwatch.crawler.netguard.browser_abort_request"
+#: response meta of a browser-rendered page: the browser requests refused while it rendered (one line each)
+BROWSER_REFUSALS_META = "mdwatch_browser_refusals"
 #: Scrapy's download handlers that are not http(s): off in every crawl
 _OTHER_HANDLERS = ("file", "data", "ftp", "s3")
 
@@ -113,6 +125,11 @@ def apply_fetch_policy(
         # the browser's own requests: the policy first, then the browser's resource blocking
         settings["MDWATCH_BROWSER_BLOCK"] = bool(abort)
         settings["PLAYWRIGHT_ABORT_REQUEST"] = BROWSER_ABORT_PATH
+    if "PLAYWRIGHT_LAUNCH_OPTIONS" in settings:
+        # Chromium connects only through the pinning proxy (crawler/pinproxy.py)
+        from .pinproxy import PROVIDER_PATH
+
+        settings["PLAYWRIGHT_BROWSER_PROVIDER"] = PROVIDER_PATH
     return settings
 
 
@@ -283,6 +300,8 @@ class FetchPolicyMiddleware:
         middleware = cls(policy_from_settings(crawler.settings))
         _ACTIVE["policy"] = middleware.policy
         _ACTIVE["browser_block"] = crawler.settings.getbool("MDWATCH_BROWSER_BLOCK", True)
+        _ACTIVE["timeout_s"] = crawler.settings.getfloat("DOWNLOAD_TIMEOUT", 30.0)
+        _ACTIVE["max_bytes"] = crawler.settings.getint("DOWNLOAD_MAXSIZE", 0)
         return middleware
 
     def _resolver(self) -> PolicyResolver:
@@ -330,6 +349,10 @@ class FetchPolicyMiddleware:
             refusal = check_scheme(target, response.url) or await self._check_url(target, response.url)
             if refusal is not None:
                 raise FetchRefused(refusal)
+        if request.meta.get("playwright") and type(self) is FetchPolicyMiddleware:
+            # what the browser was refused while it rendered this page: said with the page
+            request.meta[BROWSER_REFUSALS_META] = [
+                *request.meta.get(BROWSER_REFUSALS_META, ()), *take_browser_refusals()]
         if request.meta.get("playwright") and response.url != request.url:
             # Chromium followed a redirect on its own: judge where it ended before anything is kept
             refusal = await self._check_url(response.url, request.url)
@@ -361,7 +384,61 @@ class RedirectPolicyMiddleware(FetchPolicyMiddleware):
 
 # ----------------------------------------------------------------------------- the browser
 
-_BROWSER_DNS: dict[str, list[str]] = {}
+_BROWSER_DNS: dict[str, list[str]] = {}  # host → addresses, for this crawl: the abort check's and the proxy's
+_BROWSER_REFUSALS: dict[str, None] = {}  # one Chinese line per refused browser request, not yet said
+
+
+def crawl_policy() -> FetchPolicy:
+    """The crawl's policy (published by :class:`FetchPolicyMiddleware`); without it, the strictest."""
+    policy = _ACTIVE.get("policy")
+    return policy if isinstance(policy, FetchPolicy) else FetchPolicy()
+
+
+def crawl_limits() -> tuple[float, int]:
+    """The crawl's download timeout (seconds) and byte cap (0: none), for the browser's proxy."""
+    return float(_ACTIVE.get("timeout_s", 30.0)), int(_ACTIVE.get("max_bytes", 0))
+
+
+def shared_browser_dns() -> dict[str, list[str]]:
+    """The browser's resolution cache: what the abort check judged is what the proxy connects to."""
+    return _BROWSER_DNS
+
+
+_SAID: set[str] = set()  # lines already handed out in this crawl (a line is said once)
+_PAGE_ORIGINS: set[tuple[str, int]] = set()  # host:port of the browser requests the abort check let through
+
+#: Chromium's own services (updates, accounts, safe browsing, field trials …): contacted by the
+#: browser itself, not by a page. Through the proxy they are refused without a DNS lookup unless a
+#: page asked for that host:port; they are not the page's, so no line is said for them.
+_BROWSER_SERVICES = frozenset({
+    "accounts.google.com", "update.googleapis.com", "clients1.google.com", "clients2.google.com",
+    "clients4.google.com", "clientservices.googleapis.com", "optimizationguide-pa.googleapis.com",
+    "content-autofill.googleapis.com", "safebrowsing.googleapis.com", "safebrowsingohttpgateway.googleapis.com",
+    "android.clients.google.com", "www.google.com", "redirector.gvt1.com", "edgedl.me.gvt1.com",
+})
+_BROWSER_SERVICE_SUFFIXES = (".gvt1.com", ".gvt2.com")
+
+
+def browser_own_request(host: str, port: int) -> bool:
+    """True for a connection Chromium opens for itself (its services), not for a page's request."""
+    name = host.strip("[]").rstrip(".").lower()
+    if (name, port) in _PAGE_ORIGINS:
+        return False
+    return name in _BROWSER_SERVICES or name.endswith(_BROWSER_SERVICE_SUFFIXES)
+
+
+def note_browser_refusal(refusal: Refusal) -> None:
+    """Record a refused browser request (abort check or proxy): said once, with a page's notices."""
+    if refusal.message not in _SAID:
+        _BROWSER_REFUSALS.setdefault(refusal.message, None)
+
+
+def take_browser_refusals() -> list[str]:
+    """The refused browser requests' lines not yet handed out (each line once per crawl)."""
+    lines = list(_BROWSER_REFUSALS)
+    _BROWSER_REFUSALS.clear()
+    _SAID.update(lines)
+    return lines
 
 
 async def _browser_refusal(url: str) -> Refusal | None:
@@ -377,6 +454,7 @@ async def _browser_refusal(url: str) -> Refusal | None:
         return None
     host, port = origin
     policy: FetchPolicy = _ACTIVE.get("policy") or FetchPolicy()
+    _PAGE_ORIGINS.add((host, port))  # a page's request: the proxy judges it, whatever its host
     if policy.trusts(host, port):
         return None
     ip = literal_ip(host)
@@ -395,13 +473,16 @@ async def browser_abort_request(request: PlaywrightRequest) -> bool:
     """``PLAYWRIGHT_ABORT_REQUEST``: a request Chromium makes while rendering a page.
 
     Refused by the fetch policy (another scheme, a refused IP literal, a name resolving to a
-    refused address), else the browser's resource blocking when the crawl has it on. Chromium
-    resolves names itself, so for the browser this check cannot pin the address connected to.
+    refused address), else the browser's resource blocking when the crawl has it on. The address
+    is pinned by the proxy Chromium connects through (:mod:`mdwatch.crawler.pinproxy`), which uses
+    this check's resolution.
     """
     from .browser import abort_request
 
     try:
-        if await _browser_refusal(request.url) is not None:
+        refusal = await _browser_refusal(request.url)
+        if refusal is not None:
+            note_browser_refusal(refusal)
             return True
     except Exception:  # an unparsable URL: nothing to fetch
         return True

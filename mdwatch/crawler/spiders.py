@@ -41,7 +41,7 @@ from w3lib.url import safe_url_string
 
 from .capture import Capture, FetchError, FetchResult, FetchSettings, FrozenHeaders
 from .images import ImageCapture, decode_data_uri, image_urls, is_data_uri
-from .netguard import FetchRefused
+from .netguard import BROWSER_REFUSALS_META, FetchRefused, take_browser_refusals
 from .urlcheck import url_problem
 
 __all__ = ["CaptureSpider", "classify_failure", "detect_encoding", "is_html", "qualification_links"]
@@ -353,6 +353,7 @@ class CaptureSpider(scrapy.Spider):
             method="browser" if response.meta.get(_VIA_BROWSER) else "http",
             encoding=detect_encoding(page),
         )
+        job.notices.extend(response.meta.get(BROWSER_REFUSALS_META, ()))  # the browser's refused requests
         image_requests = self._image_requests(hop.index, job, page) if settings.fetch_images else []
         if hop.related:
             job.related.append(capture)
@@ -515,6 +516,7 @@ class CaptureSpider(scrapy.Spider):
         if job.done or job.pending > 0 or (job.capture is None and job.error is None):
             return
         job.done = True
+        job.notices.extend(take_browser_refusals())  # refused after its page came back (a late fetch())
         order = {link: n for n, link in enumerate(job.links)}
         related = tuple(sorted(job.related, key=lambda c: order.get(c.url, len(order))))
         images: tuple[ImageCapture, ...] = ()
