@@ -8,7 +8,8 @@
   browser carries ``meta["mdwatch_via_browser"] = True``; spiders record ``method="browser"``;
 - :func:`page_needs_browser` is the middleware's automatic decision, shared with ``mdwatch scan``
   (:mod:`mdwatch.crawler.browser_fetch`); :func:`browser_unavailable` says why Chromium cannot run;
-- :func:`render_html` renders one URL outside Scrapy (``mdwatch profile check``, tests).
+- :func:`render_html` renders one URL outside Scrapy (``mdwatch profile check``, tests), behind
+  the same pinning proxy and fetch policy as a crawl's browser.
 
 Chromium is launched as ``/usr/lib/chromium/chromium`` (the ``/usr/bin/chromium`` wrapper adds
 flags and noise) with the background-networking flags off, so it opens no connections of its own.
@@ -23,12 +24,15 @@ import asyncio
 import re
 import threading
 import weakref
+from collections.abc import Iterable
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import lxml.html
 from lxml import etree
+
+from .netpolicy import FetchPolicy, Refusal, check_scheme
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -87,6 +91,10 @@ CHROMIUM_ARGS: tuple[str, ...] = (
     "--disable-sync",
     "--no-first-run",
 )
+
+#: schemes a rendered page may use without the network judging them (in-page data); any other
+#: non-http(s) request is refused (file:, ftp: …)
+_PAGE_SCHEMES = frozenset({"http", "https", "data", "blob", "about"})
 
 #: resource types never downloaded by the browser; images are added unless a screenshot is taken
 _BLOCKED_TYPES = frozenset({"font", "media"})
@@ -334,28 +342,47 @@ class NeedsBrowserMiddleware:
 # ----------------------------------------------------------------------------- one-off rendering
 
 
-async def _render(url: str, opts: BrowserOptions, screenshot: bool) -> tuple[str, str]:
+async def _render(url: str, opts: BrowserOptions, screenshot: bool, policy: FetchPolicy,
+                  refusals: list[str]) -> tuple[str, str]:
     from playwright.async_api import Route, async_playwright
 
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(**launch_options(opts))
-        try:
-            context = await browser.new_context(**_CONTEXT_KWARGS)
-            context.set_default_navigation_timeout(opts.timeout_s * 1000)
-            page = await context.new_page()
-            if opts.block_resources:
+    from .netguard import browser_own_request
+    from .pinproxy import PinProxy, proxy_launch_options
+
+    def refused(refusal: Refusal) -> None:
+        if refusal.message not in refusals:  # one line per refused request
+            refusals.append(refusal.message)
+
+    # Chromium connects only through the pinning proxy: the typed URL is the user's, every other
+    # request and every redirect is judged by the fetch policy and connected to the checked address
+    proxy = PinProxy(policy, timeout_s=opts.timeout_s, on_refusal=refused, own_request=browser_own_request)
+    await proxy.start()
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(**proxy_launch_options(launch_options(opts), proxy.url))
+            try:
+                context = await browser.new_context(**_CONTEXT_KWARGS)
+                context.set_default_navigation_timeout(opts.timeout_s * 1000)
+                page = await context.new_page()
 
                 async def route(r: Route) -> None:
-                    if _blocked(r.request.resource_type, screenshot):
+                    scheme = r.request.url.split(":", 1)[0].lower()
+                    refusal = None if scheme in _PAGE_SCHEMES else check_scheme(r.request.url, url)
+                    if refusal is not None:
+                        refused(refusal)
+                        await r.abort()
+                    elif opts.block_resources and _blocked(r.request.resource_type, screenshot):
                         await r.abort()
                     else:
                         await r.continue_()
 
                 await page.route("**/*", route)
-            await page.goto(url, wait_until="load")
-            return await page.content(), page.url
-        finally:
-            await browser.close()
+                await page.goto(url, wait_until="load")
+                return await page.content(), page.url
+            finally:
+                await browser.close()
+    finally:
+        await proxy.close()
 
 
 def render_html(
@@ -363,17 +390,28 @@ def render_html(
     opts: BrowserOptions = BrowserOptions(),
     *,
     screenshot: bool = False,
+    allow_hosts: Iterable[str] = (),
+    refusals: list[str] | None = None,
 ) -> tuple[str, str]:
     """Render ``url`` in a fresh headless Chromium: ``(html after scripts ran, final URL)``.
+
+    ``url`` is the user's (typed); every other request of the page and every redirect goes
+    through a :class:`~mdwatch.crawler.pinproxy.PinProxy` judged by the fetch policy (internal
+    addresses refused unless allow-listed: ``allow_hosts`` and ``MDWATCH_ALLOW_HOSTS``). Each
+    refused request's one Chinese line is appended to ``refusals`` (once).
 
     Runs its own event loop in a worker thread, so it can be called from synchronous code
     and from inside a running event loop alike. Raises Playwright's errors (timeouts, navigation).
     """
+    from .netpolicy import allow_hosts_from_env
+
+    policy = FetchPolicy.build([url], [*allow_hosts, *allow_hosts_from_env()])
+    lines: list[str] = [] if refusals is None else refusals
     outcome: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            outcome["value"] = asyncio.run(_render(url, opts, screenshot))
+            outcome["value"] = asyncio.run(_render(url, opts, screenshot, policy, lines))
         except BaseException as exc:  # re-raised in the caller's thread
             outcome["error"] = exc
 

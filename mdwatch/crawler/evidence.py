@@ -9,7 +9,9 @@
   member and is flushed when written, so a killed process loses at most its last record.
 - :class:`Screenshotter` renders pages in Debian's Chromium through Playwright (async API on a
   private thread and event loop, so it works from synchronous code and from inside Scrapy's
-  reactor alike): one browser, a few reusable pages, 1280 px wide, height capped.
+  reactor alike): one browser, a few reusable pages, 1280 px wide, height capped. Chromium
+  connects only through a :class:`~mdwatch.crawler.pinproxy.PinProxy`: a captured page is rendered
+  from its captured bytes with no network at all; a live page is judged by the fetch policy.
 
 Imports nothing else of ours but :mod:`mdwatch.crawler.capture`.
 """
@@ -22,7 +24,7 @@ import hashlib
 import io
 import os
 import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -37,6 +39,7 @@ from warcio.warcwriter import WARCWriter
 
 from .browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from .capture import Capture
+from .netpolicy import FetchPolicy, Refusal, allow_hosts_from_env
 
 __all__ = [
     "CHROMIUM_ARGS",
@@ -293,6 +296,7 @@ class Screenshotter:
         pages: int = 3,
         timeout_s: float = 30.0,
         settle_ms: int = 100,
+        allow_hosts: Iterable[str] = (),
     ) -> None:
         self.executable_path = executable_path
         self.args = args
@@ -310,6 +314,11 @@ class Screenshotter:
         self._context: Any = None
         self._free: asyncio.Queue[Any] | None = None
         self._created = 0
+        self._allow_hosts = (*allow_hosts, *allow_hosts_from_env())
+        self._proxy: Any = None  # the PinProxy Chromium connects through (private loop)
+        self._live_urls: list[str] = []  # pages loaded live: the policy's typed URLs
+        self._live = 0  # live screenshots in progress (none: the proxy refuses every connection)
+        self.refusals: list[str] = []  # refused requests of live pages, one Chinese line each
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -330,15 +339,20 @@ class Screenshotter:
             return
         from playwright.async_api import async_playwright
 
+        from .pinproxy import PinProxy, proxy_launch_options
+
         try:
+            self._proxy = PinProxy(FetchPolicy.build((), self._allow_hosts), timeout_s=self.timeout_s,
+                                   on_refusal=self._refused, own_request=self._closed)
+            await self._proxy.start()
             self._playwright = await async_playwright().start()
-            self._browser = await self._playwright.chromium.launch(
-                executable_path=self.executable_path, args=list(self.args), headless=True
-            )
+            options = {"executable_path": self.executable_path, "args": list(self.args), "headless": True}
+            self._browser = await self._playwright.chromium.launch(**proxy_launch_options(options, self._proxy.url))
             self._context = await self._browser.new_context(
                 viewport={"width": self.width, "height": self.viewport_height},
                 locale="zh-CN",
                 timezone_id="Asia/Shanghai",
+                service_workers="block",
             )
         except Exception as exc:
             await self._stop_browser()
@@ -353,8 +367,23 @@ class Screenshotter:
         if self._playwright is not None:
             with contextlib.suppress(Exception):
                 await self._playwright.stop()
-        self._playwright = self._browser = self._context = self._free = None
+        if self._proxy is not None:
+            with contextlib.suppress(Exception):
+                await self._proxy.close()
+        self._playwright = self._browser = self._context = self._free = self._proxy = None
         self._created = 0
+
+    def _refused(self, refusal: Refusal) -> None:
+        if refusal.message not in self.refusals:
+            self.refusals.append(refusal.message)
+
+    def _closed(self, host: str, port: int) -> bool:
+        """The proxy's 'refuse without a lookup': every connection unless a live page is loading."""
+        if self._live <= 0:
+            return True
+        from .netguard import browser_own_request
+
+        return browser_own_request(host, port)
 
     def close(self) -> None:
         """Close the browser and stop the private thread."""
@@ -387,10 +416,12 @@ class Screenshotter:
     def full_page_png(self, url: str, html: bytes | None = None, content_type: str | None = None) -> bytes:
         """A full-page PNG of ``url``, 1280 px wide, at most ``max_height`` px high.
 
-        Without ``html`` the live page is loaded. With ``html`` (the captured body) the browser is
-        served those bytes as the document at ``url`` (so relative links, the base URL and the
-        charset from ``content_type`` behave as on the site) while images and style sheets load
-        live.
+        Without ``html`` the live page is loaded: ``url`` is taken as the user's, every other
+        request is judged by the fetch policy (refusals in :attr:`refusals`). With ``html`` (the
+        captured body) the browser is served those bytes as the document at ``url`` (so relative
+        links, the base URL and the charset from ``content_type`` behave as on the site) and
+        nothing else: every other request (images, style sheets, scripts, WebSockets) is refused,
+        so the picture is made from the captured bytes alone and no connection leaves the machine.
         """
         return self.submit(url, html, content_type).result(timeout=self.timeout_s * 3 + 30)
 
@@ -405,6 +436,13 @@ class Screenshotter:
     async def _shoot(self, url: str, html: bytes | None, content_type: str | None) -> bytes:
         page = await self._page()
         healthy = True
+        live = html is None
+        if live:
+            assert self._proxy is not None
+            self._live += 1
+            if url not in self._live_urls:
+                self._live_urls.append(url)
+                self._proxy.policy = FetchPolicy.build(self._live_urls, self._allow_hosts)
         try:
             return await self._render(page, url, html, content_type)
         except ScreenshotError:
@@ -413,6 +451,8 @@ class Screenshotter:
             healthy = False
             raise ScreenshotError(f"截图失败：{url}：{exc}") from exc
         finally:
+            if live:
+                self._live -= 1
             await self._release(page, healthy)
 
     async def _release(self, page: Any, healthy: bool) -> None:
@@ -439,8 +479,8 @@ class Screenshotter:
             async def fulfil(route: Any) -> None:
                 if route.request.url.split("#", 1)[0] == target and route.request.resource_type == "document":
                     await route.fulfill(status=200, headers=headers, body=body)
-                else:
-                    await route.continue_()
+                else:  # the captured bytes only: nothing of the page reaches the network
+                    await route.abort()
 
             await page.route("**/*", fulfil)
         response = await page.goto(url, wait_until="load", timeout=timeout_ms)

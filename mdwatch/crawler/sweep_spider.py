@@ -39,7 +39,7 @@ from twisted.python.failure import Failure
 
 from .capture import Capture, FetchSettings
 from .images import ImageCapture, decode_data_uri, image_urls, is_data_uri
-from .netguard import FetchRefused
+from .netguard import BROWSER_REFUSALS_META, FetchRefused
 from .profile import Profile, Role
 from .spiders import (
     _content_type,
@@ -147,6 +147,7 @@ class SweepSpider(scrapy.Spider):
         self._image_bytes = 0
         self._image_waiters: dict[str, list[str]] = {}
         self.images_requested = 0
+        self._refusals_said: set[str] = set()  # the browser's refused requests, one line each per sweep
 
     # ------------------------------------------------------------------ requests
 
@@ -199,9 +200,17 @@ class SweepSpider(scrapy.Spider):
             encoding=detect_encoding(page),
         )
 
+    def _browser_refusals(self, response: Response, role: str) -> Iterator[SweepFailure]:
+        """What the browser was refused while it rendered this page: one SweepFailure per line, once."""
+        for line in response.meta.get(BROWSER_REFUSALS_META) or ():
+            if line not in self._refusals_said:
+                self._refusals_said.add(line)
+                yield SweepFailure(response.url, role, "refused", line)
+
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         role: Role = response.meta.get(_ROLE, "page")
         shop_url: str | None = response.meta.get(_SHOP)
+        yield from self._browser_refusals(response, role)
         capture = self._capture(response)
         if capture is None:
             if role != "pagination":
@@ -262,6 +271,7 @@ class SweepSpider(scrapy.Spider):
 
     def parse_related(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         owner = response.meta[_RELATED_OF]
+        yield from self._browser_refusals(response, "page")
         pending = self._pending.get(owner)
         if pending is None:
             return

@@ -129,8 +129,9 @@ def capture_evidence(
     """Screenshot the run's pages with findings that have none yet, and store the PNGs.
 
     ``pages_with_findings``: page ids (None: every page of the run with a finding). By default the
-    captured HTML is rendered at its URL (so the picture shows the bytes that were hashed, with
-    images loaded live); ``live=True`` loads the live page instead. With ``warc`` each screenshot
+    captured HTML is rendered at its URL from the captured bytes alone (so the picture shows the
+    bytes that were hashed; nothing else of the page is fetched); ``live=True`` loads the live
+    page instead, through the fetch policy. With ``warc`` each screenshot
     is also written to it as a resource record. Failures are reported per page, never raised.
     """
     result = EvidenceResult()

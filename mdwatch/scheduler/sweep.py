@@ -515,6 +515,34 @@ def _browser_verdict(body: bytes) -> bool | None:
     return bool(needs_browser(body))
 
 
+def _check_rendered(url: str, allow_hosts: tuple[str, ...], console: Console, timeout_s: float) -> None:
+    """Render the page as the sweep would (pinned browser, fetch policy); each refused request on stderr."""
+    import sys
+
+    from mdwatch.crawler.browser import BrowserOptions, browser_unavailable, render_html, visible_text
+
+    opts = BrowserOptions(timeout_s=timeout_s)
+    reason = browser_unavailable(opts)
+    if reason is not None:
+        console.print(reason, markup=False)
+        return
+    refusals: list[str] = []
+    try:
+        html, final_url = render_html(url, opts, allow_hosts=allow_hosts, refusals=refusals)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        console.print(f"浏览器渲染失败：{first}", markup=False)
+        html, final_url = "", url
+    finally:
+        for line in refusals:  # what the page asked for and the fetch policy refused: one line each
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    if html:
+        text = visible_text(html.encode("utf-8"))
+        shown = f"（最终网址：{final_url}）" if final_url != url else ""
+        console.print(f"浏览器渲染后：可见文字 {len(text)} 字{shown}", markup=False)
+
+
 def check_profile(profile_name: str, url: str, console: Console, timeout_s: float = 20.0) -> int:
     """``mdwatch profile check PROFILE URL``: what the profile extracts from one page (Chinese)."""
     from urllib.parse import urlsplit
@@ -578,6 +606,8 @@ def check_profile(profile_name: str, url: str, console: Console, timeout_s: floa
     else:
         verdict = "否（静态 HTML 已包含内容）"
     console.print(f"使用浏览器：{verdict}")
+    if marked or auto:
+        _check_rendered(url, profile.allow_hosts, console, timeout_s)
     if profile.fields:
         console.print("字段选择器：" + "，".join(f"{k}={v}" for k, v in profile.fields.items()), markup=False)
     return 0
