@@ -100,10 +100,11 @@ _LABEL_STRIP = " \t\r\n\u3000\u00a0:：*＊【】[]「」●·•◆■▪-—|�
 _MAX_LABEL = 24  # longer text is never a bare label
 _LABEL_SPLIT = re.compile(r"[/／、|｜或]")
 _QUALIFIED = re.compile(r"[·•・‧∙]")
+_BILINGUAL = re.compile(r"([^a-z]{2,16}?)[a-z][a-z.&/()\-]*|[a-z][a-z.&/()\-]*([^a-z]{2,16})")
 _GLOSSED = re.compile(r"([^（(]{2,12})[（(]([^）)]{2,12})[）)]?")
 _LABEL_CONJ = str.maketrans({"与": "及", "和": "及", "／": "/", "｜": "|"})
 _COLONS = re.compile(r"[：:]")
-_BRACKETED = re.compile(r"[【\[]([^】\]\n]{1,16})[】\]]")
+_BRACKETED = re.compile(r"[【\[]([^】\]\n]{1,32})[】\]]")
 # characters that end the run before a colon in which a label is looked for
 _RUN_STOP = frozenset(" \t\u3000\u00a0，,；;。|｜!！?？)）】]（(《")
 _CLOSERS = {"（": "）", "(": ")", "《": "》"}
@@ -112,7 +113,7 @@ _CLOSERS = {"（": "）", "(": ")", "《": "》"}
 def _label_key(text: str) -> str:
     """The form a label is compared in: no spaces, simplified characters, 与/和 as 及, no
     colons/brackets/bullets at either end."""
-    return simplify("".join(text.split())).translate(_LABEL_CONJ).strip(_LABEL_STRIP)
+    return simplify("".join(text.split())).translate(_LABEL_CONJ).strip(_LABEL_STRIP).lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +181,10 @@ def label_fields(text: str) -> tuple[str, ...]:
     if len(qualified) > 1 and len(qualified[-1]) >= 2:
         # 保护蜡·型号规格: a label qualified by the product (or part) it belongs to
         return label_fields(qualified[-1])
+    bilingual = _BILINGUAL.fullmatch(key)
+    if bilingual is not None:
+        # 结构及组成Composition / Model型号: the English translation beside the label
+        return label_fields(bilingual.group(1) or bilingual.group(2))
     glossed = _GLOSSED.fullmatch(key)
     if glossed is not None:
         # 产品描述（结构组成）: a label glossed in brackets by the item it gives
@@ -213,7 +218,8 @@ def _lookup_label(text: str) -> tuple[str, ...]:
     head = text.strip(_LABEL_STRIP)
     if not head:
         return ()
-    if head[0] not in _lexicon().heads and simplify(head[0]) not in _lexicon().heads:
+    first = head[0].lower()
+    if first not in _lexicon().heads and simplify(first) not in _lexicon().heads:
         return ()
     return label_fields(head)
 
@@ -229,6 +235,11 @@ def _label_before(text: str, colon: int, floor: int) -> tuple[int, tuple[str, ..
             start = opening
     while start > floor and colon - start < _MAX_LABEL and text[start - 1] not in _RUN_STOP:
         start -= 1
+    if start - 1 > floor and text[start - 1] == " " and text[start:colon].isascii() and text[start:colon].isalpha():
+        # 产品名称 Name：… — an English translation between the label and its colon
+        start -= 1
+        while start > floor and colon - start < _MAX_LABEL and text[start - 1] not in _RUN_STOP:
+            start -= 1
     run = text[start:colon]
     keys = _lookup_label(run)
     if keys:
@@ -335,7 +346,7 @@ _CELL = frozenset({"td", "th"})
 _STRUCK = frozenset({"del", "s", "strike"})  # struck-through text: an "original price" when money
 _SPECIAL = _DROP | _BLOCK | _CELL | _STRUCK | {"br", "a", "img", "input", "title"}
 # blocks whose whole text may be a label for the block that follows (<h3>适用范围</h3><p>…</p>)
-_LABEL_BLOCKS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt", "div", "p", "li", "strong", "th", "tr"})
+_LABEL_BLOCKS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt", "div", "p", "li", "strong", "th", "tr", "summary", "button"})
 _IMG_WRAPPERS = frozenset({"a", "span", "picture", "i", "em", "b", "strong", "font", "u"})
 _NO_CAPTION_CONTAINERS = frozenset({"body", "html", "main", "article", "section", "form", "table", "tbody"})
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)

@@ -152,7 +152,10 @@ def same_product_name(shown: str, registered: str, brands: Sequence[str] = ()) -
 
 _COMPANY_PARENS = re.compile(r"[(（][^)）]*[)）]")
 _COMPANY_INNER = re.compile(r"[(（]([^)）]{3,})[)）]")
-_COMPANY_FORM = re.compile(r"(?:股份有限公司|有限责任公司|有限公司|股份公司|公司)$")
+_COMPANY_FORM = re.compile(r"(?:股份有限公司|有限责任公司|有限公司|股份公司|公司|株式会社)$")
+_COMPANY_NAME = re.compile(r"[^\s(（]{2,40}?(?:股份有限公司|有限责任公司|有限公司|株式会社|公司|集团|厂|研究所|中心)")
+# a 生产企业 value that names no other company (无（注册人自行生产）, 同注册人): the registrant itself
+_SAME_AS_REGISTRANT = re.compile(r"^(?:无|同上|同注册人|同注册人/备案人)|自行生产|同注册人")
 
 
 def _company_core(name: str) -> str:
@@ -170,6 +173,9 @@ def same_company(shown: str, registered: Iterable[str]) -> bool:
     # 「赫尔沃克医疗技术有限公司（Hörwerk Medizintechnik GmbH），德国」
     alternatives = {_company_core(norm_value(inner)) for inner in _COMPANY_INNER.findall(fold(shown))}
     alternatives.add(_company_core(norm_value(re.split(r"[,，;；]", fold(shown))[0])))
+    named = _COMPANY_NAME.match(fold(shown))  # 「香港康宝医疗器械有限公司 Hong Kong Kangbo …」: the Chinese name
+    if named is not None:
+        alternatives.add(_company_core(norm_value(named.group(0))))
     for reg in registered:
         if not reg.strip():
             continue
@@ -227,6 +233,11 @@ def model_matches(shown: str, registered: Iterable[str]) -> bool:
     segments = (_COMPANY_PARENS.sub("", seg).strip() for seg in _MODEL_SPLIT.split(_COMPANY_PARENS.sub(" ", text)))
     # a parameter with its unit (BC8.7mm, DIA14.0mm) is a value, not a model code
     codes = [seg for seg in segments if _MODEL_CODE.fullmatch(seg) and not _UNIT_END.search(seg)]
+    # 「LS-A10/A12/A16」: the later codes leave out the series prefix of the first
+    for i in range(1, len(codes)):
+        prefix = codes[i - 1].rsplit("-", 1)[0] + "-" if "-" in codes[i - 1] else ""
+        if prefix and "-" not in codes[i] and len(codes[i]) < len(codes[i - 1]):
+            codes[i] = prefix + codes[i]
     if len(codes) <= 1:
         return _names_registered_model(text, entries) or (bool(codes) and _names_registered_model(codes[0], entries))
     return all(_names_registered_model(code, entries) for code in codes)
@@ -428,6 +439,8 @@ def _info_mismatch(
         evidence.append(_shown_evidence(page, text, "产品名称", name, regs[0].product_name))
     for key in ("registrant", "manufacturer"):
         shown = page.fields.get(key, "").strip()
+        if key == "manufacturer" and _SAME_AS_REGISTRANT.search(shown):
+            continue
         companies = [c for r in records for c in (r.registrant, r.manufacturer) if c.strip()]
         if shown and companies and not same_company(shown, companies):
             own = next((getattr(r, key) for r in records if getattr(r, key).strip()), companies[0])
