@@ -23,6 +23,7 @@ __all__ = ["is_buyer_line", "is_other_listing_or_navigation", "link_texts", "pag
 class _Cues:
     heading_words: tuple[str, ...]
     seller_words: tuple[str, ...]
+    comment_headings: tuple[str, ...]
     headings: re.Pattern[str]
     buyer: re.Pattern[str]
     qa: re.Pattern[str]
@@ -53,6 +54,7 @@ def _cues() -> _Cues:
     return _Cues(
         heading_words=tuple(data["headings"]),
         seller_words=tuple(data["seller_replies"]),
+        comment_headings=tuple(data["comment_headings"]),
         headings=_alternation(data["headings"], literal=True),
         buyer=_alternation(data["patterns"]),
         qa=_alternation(data["qa_patterns"]),
@@ -97,6 +99,7 @@ def is_buyer_line(line: str, qa_widget: bool = False) -> bool:
 # candidate lines, found by whole-text passes (one C-level scan each) before any per-line work
 # characters of a price or a separator: only lines holding one can be other listings or navigation
 _CANDIDATE_MARKS = ("¥", "￥", "$", "元", "MOP", "|", "｜", "›", "»", ">")
+_COMMENT_LINE = re.compile(r"^\s*[^：:\s，。]{1,12}\s*[：:]")
 _QA_WIDGETS = ("问大家", "大家都在问", "买家问答", "问与答")
 _BUYER_MARKS = ("*", "★", "☆", "星", "匿名", "好评率")  # one of them in the text, or no buyer pattern can match
 
@@ -148,6 +151,12 @@ def seller_text(text: str, link_texts: frozenset[str] = frozenset()) -> str:
             if len(line) <= _MAX_MENU_ITEM + 2 and line.strip() in link_texts and len(line.strip()) <= _MAX_MENU_ITEM
         )
     menus = _lines_holding(text, starts, _MENU_HEADINGS)
+    for i in sorted(_lines_holding(text, starts, cues.comment_headings)):
+        # the "name：text" lines after a comments heading (豆豆妈：… / 用户_5521：…)
+        for j in range(i + 1, len(lines)):
+            if not _COMMENT_LINE.match(lines[j]) or any(w in lines[j] for w in cues.seller_words):
+                break
+            buyers.add(j)
     if not buyers and not others and not menus:
         return text
     out = list(lines)
