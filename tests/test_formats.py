@@ -153,6 +153,13 @@ def test_traditional_evidence_quotes_the_page_as_shown() -> None:
     ("10x12cm", ["10×10cm"], False),
     ("4贴/盒", ["4贴"], True),
     ("KR-W55", ["KR-W5"], False),
+    # a range offered against registered ranges (steps may change part-way)
+    ("后顶焦度 -0.50D～-6.00D", ["-0.50D～-8.00D（0.25D间隔）"], True),
+    ("-0.50D～-10.00D", ["-0.50D～-6.00D（0.25D间隔），-6.50D～-10.00D（0.50D间隔）"], True),
+    ("直径14.2mm，后顶焦度-0.50D～-10.00D", ["直径14.2mm；后顶焦度：-0.50D～-8.00D"], False),
+    # every model code a SKU list names must be registered; a series prefix may be left out
+    ("LS-A10/A12/A16", ["LS-A10、LS-A12、LS-A16"], True),
+    ("LY-B1、LY-B5（耳背式）", ["LY-B1、LY-B2、LY-B3（耳背式）"], False),
 ])
 def test_spec_semantics(shown: str, registered: list[str], same: bool) -> None:
     assert model_matches(shown, registered) is same

@@ -56,7 +56,7 @@ from mdwatch.analyzers.regno import (
     page_numbers,
     page_text,
 )
-from mdwatch.analyzers.specs import join_notation, spec_matches
+from mdwatch.analyzers.specs import join_notation, range_outside, range_within, spec_matches
 from mdwatch.analyzers.textmatch import squash
 from mdwatch.lexicons import load_yaml
 
@@ -228,6 +228,10 @@ def model_matches(shown: str, registered: Iterable[str]) -> bool:
     (RD-F1 ¥49.00) are left out.
     """
     entries = [e for e in registered if e.strip()]
+    if range_outside(shown, entries):
+        return False  # a range offered beyond the registered one (-0.50D～-10.00D vs -0.50D～-8.00D)
+    if range_within(shown, entries):
+        return True
     text = join_notation(_PRICE.sub(" ", fold(shown)))
     # model codes (letters then a figure: LY-B1, RD-F2); sizes, quantities and ranges describe
     segments = (_COMPANY_PARENS.sub("", seg).strip() for seg in _MODEL_SPLIT.split(_COMPANY_PARENS.sub(" ", text)))

@@ -18,7 +18,7 @@ from functools import lru_cache
 from mdwatch.analyzers.evasion import simplify
 from mdwatch.analyzers.normalize import fold
 
-__all__ = ["canonical_spec", "join_notation", "spec_in_range", "spec_matches"]
+__all__ = ["canonical_spec", "join_notation", "range_outside", "range_within", "spec_in_range", "spec_matches"]
 
 _TIMES = re.compile(r"(?<=\d)\s*[×*✕xX]\s*(?=\d)|(?<=[a-zA-Z])\s*[×*✕]\s*(?=\d)")
 _PACK_SUFFIX = re.compile(r"(?<=[\d片贴只支粒袋个条卷片副枚张])\s*/\s*(?:盒|袋|包|瓶|支|箱|套|板|罐|卷)$")
@@ -139,3 +139,52 @@ def spec_matches(shown: str, registered: Iterable[str]) -> bool:
             if _in_model_run(seg, whole) or spec_in_range(seg, entry):
                 return True
     return False
+
+
+def _ranges(text: str) -> list[tuple[float, float, str]]:
+    out = []
+    for m in _VALUE_RANGE.finditer(canonical_spec(text)):
+        lo, hi = float(m.group(1)), float(m.group(3))
+        unit = m.group(4) or m.group(2)
+        if unit:
+            out.append((min(lo, hi), max(lo, hi), unit))
+    return out
+
+
+def range_outside(shown: str, registered: Iterable[str]) -> bool:
+    """The page offers a range of values (-0.50D～-10.00D) that reaches beyond every registered
+    range in the same unit (-0.50D～-8.00D): a specification outside the registration."""
+    offered = _ranges(shown)
+    if not offered:
+        return False
+    allowed = [r for entry in registered for r in _ranges(entry)]
+    for lo, hi, unit in offered:
+        same_unit = [(a, b) for a, b, u in allowed if u == unit]
+        if same_unit and not any(a <= lo and hi <= b for a, b in _merged(same_unit)):
+            return True
+    return False
+
+
+def _merged(ranges: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Ranges joined where they touch or nearly touch (-0.50～-6.00 and -6.50～-10.00 in steps)."""
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1] + 0.5:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def range_within(shown: str, registered: Iterable[str]) -> bool:
+    """Every range of values the page offers lies within a registered range of the same unit."""
+    offered = _ranges(shown)
+    allowed = [r for entry in registered for r in _ranges(entry)]
+    if not offered or not allowed:
+        return False
+    for lo, hi, unit in offered:
+        same_unit = [(a, b) for a, b, u in allowed if u == unit]
+        if not any(a <= lo and hi <= b for a, b in _merged(same_unit)):
+            return False
+    return True
+
