@@ -270,3 +270,27 @@ def test_a_business_licence_alone_is_no_device_qualification(body: str) -> None:
 ], ids=["image-alt", "generic-link-in-labelled-block", "e-certificate"])
 def test_a_device_licence_or_filing_is_recognised_in_any_markup(body: str) -> None:
     assert "SHOP_QUALIFICATION_MISSING" not in _rules(_shop(body))
+
+
+# --- whose words: buyers' reviews, Q&A, carousels and menus are not the seller's claims -----------
+
+
+@pytest.mark.parametrize("extra", [
+    "<div class='rv'><h3>买家评价（8641）</h3><p>★★★★★ t**7：这是我用过最准的血压计，绝对第一！</p>"
+    "<p>★★★★☆ 小**鹿：100%正品，根治了我的高血压</p></div>",
+    "<div class='qa'><h3>问大家</h3><p>问：能降血压吗？</p><p>答（已购）：用了两年，最好用的一款</p></div>",
+    "<section><h2>观众评论</h2><p>豆豆妈：我家老人用了血压就降下来了，医生推荐的！</p></section>",
+    "<div class='reco'><p>为你推荐</p><p>降压神器 草本足贴 ¥25</p><p>根治失眠 助眠枕 ¥99</p></div>",
+    "<aside><h4>商品分类</h4><ul><li>血压计</li><li>降压理疗</li><li>助眠</li></ul></aside>",
+], ids=["reviews", "qa", "live-comments", "carousel", "category-menu"])
+def test_words_the_seller_did_not_write_are_no_claims(extra: str) -> None:
+    assert not _claims(_page(DEVICE_PAGE + extra))
+
+
+@pytest.mark.parametrize("extra", [
+    "<p>本品根治高血压，无副作用。</p>",
+    "<div class='qa'><h3>问大家</h3><p>问：能降血压吗？</p><p>商家回复：坚持使用可以根治高血压。</p></div>",
+    "<section><h2>主播讲解</h2><p>主播：这款是全网最好的血压计！</p></section><section><h2>观众评论</h2><p>用户_1：好</p></section>",
+], ids=["copy", "seller-reply", "host-transcript"])
+def test_the_sellers_own_words_are_still_read(extra: str) -> None:
+    assert _claims(_page(DEVICE_PAGE + extra))
