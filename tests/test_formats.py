@@ -294,3 +294,20 @@ def test_words_the_seller_did_not_write_are_no_claims(extra: str) -> None:
 ], ids=["copy", "seller-reply", "host-transcript"])
 def test_the_sellers_own_words_are_still_read(extra: str) -> None:
     assert _claims(_page(DEVICE_PAGE + extra))
+
+
+# --- an unmarked medicine that is prescription-only by law --------------------------------------
+
+
+@pytest.mark.parametrize("body", [
+    "<table><tr><th>通用名称</th><td>阿莫西林胶囊</td></tr><tr><th>批准文号</th><td>国药准字H44021351</td></tr>"
+    "<tr><th>适应症</th><td>敏感菌所致的感染</td></tr></table>",
+    "<p>【药品名称】头孢克肟分散片</p><p>【批准文号】国药准字H20051234</p><p>【用法用量】口服，一次0.1g</p>",
+    '<div class="h5"><span>药品名称</span><span>阿奇霉素片</span> | <span>批准文号</span><span>国药准字H10960167</span></div>'
+    "<p>功能主治：用于敏感菌引起的感染</p>",
+], ids=["table", "instruction", "h5"])
+def test_unmarked_prescription_only_medicine_is_judged_as_rx(body: str) -> None:
+    html = f'<html><head><meta charset="utf-8"><title>药房</title></head><body>{body}</body></html>'
+    page = extract_page("https://yaofang.example.cn/goods/1.html", html.encode("utf-8"), kind="product")
+    rules = {f.rule for f in analyze(page, _ctx())}
+    assert {"DRUG_RX_NOT_DISTINGUISHED", "DRUG_RX_WARNING_MISSING", "DRUG_RX_INFO_BEFORE_REVIEW"} <= rules, rules

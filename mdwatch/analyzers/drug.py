@@ -117,6 +117,13 @@ def _drug_gift_on_other_listing(page: Page) -> list[Finding]:
     ]
 
 
+def _names_known_rx(page: Page, cues: dict[str, list[str]]) -> bool:
+    """The product's name (title, drug name) names a medicine that is prescription-only by law."""
+    heading = next((b.text for b in page.blocks if b.tag == "h1"), "")
+    name = fold(" ".join((page.title, heading, page.fields.get("drug_name", ""))))
+    return any(word in name for word in cues.get("prescription_only_names", ()))
+
+
 def analyze(page: Page, ctx: Context) -> list[Finding]:
     if page.kind in drug_shop.KINDS:
         return drug_shop.analyze(page, ctx)
@@ -133,6 +140,9 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
                 [Evidence("structure", "页面未标明处方药（Rx）或非处方药（OTC）。", page_url=page.url)],
             )
         )
+        # an unmarked medicine that is prescription-only by law (antibiotics, 2004 onwards) is
+        # still judged by the Rx rules
+        rx = _names_known_rx(page, cues)
     if rx:
         warn = load_yaml("warnings.yaml")["rx"]
         if not LazySquash(text).has_any_form(_rx_forms()):
