@@ -99,7 +99,10 @@ def kind_scores(page: Page) -> KindScores:
         if nitems >= int(pcfg.get("detail_items_min", 10**9)):
             product += int(pcfg["detail_items_weight"])
             reasons.append(f"product:detail_items={nitems}")
-    if cues.registration_number is not None and cues.registration_number.search(page.text):
+    numbers = (
+        {m.group(0) for m in cues.registration_number.finditer(page.text)} if cues.registration_number else set()
+    )
+    if 0 < len(numbers) < int(pcfg.get("registration_numbers_of_a_list", 3)):
         product += int(pcfg["registration_number_weight"])
         reasons.append("product:registration_number")
 
@@ -117,6 +120,10 @@ def kind_scores(page: Page) -> KindScores:
     if cues.shop_url.search(page.url):
         shop += int(scfg["url_weight"])
         reasons.append("shop:url")
+    if len(numbers) >= int(pcfg.get("registration_numbers_of_a_list", 3)):
+        # a manufacturer's shop listing each product with its own registration number
+        shop += int(scfg.get("registration_numbers_weight", 4))
+        reasons.append(f"shop:registration_numbers={len(numbers)}")
     title = page.title.strip()
     if title and any(title.endswith(x) or f"{x} " in title for x in scfg.get("title_suffixes", ())):
         shop += int(scfg["title_weight"])
