@@ -121,6 +121,7 @@ class _LabelLexicon:
     exact: dict[str, str]  # normalised label → field key
     prefixes: tuple[str, ...]
     suffixes: tuple[str, ...]
+    cores: tuple[tuple[str, tuple[str, ...]], ...]  # presence-only key, core words (in order)
     companions: frozenset[str]  # composite-label parts that name no field but may stand beside one
     heads: frozenset[str]  # first characters of every label a text may start with
 
@@ -136,7 +137,9 @@ def _lexicon() -> _LabelLexicon:
     suffixes = tuple(sorted((str(x) for x in data["affixes"]["suffixes"]), key=len, reverse=True))
     heads = frozenset(k[0] for k in exact) | frozenset(p[0] for p in prefixes)
     companions = frozenset(_label_key(str(c)) for c in data["affixes"].get("companions") or ())
-    return _LabelLexicon(exact, prefixes, suffixes, companions, heads)
+    cores = tuple((str(k), tuple(str(w) for w in words)) for k, words in (data.get("cores") or {}).items())
+    heads = heads | frozenset(w[0] for _, words in cores for w in words)
+    return _LabelLexicon(exact, prefixes, suffixes, cores, companions, heads)
 
 
 def field_labels() -> dict[str, str]:
@@ -191,7 +194,7 @@ def label_fields(text: str) -> tuple[str, ...]:
         return label_fields(glossed.group(2)) or label_fields(glossed.group(1))
     parts = [x for x in _LABEL_SPLIT.split(key) if x]
     if len(parts) < 2:
-        return ()
+        return _core_label(key, lex)
     out: list[str] = []
     last = parts[-1]
     for part in parts:
@@ -205,10 +208,27 @@ def label_fields(text: str) -> tuple[str, ...]:
         if found is None:
             if part in lex.companions:
                 continue
-            return ()
+            return _core_label(key, lex)
         if found not in out:
             out.append(found)
     return tuple(out)
+
+
+_MAX_CORE_LABEL = 12
+_CJK_LABEL = re.compile(r"[\u4e00-\u9fff/]+")
+# phrasings of a value, not of a label: 由…组成, 适用于…, 用于…, 的
+_VALUE_WORDING = re.compile(r"^由|于|的|者|^本品|^供|^无|使用$|禁用$|慎用$")
+
+
+def _core_label(key: str, lex: _LabelLexicon) -> tuple[str, ...]:
+    """A seller's own short label that holds an item's core word (盒内配置, 它适合谁, 持证企业): it
+    shows the item (a presence-only key), its value is never compared."""
+    if len(key) > _MAX_CORE_LABEL or not _CJK_LABEL.fullmatch(key) or _VALUE_WORDING.search(key):
+        return ()  # only a bare label of Chinese words: no figure, bracket, list or value phrasing
+    for item, words in lex.cores:
+        if any(w in key for w in words):
+            return (item,)
+    return ()
 
 
 def _lookup_label(text: str) -> tuple[str, ...]:
@@ -219,7 +239,7 @@ def _lookup_label(text: str) -> tuple[str, ...]:
     if not head:
         return ()
     first = head[0].lower()
-    if first not in _lexicon().heads and simplify(first) not in _lexicon().heads:
+    if len(head) > _MAX_CORE_LABEL and first not in _lexicon().heads and simplify(first) not in _lexicon().heads:
         return ()
     return label_fields(head)
 
