@@ -74,8 +74,7 @@ def _own_text(page: Page) -> str:
 def _rx_otc(page: Page, cues: dict[str, list[str]]) -> tuple[bool, bool]:
     """Whether the product is marked Rx, OTC: its classification field (处方类型：甲类非处方药) or
     its title when either is marked, else the page text outside links."""
-    heading = next((b.text for b in page.blocks if b.tag == "h1"), "")
-    for own in (page.fields.get("drug_class", ""), " ".join((page.title, heading, page.fields.get("drug_name", "")))):
+    for own in (page.fields.get("drug_class", ""), _product_name(page)):
         declared = fold(own)
         if declared and (_is_rx(declared, cues) or _is_otc(declared, cues)):
             # the product's own marking (its classification field, else its title: 「OTC 甲类 布洛芬…」)
@@ -117,10 +116,15 @@ def _drug_gift_on_other_listing(page: Page) -> list[Finding]:
     ]
 
 
+def _product_name(page: Page) -> str:
+    """What names the product on the page: its title, its first heading, its drug-name field."""
+    heading = next((b.text for b in page.blocks if b.tag == "h1"), "")
+    return " ".join((page.title, heading, page.fields.get("drug_name", "")))
+
+
 def _names_known_rx(page: Page, cues: dict[str, list[str]]) -> bool:
     """The product's name (title, drug name) names a medicine that is prescription-only by law."""
-    heading = next((b.text for b in page.blocks if b.tag == "h1"), "")
-    name = fold(" ".join((page.title, heading, page.fields.get("drug_name", ""))))
+    name = fold(_product_name(page))
     return any(word in name for word in cues.get("prescription_only_names", ()))
 
 

@@ -36,6 +36,14 @@ def database(backend: str, directory: Path, name: str = "db.sqlite3") -> Iterato
         raise AssertionError(backend)
 
 
+@pytest.fixture(name="db", params=BACKENDS)
+def db_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file in tmp_path, or a throw-away PostgreSQL schema.
+    Test modules import it (``from dbstate import db_fixture``) to use it as their ``db`` fixture."""
+    with database(request.param, tmp_path) as url:
+        yield url
+
+
 def sqlite_file(url: str) -> Path | None:
     """The file of a SQLite URL, None for PostgreSQL."""
     sa_url = make_url(url)

@@ -15,7 +15,6 @@ import json
 import re
 import shutil
 import stat
-import struct
 import subprocess
 import sys
 import warnings
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from zipcraft import patch_member
 
 from mdwatch.scheduler.evidence_jobs import FORMAT, PROBLEM_LABELS, verify
 
@@ -64,23 +64,6 @@ def package(path: Path, members: dict[str, bytes] | None = None, manifest: bytes
     if manifest is None:
         manifest = manifest_for(members if listed is None else listed)
     return write_zip(path, [*members.items(), ("manifest.json", manifest)])
-
-
-def patch_member(data: bytes, name: str, *, flag_bits: int = 0, method: int | None = None) -> bytes:
-    """Set flag bits and/or the compression method of one member in its local and central headers."""
-    buf = bytearray(data)
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        local = zf.getinfo(name).header_offset
-    assert buf[local : local + 4] == b"PK\x03\x04"
-    central = next(
-        m.start() for m in re.finditer(rb"PK\x01\x02", bytes(buf))
-        if buf[m.start() + 46 : m.start() + 46 + struct.unpack_from("<H", buf, m.start() + 28)[0]] == name.encode()
-    )
-    for flag_at, method_at in ((local + 6, local + 8), (central + 8, central + 10)):
-        struct.pack_into("<H", buf, flag_at, struct.unpack_from("<H", buf, flag_at)[0] | flag_bits)
-        if method is not None:
-            struct.pack_into("<H", buf, method_at, method)
-    return bytes(buf)
 
 
 def run_verify(path: Path) -> subprocess.CompletedProcess[str]:

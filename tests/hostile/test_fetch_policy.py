@@ -32,7 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from dbstate import BACKENDS, all_text, count, database, sqlite_file
+from dbstate import (
+    BACKENDS,
+    all_text,
+    count,
+    database,
+    db_fixture,  # noqa: F401 - registers the shared `db` fixture
+    sqlite_file,
+)
 from localsite import LocalSite, html, redirect
 
 from mdwatch.crawler.netpolicy import (
@@ -309,13 +316,6 @@ def _refusals(stderr: str) -> list[str]:
 def _check_clean(proc: subprocess.CompletedProcess[str], tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr
     assert _violations(tmp_path) == []
-
-
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a SQLite file in tmp_path, or a throw-away PostgreSQL schema."""
-    with database(request.param, tmp_path) as url:
-        yield url
 
 
 def test_scan_one_page_redirect_to_a_local_file(tmp_path: Path, sites: Sites, db: str) -> None:

@@ -29,7 +29,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dbstate import BACKENDS, count, database, rows
+from dbstate import (
+    count,
+    db_fixture,  # noqa: F401 - registers the shared `db` fixture
+    rows,
+)
 from localsite import LocalSite, Reply, html
 
 from mdwatch.analyzers.bodycheck import DEPTH_CAP, NOT_TEXT, flatten_deep, looks_binary
@@ -87,13 +91,6 @@ def rules_of(proc: subprocess.CompletedProcess[str]) -> set[str]:
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     return {f["rule"] for f in doc["findings"]}
-
-
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a SQLite file in tmp_path, or a throw-away PostgreSQL schema."""
-    with database(request.param, tmp_path) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

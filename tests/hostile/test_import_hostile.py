@@ -15,7 +15,6 @@ import hashlib
 import io
 import os
 import re
-import struct
 import subprocess
 import sys
 import zipfile
@@ -24,6 +23,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, inspect, select, text
+from zipcraft import patch_member
 
 from mdwatch.storage.registry_import import ImportLimits, _Importer, import_path
 from mdwatch.storage.registry_schema import udi_devices
@@ -52,23 +52,6 @@ def zip_bytes(members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) 
         for name, data in members.items():
             zf.writestr(name, data)
     return buf.getvalue()
-
-
-def patch_member(data: bytes, name: str, *, flag_bits: int = 0, method: int | None = None) -> bytes:
-    """Set flag bits and/or the compression method of one member in its local and central headers."""
-    buf = bytearray(data)
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        local = zf.getinfo(name).header_offset
-    assert buf[local : local + 4] == b"PK\x03\x04"
-    central = next(
-        m.start() for m in re.finditer(rb"PK\x01\x02", bytes(buf))
-        if buf[m.start() + 46 : m.start() + 46 + struct.unpack_from("<H", buf, m.start() + 28)[0]] == name.encode()
-    )
-    for flag_at, method_at in ((local + 6, local + 8), (central + 8, central + 10)):
-        struct.pack_into("<H", buf, flag_at, struct.unpack_from("<H", buf, flag_at)[0] | flag_bits)
-        if method is not None:
-            struct.pack_into("<H", buf, method_at, method)
-    return bytes(buf)
 
 
 def run_import(db_url: str, *paths: Path | str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -28,7 +28,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dbstate import BACKENDS, all_text, count, database, table_names
+from dbstate import (
+    all_text,
+    count,
+    db_fixture,  # noqa: F401 - registers the shared `db` fixture
+    table_names,
+)
 from localsite import LocalSite, Reply, html, redirect
 
 from mdwatch.crawler.urlcheck import MAX_URL_LENGTH, shown_url, url_problem
@@ -80,13 +85,6 @@ def one_line(proc: subprocess.CompletedProcess[str], tmp_path: Path, status: int
 
 
 BOMB = gzip.compress(b"\0" * (64 * 1024 * 1024), 9)  # ~64 KB on the wire, 64 MB unpacked
-
-
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a SQLite file in tmp_path, or a throw-away PostgreSQL schema."""
-    with database(request.param, tmp_path) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
