@@ -311,3 +311,51 @@ def test_unmarked_prescription_only_medicine_is_judged_as_rx(body: str) -> None:
     page = extract_page("https://yaofang.example.cn/goods/1.html", html.encode("utf-8"), kind="product")
     rules = {f.rule for f in analyze(page, _ctx())}
     assert {"DRUG_RX_NOT_DISTINGUISHED", "DRUG_RX_WARNING_MISSING", "DRUG_RX_INFO_BEFORE_REVIEW"} <= rules, rules
+
+
+# --- sellers' own wording of the detail items ----------------------------------------------------
+
+SELLER_WORDED_H5 = f"""<div class="line"><span class="a">型号</span><span class="b">KR-W5</span> /
+<span class="a">续航</span><span class="b">约7天</span></div>
+<div class="line"><span class="a">证号</span><span class="b">{NUMBER}</span> /
+<span class="a">注册方</span><span class="b">无锡康瑞医疗科技有限公司</span></div>
+<div class="card-t">包装里有什么</div><div class="card-c">主机×1 袖带×1 电池×4</div>
+<div class="card-t">能做什么</div><div class="card-c">用于测量人体血压</div>
+<div class="card-t">使用限制</div><div class="card-c">严重心律不齐者请在医生指导下测量</div>{CERT}<p>{WARNING}</p>"""
+SELLER_WORDED_BRACKETS = f"""<p>〖通用名〗电子血压计</p><p>〖包装规格〗KR-W5 1台/盒</p>
+<p>〖三层构造〗主机、袖带、电源适配器</p><p>〖用途〗用于测量人体血压</p>
+<p>〖哪些情况不能用〗严重心律不齐者</p><p>〖持证生产企业〗无锡康瑞医疗科技有限公司</p>
+<p>〔注册证〕{NUMBER}</p>{CERT}<p>{WARNING}</p>"""
+SELLER_WORDED_PROSE = f"""<p>康瑞这款血压计型号是KR-W5，主机、袖带、充电线和收纳包组成了一整套。</p>
+<p>它用于测量人体血压。这台血压计由无锡康瑞 医疗科技有限公司注册并生产，注册证号{NUMBER}。</p>
+<p>有几类人不适合：严重心律不齐的人士不得单独测量，须由家人陪同。</p>{CERT}<p>{WARNING}</p>"""
+
+
+@pytest.mark.parametrize("body", [SELLER_WORDED_H5, SELLER_WORDED_BRACKETS, SELLER_WORDED_PROSE],
+                         ids=["h5-pairs", "other-brackets", "prose"])
+def test_items_in_the_sellers_own_words_show_the_detail(body: str) -> None:
+    rules = _rules(_page(body))
+    assert "PRODUCT_DETAIL_INCOMPLETE" not in rules, analyze(_page(body), _ctx(REC))
+
+
+def test_pairs_set_apart_by_separators_skip_a_label_that_is_not_ours() -> None:
+    page = _page(SELLER_WORDED_H5)
+    assert page.fields.get("registrant_shown") == "无锡康瑞医疗科技有限公司"
+
+
+@pytest.mark.parametrize("extra", [
+    "<p>先说最重要的一句：血压计只是测量工具，用药请遵医嘱。</p>",
+    "<table><tr><th>常见问题</th><td>家里人最常讨论的是什么时候测</td></tr></table>",
+    '<div class="h5"><span>禁忌</span><span>无绝对禁忌证</span></div>',
+], ids=["prose", "table", "h5"])
+def test_ordinary_superlatives_are_no_claims(extra: str) -> None:
+    assert not _claims(_page(DEVICE_PAGE + extra))
+
+
+@pytest.mark.parametrize("extra", [
+    "<p>如果医院已经确诊为高血压，医生可能会建议您每天在家测量。</p>",
+    "<table><tr><th>不适用人群</th><td>未控制的高血压患者运动后</td></tr></table>",
+    '<div class="h5"><span>小贴士</span><span>难以控制的高血压请及时就医</span></div>',
+], ids=["prose-diagnosed", "table-state", "h5-state"])
+def test_a_disease_described_not_treated_is_no_scope_claim(extra: str) -> None:
+    assert "CLAIM_SCOPE_EXCEEDED" not in _claims(_page(DEVICE_PAGE + extra))

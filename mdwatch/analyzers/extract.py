@@ -96,7 +96,7 @@ def decode_body(
 # ---------------------------------------------------------------------------------------------
 # field labels
 
-_LABEL_STRIP = " \t\r\n\u3000\u00a0:：*＊【】[]「」●·•◆■▪-—|｜()（）/／"  # 注册人/ (a slash used as a colon)
+_LABEL_STRIP = " \t\r\n\u3000\u00a0:：*＊【】〖〗〔〕［］[]「」『』●·•◆■▪-—|｜()（）/／"  # 注册人/ (a slash used as a colon)
 _MAX_LABEL = 24  # longer text is never a bare label
 _LABEL_SPLIT = re.compile(r"[/／、|｜或]")
 _QUALIFIED = re.compile(r"[·•・‧∙]")
@@ -104,7 +104,9 @@ _BILINGUAL = re.compile(r"([^a-z]{2,16}?)[a-z][a-z.&/()\-]*|[a-z][a-z.&/()\-]*([
 _GLOSSED = re.compile(r"([^（(]{2,12})[（(]([^）)]{2,12})[）)]?")
 _LABEL_CONJ = str.maketrans({"与": "及", "和": "及", "／": "/", "｜": "|"})
 _COLONS = re.compile(r"[：:]")
-_BRACKETED = re.compile(r"[【\[]([^】\]\n]{1,32})[】\]]")
+# 【label】value as printed instructions write it, and the other brackets pages use for it
+_BRACKETED = re.compile(r"[【〖〔［\[]([^】〗〕］\]\n]{1,32})[】〗〕］\]]")
+_OPENERS = frozenset("【〖〔［[")
 # characters that end the run before a colon in which a label is looked for
 _RUN_STOP = frozenset(" \t\u3000\u00a0，,；;。|｜!！?？)）】]（(《")
 _CLOSERS = {"（": "）", "(": ")", "《": "》"}
@@ -295,7 +297,7 @@ def _value_stops(text: str) -> list[int]:
 def _label_spans(text: str) -> list[tuple[int, int, tuple[str, ...]]]:
     """(start, end, keys) of every label in one block: 【label】, or label before a colon."""
     spans: list[tuple[int, int, tuple[str, ...]]] = []
-    if "【" in text or "[" in text:
+    if not _OPENERS.isdisjoint(text):
         for m in _BRACKETED.finditer(text):
             keys = _lookup_label(m.group(1))
             if keys:
@@ -326,7 +328,7 @@ def _fields_from_line(text: str) -> tuple[list[tuple[tuple[str, ...], str]], tup
     whole = _lookup_label(text)
     if whole:
         return [], whole
-    if "：" not in text and ":" not in text and "【" not in text and "[" not in text:
+    if "：" not in text and ":" not in text and _OPENERS.isdisjoint(text):
         return [], None
     spans = _label_spans(text)
     if not spans:
@@ -558,6 +560,9 @@ class _Walker:
         keys: tuple[str, ...] = ()
         value: list[str] = []
         first = True
+        # pairs set apart by separators (型号 A1 / 导联 单导 / 证号 X / 注册方 Y): a pair whose label
+        # is not ours is skipped to the next separator instead of ending the reading
+        separated = any(p.strip()[:1] in _PAIR_SEPARATOR_RUNS for p in pieces[1:])
 
         def close() -> None:
             # each run its own token: <span>SY-C10</span><span>SY-C20</span> are two models
@@ -580,7 +585,7 @@ class _Walker:
             if found or other or stripped in _PAIR_SEPARATOR_RUNS:
                 close()
                 keys, value = found, []
-            elif first:
+            elif first and not separated:
                 return  # the block does not open with a label: prose, not a field list
             elif keys:
                 value.append(stripped)
@@ -606,7 +611,7 @@ class _Walker:
             nxt = cells[i + 1] if i + 1 < len(cells) else ""
             if nxt and not _lookup_label(nxt):
                 # a value cell may carry more pairs: 「康瑞医疗有限公司 生产许可证编号：苏药监械生产许…」
-                inner = _label_spans(nxt) if ("：" in nxt or ":" in nxt or "【" in nxt) else []
+                inner = _label_spans(nxt) if ("：" in nxt or ":" in nxt or not _OPENERS.isdisjoint(nxt)) else []
                 if inner and inner[0][0] > 0:
                     self.set_fields(keys, nxt[: inner[0][0]])
                     for k, v in _fields_from_line(nxt[inner[0][0] :])[0]:

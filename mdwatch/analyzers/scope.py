@@ -102,6 +102,11 @@ class _Vocabulary:
             self.terms[name] = Term(name, kind, forms[name], narrower, tuple(dict.fromkeys(cover)), medical)
         verbs: dict[str, list[str]] = spec["verbs"]
         self.negation: tuple[str, ...] = tuple(verbs["negation"])
+        # words just before a verb that make it describe the condition or someone else's act
+        # (未控制的高血压, 医院已经确诊为…), not what the product does
+        self.not_the_product: dict[str, tuple[str, ...]] = {
+            kind: tuple(words) for kind, words in (spec.get("not_the_product") or {}).items()
+        }
         self.post: tuple[str, ...] = tuple(verbs["post"])
         self.measure: tuple[str, ...] = tuple(verbs["measure"])
         self.cure: tuple[str, ...] = tuple(verbs["cure"])
@@ -241,6 +246,9 @@ def _confirm(
             return None
         return "effect", hit.start, hit.end
     if nearest is not None and nearest.label in ("treat", "cure", "diagnose"):
+        lead = clause[max(0, nearest.start - 6) : nearest.start]
+        if any(lead.endswith(w) for w in vocab.not_the_product.get(nearest.label, ())):
+            return None
         if not _negated(vocab, clause[: nearest.start]):
             kind: ClaimKind = (
                 "diagnose" if nearest.label == "diagnose" else "cure" if nearest.label == "cure" else "treat"

@@ -167,6 +167,8 @@ def format_report(half: str, show_errors: int = 8) -> tuple[list[str], list[str]
     if wrong_kind and half == "dev":
         lines.append(f"页面类型识别不一致 {len(wrong_kind)} 页：" + "；".join(
             f"{i.id}（标注 {i.kind}，识别为 {i.detected_kind}）" for i in wrong_kind[:show_errors]))
+    elif wrong_kind:
+        lines.append(f"页面类型识别不一致 {len(wrong_kind)} 页")  # a count only, as for the rules
     return lines, acceptance_problems(items) if half == "heldout" else []
 
 
