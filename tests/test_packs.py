@@ -15,6 +15,7 @@ from mdwatch.analyzers.packs import (
     load_pack,
     pack_names,
     parse_pack_names,
+    select_packs,
 )
 from mdwatch.demo.server import DemoServer, serve
 
@@ -97,8 +98,7 @@ def test_scan_urls_with_a_pack_runs_only_its_rules_at_its_severities(demo: DemoS
     everything = scan_urls([url], store=False, db_url=sqlite_url)
     found = {f.rule: f.severity for f in everything.ok[0].findings}
     assert found["PRODUCT_REGNO_MISSING"] == "high"
-    enabled, overrides = combine(["hainan"])
-    hainan = scan_urls([url], store=True, db_url=sqlite_url, enabled_rules=enabled, severity_overrides=overrides)
+    hainan = scan_urls([url], store=True, db_url=sqlite_url, selection=select_packs("hainan"))
     assert {f.rule: f.severity for f in hainan.ok[0].findings}["PRODUCT_REGNO_MISSING"] == "critical"
     from mdwatch.storage.store import Store
 
@@ -106,6 +106,6 @@ def test_scan_urls_with_a_pack_runs_only_its_rules_at_its_severities(demo: DemoS
         assert hainan.run_id is not None
         assert {f.severity for f in db.findings(hainan.run_id, rule="PRODUCT_REGNO_MISSING")} == {"critical"}
     drug, _ = combine(["drug-yunnan"])
-    limited = scan_urls([url], store=False, db_url=sqlite_url, enabled_rules=drug)
+    limited = scan_urls([url], store=False, db_url=sqlite_url, selection=select_packs(["drug-yunnan"]))
     assert {f.rule for f in limited.ok[0].findings} <= drug
     assert "PRODUCT_REGNO_MISSING" not in {f.rule for f in limited.ok[0].findings}

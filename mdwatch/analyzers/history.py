@@ -8,9 +8,9 @@ last one: an unchanged page was judged when it was first captured.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Protocol
@@ -18,17 +18,20 @@ from typing import Protocol
 from mdwatch.analyzers import drug
 from mdwatch.analyzers.catalogue import finding, rules
 from mdwatch.analyzers.domain import is_device_listing, is_drug_listing
-from mdwatch.analyzers.model import Evidence, Finding, Page
+from mdwatch.analyzers.model import Context, Evidence, Finding, ListingSnapshot, Page, PageKind
 from mdwatch.analyzers.normalize import fold
 from mdwatch.lexicons import load_yaml
 
 __all__ = [
     "HISTORY_RULES",
+    "KINDS",
     "PRICE_ANOMALY_RATIO",
     "PRICE_WINDOW",
+    "RULES",
     "WARNING_LABELS",
     "ListingSnapshot",
     "StoredSnapshot",
+    "analyze",
     "from_stored",
     "history_findings",
     "parse_price",
@@ -36,6 +39,10 @@ __all__ = [
 ]
 
 HISTORY_RULES = ("PRICE_ANOMALY", "LISTING_CHANGED")
+# the analyzer registry's view of this module: product listings, judged after the other analyzers
+RULES = HISTORY_RULES
+KINDS: tuple[PageKind, ...] = ("product",)
+AFTER_OTHERS = True
 PRICE_ANOMALY_RATIO = 0.5  # a move of at least 50 % between two captures (PLATFORM-QMS 2.2.1)
 PRICE_WINDOW = timedelta(days=7)  # an "original price" must have been the actual price within 7 days
 _PRICE_EPS = 0.005  # prices are compared to the cent
@@ -51,31 +58,6 @@ WARNING_LABELS: dict[str, str] = {
     "fitting": "验配警示语",
     "rx": "处方药警示语",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ListingSnapshot:
-    """What history needs to remember of one capture of one listing.
-
-    ``warnings``: the mandated warnings shown ("retail", "fitting", "rx"); ``claims``: canonical
-    claim terms found; ``rules``: every rule that fired. ``seen_until``: the last time the same
-    content (same ``sha256``) was seen again, if later than ``fetched_at`` (storage keeps an
-    unchanged page once and only moves this forward).
-    """
-
-    url: str
-    fetched_at: datetime
-    sha256: str
-    price: float | None
-    original_price: float | None
-    rules: frozenset[str]
-    warnings: frozenset[str]
-    claims: frozenset[str]
-    seen_until: datetime | None = None
-
-    @property
-    def last_seen(self) -> datetime:
-        return self.seen_until if self.seen_until is not None else self.fetched_at
 
 
 class StoredSnapshot(Protocol):
@@ -370,3 +352,21 @@ def history_findings(
         return []
     found = (_price_finding(current, earlier, now), _changed_finding(current, earlier[0]))
     return [f for f in found if f is not None]
+
+
+def analyze(page: Page, ctx: Context) -> list[Finding]:
+    """The history rules as an analyzer: this capture (with what the other analyzers found on it,
+    ``ctx.prior``) against the listing's earlier captures (``ctx.history``). Nothing without
+    history: a one-off scan has no earlier capture to compare with."""
+    if ctx.history is None:
+        return []
+    current = current_snapshot(page, ctx)
+    return history_findings(current, ctx.history.previous, ctx.now)
+
+
+def current_snapshot(page: Page, ctx: Context, findings: Sequence[Finding] | None = None) -> ListingSnapshot:
+    """This capture's snapshot (``findings``: every finding on the page; default ``ctx.prior``)."""
+    assert ctx.history is not None
+    snap = snapshot(page, ctx.prior if findings is None else findings, ctx.history.fetched_at,
+                    ctx.history.sha256, enabled_rules=ctx.enabled_rules)
+    return dataclasses.replace(snap, url=ctx.history.url)

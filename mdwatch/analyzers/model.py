@@ -177,12 +177,52 @@ class RegistryLookup(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class ListingSnapshot:
+    """What history needs to remember of one capture of one listing.
+
+    ``warnings``: the mandated warnings shown ("retail", "fitting", "rx"); ``claims``: canonical
+    claim terms found; ``rules``: every rule that fired. ``seen_until``: the last time the same
+    content (same ``sha256``) was seen again, if later than ``fetched_at`` (storage keeps an
+    unchanged page once and only moves this forward).
+    """
+
+    url: str
+    fetched_at: datetime
+    sha256: str
+    price: float | None
+    original_price: float | None
+    rules: frozenset[str]
+    warnings: frozenset[str]
+    claims: frozenset[str]
+    seen_until: datetime | None = None
+
+    @property
+    def last_seen(self) -> datetime:
+        return self.seen_until if self.seen_until is not None else self.fetched_at
+
+
+@dataclass(frozen=True, slots=True)
+class ListingHistory:
+    """This capture of a listing and the listing's earlier captures (newest first), loaded by the
+    composition root beforehand: what the history rules compare."""
+
+    url: str  # the listing's address as requested (redirects keep one listing one history)
+    fetched_at: datetime
+    sha256: str
+    previous: tuple[ListingSnapshot, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
     """Everything an analyzer may consult besides the page. No I/O behind it at call time."""
 
     now: datetime
     enabled_rules: frozenset[str] | None = None  # None: every rule
     registry: RegistrySnapshot | None = None  # None: no registry loaded; registry rules skip
+    history: ListingHistory | None = None  # None: no earlier captures consulted (a one-off scan)
+    # what the analyzers before this one found on the page (for analyzers that judge findings,
+    # such as the history rules); set by the registry
+    prior: tuple[Finding, ...] = ()
 
     def enabled(self, rule: str) -> bool:
         return self.enabled_rules is None or rule in self.enabled_rules

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import cast
@@ -19,7 +19,18 @@ from mdwatch.analyzers.catalogue import rules as catalogue
 from mdwatch.analyzers.model import SEVERITIES, Finding, Severity
 from mdwatch.lexicons import load_yaml
 
-__all__ = ["Pack", "PackError", "apply_severity", "combine", "load_pack", "pack_names", "parse_pack_names"]
+__all__ = [
+    "EVERY_RULE",
+    "Pack",
+    "PackError",
+    "RuleSelection",
+    "apply_severity",
+    "combine",
+    "load_pack",
+    "pack_names",
+    "parse_pack_names",
+    "select_packs",
+]
 
 PACK_DIR = "packs"
 
@@ -117,3 +128,31 @@ def apply_severity(findings: Iterable[Finding], overrides: Mapping[str, Severity
         level = overrides.get(f.rule)
         out.append(f if level is None or level == f.severity else dataclasses.replace(f, severity=level))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSelection:
+    """Which rules run and at what severity: what rule packs make of the catalogue. Scan, sweep
+    and campaign apply it in the same place (the page pipeline), so one page gets the same
+    findings with the same severities whichever entry point ran it."""
+
+    enabled: frozenset[str] | None = None  # None: every rule
+    severities: Mapping[str, Severity] = field(default_factory=dict)  # overrides, by rule
+    packs: tuple[str, ...] = ()  # the packs it was made of (for reports and run stats)
+
+    def apply(self, findings: Iterable[Finding]) -> list[Finding]:
+        """``findings`` of enabled rules, each at the selection's severity."""
+        kept = [f for f in findings if self.enabled is None or f.rule in self.enabled]
+        return apply_severity(kept, self.severities) if self.severities else kept
+
+
+EVERY_RULE = RuleSelection()
+
+
+def select_packs(names: str | Iterable[str] | None) -> RuleSelection:
+    """The selection of the packs ``names`` ("a,b" or a list); every rule when none is named."""
+    parsed = parse_pack_names(names) if names else ()
+    if not parsed:
+        return EVERY_RULE
+    enabled, overrides = combine(parsed)
+    return RuleSelection(enabled, overrides, parsed)

@@ -1,7 +1,8 @@
 """The ordered list of analyzer modules, and ``analyze(page, ctx)`` that runs them.
 
 Each analyzer module exposes ``RULES`` (the rule IDs it can emit), ``KINDS`` (page kinds it
-looks at) and a pure function ``analyze(page, ctx) -> list[Finding]``. Order matters only for
+looks at) and a pure function ``analyze(page, ctx) -> list[Finding]``; one with
+``AFTER_OTHERS = True`` gets the findings of the analyzers before it as ``ctx.prior``. Order matters only for
 the order of findings in the output. Set a module to ``None`` in ``ANALYZER_MODULES`` to switch it off.
 """
 
@@ -25,6 +26,7 @@ ANALYZER_MODULES: dict[str, int | None] = {
     "mdwatch.analyzers.claims": 600,
     "mdwatch.analyzers.scope": 650,
     "mdwatch.analyzers.drug": 700,
+    "mdwatch.analyzers.history": 900,  # judges the findings of the analyzers before it
 }
 
 
@@ -34,6 +36,7 @@ class AnalyzerSpec:
     rules: tuple[str, ...]
     kinds: tuple[PageKind, ...]
     func: Analyzer
+    after_others: bool = False  # sees the earlier analyzers' findings as ``ctx.prior``
 
 
 @cache
@@ -43,7 +46,8 @@ def analyzers() -> tuple[AnalyzerSpec, ...]:
         ((n, p) for n, p in ANALYZER_MODULES.items() if p is not None), key=lambda item: item[1]
     ):
         mod = importlib.import_module(name)
-        specs.append(AnalyzerSpec(name, tuple(mod.RULES), tuple(mod.KINDS), mod.analyze))
+        specs.append(AnalyzerSpec(name, tuple(mod.RULES), tuple(mod.KINDS), mod.analyze,
+                                  bool(getattr(mod, "AFTER_OTHERS", False))))
     return tuple(specs)
 
 
@@ -59,7 +63,8 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
             continue
         if ctx.enabled_rules is not None and not any(r in ctx.enabled_rules for r in spec.rules):
             continue
-        out.extend(f for f in spec.func(page, ctx) if ctx.enabled(f.rule))
+        seen = replace(ctx, prior=tuple(out)) if spec.after_others else ctx
+        out.extend(f for f in spec.func(page, seen) if ctx.enabled(f.rule))
     if page.original_text is not None and out:
         table = _reverse_map(page)
         out = [quote_as_shown(f, page, table) for f in out]

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from rich.console import Console
 
-from mdwatch.analyzers.packs import PackError, combine, parse_pack_names
+from mdwatch.analyzers.packs import PackError, RuleSelection, combine, parse_pack_names
 from mdwatch.crawler.capture import FetchSettings
 from mdwatch.scheduler.precision_guard import GuardAlert, guard_result
 from mdwatch.storage.leads import (
@@ -133,7 +133,9 @@ def _sweep(campaign: Campaign, db_url: str | None, console: Console | None,
     from mdwatch.scheduler.sweep import SweepError, SweepOptions, run_sweep
 
     assert campaign.profile is not None
-    options = SweepOptions(db_url=db_url, base_url=campaign.base_url, **(sweep_options or {}))
+    # the sweep runs the campaign's packs itself: its stored findings are the campaign's
+    options = SweepOptions(db_url=db_url, base_url=campaign.base_url, packs=tuple(campaign.packs),
+                           **(sweep_options or {}))
     try:
         result = run_sweep(campaign.profile, options, console=console)
     except SweepError as exc:
@@ -194,7 +196,7 @@ def run_campaign(
     scan_run_id: int | None = None
     if to_scan:
         result = scan_urls(to_scan, db_url=db_url, run_kind=RUN_KIND, settings=settings, ocr_engine=ocr_engine,
-                           enabled_rules=enabled, severity_overrides=overrides)
+                           selection=RuleSelection(enabled, overrides, tuple(campaign.packs)))
         scan_run_id = result.run_id
         if scan_run_id is not None:
             run_ids.append(scan_run_id)

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from mdwatch.analyzers.model import PageKind, Severity
-from mdwatch.analyzers.packs import apply_severity
+from mdwatch.analyzers.model import PageKind
+from mdwatch.analyzers.packs import EVERY_RULE, RuleSelection
 from mdwatch.crawler.browser_fetch import fetch_rendered
 from mdwatch.crawler.capture import FetchResult, FetchSettings
 from mdwatch.scheduler.ocr_stage import ImageOutcome, OcrStage, OcrStats
@@ -47,8 +47,7 @@ def scan_urls(
     ocr_engine: str | None = None,
     ocr_workers: int | None = None,
     ocr_stage: OcrStage | None = None,
-    enabled_rules: frozenset[str] | None = None,
-    severity_overrides: Mapping[str, Severity] | None = None,
+    selection: RuleSelection = EVERY_RULE,
     browser: bool = True,
 ) -> RunResult:
     """Fetch ``urls`` in one crawl, analyze each page and store the run in one transaction.
@@ -60,8 +59,8 @@ def scan_urls(
     downloaded too and read by OCR before analysis: each distinct image once, cached in the
     database. Without, no image is fetched and no process pool is started.
 
-    ``enabled_rules`` (None: every rule) and ``severity_overrides`` come from rule packs
-    (``analyzers.packs.combine``); the overridden severities are the ones stored.
+    ``selection`` (rule packs, ``analyzers.packs.select_packs``) decides which rules run and at
+    what severity; the selected severities are the ones stored.
 
     A page that needs a browser is rendered as the sweep renders it (``crawler.browser_fetch``:
     the sweep middleware's detection, its Chromium settings); its outcome's ``extracted`` has
@@ -70,7 +69,7 @@ def scan_urls(
     the browser.
     """
     started = datetime.now(UTC)
-    ctx = make_context(started, enabled_rules)
+    ctx = make_context(started)
     with_ocr = ocr_engine is not None or ocr_stage is not None
     fetch_settings = settings or FetchSettings()
     if with_ocr and not fetch_settings.fetch_images:
@@ -78,7 +77,7 @@ def scan_urls(
     fetched = fetch_rendered(list(urls), fetch_settings, progress=progress, browser=browser)
     results = fetched.results
     if not any(r.capture is not None for r in results):
-        return RunResult(run_id=None, outcomes=[analyze_result(r, ctx, kind) for r in results],
+        return RunResult(run_id=None, outcomes=[analyze_result(r, ctx, kind, selection=selection) for r in results],
                          browser_unavailable=fetched.unavailable)
     ocr: Mapping[str, ImageOutcome] | None = None
     ocr_stats: OcrStats | None = None
@@ -94,10 +93,8 @@ def scan_urls(
                 batch = stage.run(images)
         ocr, ocr_stats = batch.results, batch.stats
     with RegistrySource(db_url) as registry:
-        outcomes = [analyze_result(r, ctx, kind, registry, ocr) for r in results]
+        outcomes = [analyze_result(r, ctx, kind, registry, ocr, selection=selection) for r in results]
         registry_loaded, registry_description = registry.loaded, registry.description
-    if severity_overrides:
-        outcomes = [replace(o, findings=tuple(apply_severity(o.findings, severity_overrides))) for o in outcomes]
     for o in outcomes:
         if not o.ok:
             continue

@@ -6,10 +6,12 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from mdwatch.analyzers.extract import ExtractError, extract_page, with_related
 from mdwatch.analyzers.model import Context, Finding, ImageText, Page, PageKind
 from mdwatch.analyzers.numbers import NumberMatch
+from mdwatch.analyzers.packs import EVERY_RULE, RuleSelection
 from mdwatch.analyzers.registry import analyze
 from mdwatch.analyzers.regno import page_numbers
 from mdwatch.crawler.capture import Capture, FetchResult
@@ -113,14 +115,30 @@ def with_image_texts(
     return dataclasses.replace(page, image_texts=(*page.image_texts, *texts)), skipped
 
 
+class HistoryStage(Protocol):
+    """Adds a listing's earlier captures to the context (the sweep's history store)."""
+
+    def context_for(self, page: Page, ctx: Context, result: FetchResult) -> Context: ...
+
+
 def analyze_result(
     result: FetchResult,
     ctx: Context,
     kind: PageKind | None = None,
     registry: RegistrySource | None = None,
     ocr: Mapping[str, ImageOutcome] | None = None,
+    *,
+    selection: RuleSelection = EVERY_RULE,
+    history: HistoryStage | None = None,
 ) -> ScanOutcome:
-    """Page, findings and extracted JSON of one fetch result; ``ocr`` fills ``Page.image_texts``."""
+    """Page, findings and extracted JSON of one fetch result: the stages every entry point runs
+    (extract → images' text → registry → history → analyzers with the rule selection).
+
+    ``ocr`` fills ``Page.image_texts``; ``selection`` (rule packs) decides which rules run and
+    their severities; ``history`` (sweeps) gives the history rules the listing's earlier captures.
+    """
+    if selection.enabled is not None:
+        ctx = dataclasses.replace(ctx, enabled_rules=selection.enabled)
     if result.capture is None:
         message = result.error.message if result.error else f"无法获取 {result.url}。"
         return ScanOutcome(url=result.url, error=message)
@@ -133,7 +151,9 @@ def analyze_result(
         page, skipped = with_image_texts(page, result, ocr)
     if registry is not None:
         ctx = registry.context_for(page, ctx)
-    findings = analyze(page, ctx)
+    if history is not None:
+        ctx = history.context_for(page, ctx, result)
+    findings = selection.apply(analyze(page, ctx))
     extracted = extracted_json(page, ctx)
     if skipped is not None:
         extracted["images_read"] = len(page.image_texts)

@@ -37,6 +37,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mdwatch.analyzers.catalogue import rules
+from mdwatch.analyzers.packs import PackError, RuleSelection, parse_pack_names, select_packs
 from mdwatch.crawler.capture import FetchSettings
 from mdwatch.crawler.netguard import apply_fetch_policy
 from mdwatch.crawler.profile import Profile, ProfileError, load_profile
@@ -96,6 +97,7 @@ class SweepOptions:
     ocr_workers: int | None = None  # OCR processes; None: one per core
     guard_share: float | None = None  # precision guard: overrides MDWATCH_GUARD_SHARE and the profile
     guard_min_pages: int | None = None  # precision guard: overrides MDWATCH_GUARD_MIN_PAGES and the profile
+    packs: tuple[str, ...] = ()  # rule packs (enabled rules, severities); () every rule at catalogue severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +309,22 @@ def _prepare_schema(db_url: str) -> None:
     RegistrySource(db_url).close()
 
 
+def _selection(packs: tuple[str, ...]) -> RuleSelection:
+    try:
+        return select_packs(packs)
+    except PackError as exc:
+        raise SweepError(str(exc)) from exc
+
+
+def _resumed_packs(stats: dict[str, Any], asked: tuple[str, ...], run_id: int) -> tuple[str, ...]:
+    """A resumed (or joined) sweep runs the packs it started with; naming other ones is an error."""
+    stored = tuple(str(p) for p in stats.get("packs") or ())
+    if asked and parse_pack_names(asked) != stored:
+        shown = "、".join(stored) if stored else "全部规则"
+        raise SweepError(f"巡查 {run_id} 开始时使用的规则包是 {shown}，续扫时不能更换。")
+    return stored
+
+
 def run_sweep(
     profile: Profile | str,
     options: SweepOptions = SweepOptions(),
@@ -334,6 +352,7 @@ def run_sweep(
                 raise SweepError(
                     f"巡查 {options.resume} 使用的平台配置是 {previous.stats.get('profile')}，不是 {loaded.name}。"
                 )
+            packs = _resumed_packs(previous.stats, options.packs, previous.id)
             run_id = previous.id
             already = done_urls(store, run_id)
             if not options.worker:
@@ -342,12 +361,13 @@ def run_sweep(
         else:
             loaded = _load(profile, options.base_url)
             guard = _guard_config(loaded, options)
+            packs = options.packs
             started = datetime.now(UTC)
             run_id = start_sweep(
                 store,
                 target=f"{loaded.name}: {loaded.start_urls[0]}",
                 stats={"profile": loaded.name, "base_url": options.base_url, "budget": options.budget,
-                       "start_urls": list(loaded.start_urls),
+                       "start_urls": list(loaded.start_urls), "packs": list(packs),
                        "distributed": options.redis_url is not None},
                 started_at=started,
             )
@@ -383,7 +403,8 @@ def run_sweep(
         if on_update is not None:
             on_update(rt)
 
-    runtime = SweepRuntime(ProcessorConfig(db_url, run_id, started), workers=workers, on_update=update,
+    selection = _selection(packs)
+    runtime = SweepRuntime(ProcessorConfig(db_url, run_id, started, selection), workers=workers, on_update=update,
                            ocr_engine=options.ocr_engine, ocr_workers=options.ocr_workers)
     budget = None if options.budget is None else max(options.budget - len(already), 0)
     fetch = FetchSettings(timeout_s=options.timeout_s, user_agent=options.user_agent,

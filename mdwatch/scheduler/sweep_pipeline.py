@@ -45,8 +45,9 @@ from sqlalchemy.orm import Session
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
-from mdwatch.analyzers.history import from_stored, history_findings, snapshot
-from mdwatch.analyzers.model import Context, PageKind
+from mdwatch.analyzers.history import current_snapshot, from_stored
+from mdwatch.analyzers.model import Context, ListingHistory, Page, PageKind
+from mdwatch.analyzers.packs import EVERY_RULE, RuleSelection
 from mdwatch.crawler.capture import FetchResult
 from mdwatch.crawler.images import ImageCapture
 from mdwatch.crawler.sweep_spider import SweepFailure, SweepItem
@@ -82,57 +83,65 @@ __all__ = [
 # every page; keep them cheap, and never let them raise for one bad page.
 
 
-def history_before_store(processor: PageProcessor, item: SweepItem, outcome: ScanOutcome) -> ScanOutcome:
-    """HISTORY HOOK (worker): add LISTING_CHANGED / PRICE_ANOMALY to ``outcome.findings``.
+class ListingHistoryStage:
+    """The history stage of a sweep's page pipeline (worker side).
 
-    Product pages only. The current run is left out of every comparison (a resumed sweep must not
-    compare a page with the snapshot it stored before the interruption). The snapshot itself is
-    written inside the page's own transaction (``processor.pending_history``), so it is committed
-    exactly when the page is.
+    Before the analysis, a product page's context gets the listing's earlier captures from other
+    runs (a resumed sweep never compares a page with the snapshot it stored itself before the
+    interruption), so the history rules (``analyzers.history``, in the analyzer registry) can
+    judge it. After the analysis, :meth:`pending_write` says what to write in the page's own
+    transaction, so the snapshot is committed exactly when the page is:
 
-    An unchanged page (same capture SHA-256 as the listing's last snapshot) gets no new snapshot:
-    the last one's ``seen_until`` moves forward. The page is still stored as a page of this sweep
-    (its capture is not: captures are stored once per SHA-256), so it counts as seen and done,
-    and the sweep's findings stay complete; history findings never fire on unchanged content.
+    - an unchanged page (same capture SHA-256 as the listing's last snapshot) gets no new
+      snapshot: the last one's ``seen_until`` moves forward (the page still counts as seen and
+      done; history rules never fire on unchanged content);
+    - otherwise this capture's snapshot, with every rule that fired on it.
     """
-    processor.pending_history = None
-    page, cap = outcome.page, outcome.capture
-    if page is None or cap is None or page.kind != "product":
-        return outcome
-    hs = processor.history
-    run_id, url = processor.config.run_id, outcome.url
-    # one query: the listing's latest snapshots from other runs (HistoryStore.unchanged and
-    # .previous_snapshots, both with exclude_run_id=run_id, from the same rows)
-    recent = hs.recent(url, run_id)
-    if recent and recent[0].sha256 == cap.sha256.lower():
-        last, fetched_at = recent[0], cap.fetched_at
 
-        def seen(session: Session, page_id: int) -> None:
-            hs.seen_again(session, last, fetched_at)
+    def __init__(self, store: Store, run_id: int) -> None:
+        self._store = store
+        self._run_id = run_id
+        self._history: SweepHistory | None = None
+        self._recent: list[Any] = []
+        self._listing: ListingHistory | None = None
 
-        processor.pending_history = seen
-        return outcome
-    cur = dataclasses.replace(
-        snapshot(page, outcome.findings, cap.fetched_at, cap.sha256, enabled_rules=processor.config.enabled_rules),
-        url=url,
-    )
-    prev = [from_stored(r) for r in recent if r.fetched_at < cap.fetched_at]
-    extra = history_findings(cur, prev, processor.config.now)
-    rules = cur.rules | {f.rule for f in extra}
+    @property
+    def history(self) -> SweepHistory:
+        if self._history is None:
+            self._history = SweepHistory(self._store)
+        return self._history
 
-    def save(session: Session, page_id: int) -> None:
-        hs.save(session, run_id, cur.url, cur.fetched_at, cur.sha256, price=cur.price,
-                original_price=cur.original_price, rules=rules, warnings=cur.warnings, claims=cur.claims)
+    def context_for(self, page: Page, ctx: Context, result: FetchResult) -> Context:
+        self._recent, self._listing = [], None
+        cap = result.capture
+        if page.kind != "product" or cap is None:
+            return ctx
+        # one query: the listing's latest snapshots from other runs
+        self._recent = self.history.recent(result.url, self._run_id)
+        previous = tuple(from_stored(r) for r in self._recent if r.fetched_at < cap.fetched_at)
+        self._listing = ListingHistory(result.url, cap.fetched_at, cap.sha256.lower(), previous)
+        return dataclasses.replace(ctx, history=self._listing)
 
-    processor.pending_history = save
-    if not extra:
-        return outcome
-    return dataclasses.replace(outcome, findings=outcome.findings + tuple(extra))
+    def pending_write(self, outcome: ScanOutcome, ctx: Context) -> Callable[[Session, int], None] | None:
+        listing, page = self._listing, outcome.page
+        if listing is None or page is None:
+            return None
+        hs = self.history
+        if self._recent and self._recent[0].sha256 == listing.sha256:
+            last, fetched_at = self._recent[0], listing.fetched_at
 
+            def seen(session: Session, page_id: int) -> None:
+                hs.seen_again(session, last, fetched_at)
 
-def history_after_store(processor: PageProcessor, item: SweepItem, outcome: ScanOutcome, page_id: int) -> None:
-    """HISTORY HOOK (worker, after the page's commit): nothing left to do (the snapshot or
-    ``seen_again`` was written in the page's transaction)."""
+            return seen
+        cur = current_snapshot(page, dataclasses.replace(ctx, history=listing), outcome.findings)
+        run_id = self._run_id
+
+        def save(session: Session, page_id: int) -> None:
+            hs.save(session, run_id, cur.url, cur.fetched_at, cur.sha256, price=cur.price,
+                    original_price=cur.original_price, rules=cur.rules, warnings=cur.warnings, claims=cur.claims)
+
+        return save
 
 
 def history_sweep_finished(store: Store, run_id: int, status: str) -> None:
@@ -228,7 +237,7 @@ class ProcessorConfig:
     db_url: str
     run_id: int
     now: datetime  # the sweep's analysis time (Context.now)
-    enabled_rules: frozenset[str] | None = None
+    selection: RuleSelection = EVERY_RULE  # the sweep's rule packs
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,16 +264,8 @@ class PageProcessor:
         self.config = config
         self.store = open_sweep_store(config.db_url)
         self.registry = RegistrySource(config.db_url)
-        self.ctx: Context = make_context(config.now, config.enabled_rules)
-        self._history: SweepHistory | None = None
-        # set by history_before_store: what to write in the page's transaction
-        self.pending_history: Callable[[Session, int], None] | None = None
-
-    @property
-    def history(self) -> SweepHistory:
-        if self._history is None:
-            self._history = SweepHistory(self.store)
-        return self._history
+        self.ctx: Context = make_context(config.now)
+        self.history = ListingHistoryStage(self.store, config.run_id)
 
     def close(self) -> None:
         self.registry.close()
@@ -280,7 +281,8 @@ class PageProcessor:
     def _process(self, item: SweepItem, ocr: Mapping[str, ImageOutcome] | None) -> PageDone:
         url = item.capture.url
         result = FetchResult(url, item.capture, None, item.related, item.images)
-        outcome = analyze_result(result, self.ctx, cast("PageKind | None", item.kind_hint), self.registry, ocr)
+        outcome = analyze_result(result, self.ctx, cast("PageKind | None", item.kind_hint), self.registry, ocr,
+                                 selection=self.config.selection, history=self.history)
         if outcome.error is not None or outcome.page is None:
             return PageDone(url, item.role, error=outcome.error or f"无法分析 {url}。")
         extracted = dict(outcome.extracted)
@@ -290,10 +292,8 @@ class PageProcessor:
         if item.shop_url and outcome.page.kind == "product":
             extracted["shop_url"] = item.shop_url
         outcome = dataclasses.replace(outcome, extracted=extracted)
-        outcome = history_before_store(self, item, outcome)
         kind = outcome.page.kind if outcome.page is not None else None
-        pending = self.pending_history
-        self.pending_history = None
+        pending = self.history.pending_write(outcome, self.ctx)
 
         def also(session: Session, page_id: int) -> None:
             if pending is not None:
@@ -303,7 +303,6 @@ class PageProcessor:
         rules = tuple(f.rule for f in outcome.findings)
         if page_id is None:
             return PageDone(url, item.role, kind, rules, stored=False)
-        history_after_store(self, item, outcome, page_id)
         return PageDone(url, item.role, kind, rules, stored=True, page_id=page_id)
 
 
