@@ -1,0 +1,110 @@
+"""Evidence taken while a sweep runs: its WARC files and screenshots of the pages with findings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mdwatch import __version__
+from mdwatch.crawler.evidence import ScreenshotError, Screenshotter, WarcWriter
+from mdwatch.storage.evidence import EvidenceFile, EvidenceStore, PageRef, evidence_dir
+from mdwatch.storage.records import CaptureRecord
+
+# -------------------------------------------------------------------- sweep WARC files
+
+
+def open_sweep_warc(run_id: int, *, data_dir: Path | str | None = None) -> WarcWriter:
+    """A new WARC part for this process of sweep ``run_id``: ``<data>/evidence/<id>/sweep-<id>-<n>.warc.gz``."""
+    return WarcWriter.new_part(evidence_dir(run_id, data_dir), f"sweep-{run_id}",
+                               info={"software": f"mdwatch/{__version__}", "mdwatch-run-id": str(run_id)})
+
+
+def close_sweep_warc(db_url: str | None, run_id: int, writer: WarcWriter, *,
+                     data_dir: Path | str | None = None) -> EvidenceFile:
+    """Close ``writer`` and register its file (with its SHA-256) as evidence of the run."""
+    sha = writer.close()
+    with EvidenceStore(db_url, data_dir=data_dir) as store:
+        return store.add_warc(run_id, writer.path, sha)
+
+
+# -------------------------------------------------------------------- screenshots
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceResult:
+    saved: dict[int, str] = field(default_factory=dict)  # page id → screenshot SHA-256
+    skipped: list[int] = field(default_factory=list)  # already had a screenshot
+    failed: dict[int, str] = field(default_factory=dict)  # page id → reason (Chinese)
+
+
+def _content_type(record: CaptureRecord) -> str:
+    for name, value in record.headers.items():
+        if str(name).lower() == "content-type":
+            return str(value)
+    return "text/html"
+
+
+def _shoot(shooter: Screenshotter, store: EvidenceStore, page: PageRef, live: bool) -> bytes:
+    if live:
+        return shooter.full_page_png(page.url)
+    record = store.capture(page.capture_sha256)
+    if record is None:
+        raise ScreenshotError(f"页面 {page.id} 的抓取记录不存在。")
+    return shooter.full_page_png(record.final_url, record.body, _content_type(record))
+
+
+def _pages(store: EvidenceStore, run_id: int, pages_with_findings: Sequence[int] | None) -> list[PageRef]:
+    if pages_with_findings is None:
+        return store.pages_with_findings(run_id)
+    return [p for p in (store.page(pid) for pid in pages_with_findings) if p is not None]
+
+
+def _screenshot_page(shooter: Screenshotter, store: EvidenceStore, page: PageRef, *, live: bool,
+                     warc: WarcWriter | None, result: EvidenceResult) -> None:
+    """Screenshot one page unless it has a screenshot already; the outcome goes into ``result``."""
+    if any(f.kind == "screenshot" for f in store.files_for_page(page.id)):
+        result.skipped.append(page.id)
+        return
+    try:
+        png = _shoot(shooter, store, page, live)
+    except Exception as exc:  # one page's failure must not stop the others
+        result.failed[page.id] = str(exc)
+        return
+    note = "live" if live else "rendered-from-capture"
+    result.saved[page.id] = store.save_screenshot(page.id, png, note=note)
+    if warc is not None:
+        warc.write_resource(page.url, "image/png", png,
+                            extra_headers={"WARC-Mdwatch-Kind": "screenshot",
+                                           "WARC-Mdwatch-Capture-SHA256": page.capture_sha256})
+
+
+def capture_evidence(
+    db_url: str | None,
+    run_id: int,
+    pages_with_findings: Sequence[int] | None = None,
+    *,
+    screenshotter: Screenshotter | None = None,
+    warc: WarcWriter | None = None,
+    live: bool = False,
+    data_dir: Path | str | None = None,
+) -> EvidenceResult:
+    """Screenshot the run's pages with findings that have none yet, and store the PNGs.
+
+    ``pages_with_findings``: page ids (None: every page of the run with a finding). By default the
+    captured HTML is rendered at its URL from the captured bytes alone (so the picture shows the
+    bytes that were hashed; nothing else of the page is fetched); ``live=True`` loads the live
+    page instead, through the fetch policy. With ``warc`` each screenshot
+    is also written to it as a resource record. Failures are reported per page, never raised.
+    """
+    result = EvidenceResult()
+    own = screenshotter is None
+    shooter = screenshotter or Screenshotter()
+    try:
+        with EvidenceStore(db_url, data_dir=data_dir) as store:
+            for page in _pages(store, run_id, pages_with_findings):
+                _screenshot_page(shooter, store, page, live=live, warc=warc, result=result)
+    finally:
+        if own:
+            shooter.close()
+    return result
