@@ -359,3 +359,90 @@ def test_ordinary_superlatives_are_no_claims(extra: str) -> None:
 ], ids=["prose-diagnosed", "table-state", "h5-state"])
 def test_a_disease_described_not_treated_is_no_scope_claim(extra: str) -> None:
     assert "CLAIM_SCOPE_EXCEEDED" not in _claims(_page(DEVICE_PAGE + extra))
+
+
+# --- content shown after a click ---------------------------------------------------------------
+
+PARAMS = (f"<p>型号：KR-W5</p><p>注册证编号：{NUMBER}</p><p>注册人：无锡康瑞医疗科技有限公司</p>"
+          "<p>结构及组成：由主机、袖带组成</p><p>适用范围：用于测量人体血压</p><p>禁忌症：严重心律不齐者不宜使用</p>")
+TAB_PANEL = f"""<div role="tablist"><button role="tab" aria-controls="p1">详情</button>
+<button role="tab" aria-controls="p2">注册证</button><button role="tab" aria-controls="p3">售后</button></div>
+<div role="tabpanel" id="p1"><p>{WARNING}</p></div>
+<div role="tabpanel" id="p2" hidden aria-hidden="true">{PARAMS}{CERT}</div>
+<div role="tabpanel" id="p3" hidden>售后电话 400-800-1234</div>"""
+POP_UP = f"""<p>{WARNING}</p><a href="javascript:;" onclick="document.getElementById('qual').classList.add('up')">资质 ›</a>
+<div id="qual" aria-hidden="true">{PARAMS}{CERT}</div>"""
+STYLED_PANE = f"""<ul class="tabs"><li>介绍</li><li>参数</li></ul><p>{WARNING}</p>
+<div class="tab-pane" style="display:none">{PARAMS}{CERT}</div>"""
+
+
+@pytest.mark.parametrize("body", [TAB_PANEL, POP_UP, STYLED_PANE], ids=["aria-tabs", "pop-up", "styled-pane"])
+def test_information_in_a_pane_a_click_opens_is_on_the_page(body: str) -> None:
+    page = _page(body)
+    assert page.fields.get("registration_no") == NUMBER
+    rules = _rules(page)
+    assert not rules & {"PRODUCT_REGNO_MISSING", "PRODUCT_CERT_MISSING", "PRODUCT_DETAIL_INCOMPLETE"}, rules
+
+
+@pytest.mark.parametrize("body", [
+    f"{PARAMS}{CERT}<details><summary>购买须知</summary><p>{WARNING}</p></details>",
+    f'{PARAMS}{CERT}<div role="tabpanel" hidden><p>{WARNING}</p></div>',
+    f'{PARAMS}{CERT}<dialog id="tip"><p>{WARNING}</p></dialog><button onclick="tip.showModal()">须知</button>',
+], ids=["closed-details", "hidden-tab", "closed-dialog"])
+def test_a_warning_shown_only_after_a_click_is_not_shown_continuously(body: str) -> None:
+    assert "PRODUCT_WARNING_RETAIL_MISSING" in _rules(_page(body))
+
+
+def test_text_hidden_for_good_is_not_on_the_page() -> None:
+    page = _page(f'<div class="seo" style="display:none">{NUMBER}</div><p>{WARNING}</p>{CERT}')
+    assert "PRODUCT_REGNO_MISSING" in _rules(page)
+
+
+# --- everyday goods and device kinds -----------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "title"), [
+    ('<table><tr><th>类目</th><td>运动护具 / 护膝</td></tr><tr><th>材质</th><td>托玛琳弹力针织</td></tr></table>'
+     "<p>专门针对膝关节炎，骨刺逐渐软化消失。</p>", "暖膝宝 自发热护膝"),
+    ("<p>这款足贴用了竹醋液，贴一晚就能治疗失眠和关节炎。</p>", "竹醋足贴 30贴装"),
+    ('<div class="kv"><span>卖点</span><span>坚持使用可以治疗颈椎病</span></div>', "颈部按摩披肩 加热款"),
+], ids=["spec-table", "prose", "h5"])
+def test_a_good_that_is_no_device_is_judged_for_its_claims_only(body: str, title: str) -> None:
+    rules = _rules(_page(body, title=title))
+    assert "CLAIM_NONDEVICE_MEDICAL" in rules
+    assert not {r for r in rules if r.startswith("PRODUCT_")}, rules
+
+
+@pytest.mark.parametrize("title", ["家用电子血压计 上臂式", "一次性使用口罩 50只", "月抛隐形眼镜 2片装"])
+def test_a_device_kind_without_any_number_is_still_a_device_listing(title: str) -> None:
+    rules = _rules(_page(f"<p>{WARNING}</p>", title=title))
+    assert "PRODUCT_REGNO_MISSING" in rules
+
+
+@pytest.mark.parametrize("img", [
+    f'<img src="/img/a.jpg" alt="医疗器械注册证（注册证编号：{NUMBER}）">',
+    f'<picture><source srcset="/img/b.webp"><img src="/img/b.jpg" alt="备案凭证 {NUMBER}"></picture>',
+    f'<a href="/cert.html"><img src="/img/c.jpg" alt="注册证编号 {NUMBER}"></a>',
+], ids=["alt", "picture", "linked"])
+def test_a_number_given_only_with_an_image_is_not_text_rather_than_missing(img: str) -> None:
+    body = (f"<p>型号：KR-W5</p><p>注册证编号：见下图</p><p>注册人：无锡康瑞医疗科技有限公司</p>{img}<p>{WARNING}</p>")
+    rules = _rules(_page(body))
+    assert "PRODUCT_REGNO_NOT_TEXT" in rules and "PRODUCT_REGNO_MISSING" not in rules, rules
+
+
+@pytest.mark.parametrize("extra", [
+    "<p>观众：这个能降血压吗？</p><p>主播：不能，血压计只用来测量。</p>",
+    "<table><tr><th>问</th><td>能治疗高血压么</td></tr><tr><th>答</th><td>不能</td></tr></table>",
+    '<div class="qa"><span>问</span><span>用了能降压吗?</span></div>',
+], ids=["live", "table", "h5"])
+def test_a_question_is_no_scope_claim(extra: str) -> None:
+    assert "CLAIM_SCOPE_EXCEEDED" not in _claims(_page(DEVICE_PAGE + extra))
+
+
+@pytest.mark.parametrize(("shown", "registered"), [
+    ("60mm×120mm×4贴/盒", "60mm*120mm-4贴"),
+    ("60mm×120mm 4贴", "60mm*120mm-4贴"),
+    ("10ml×5支", "10ml-5支"),
+])
+def test_a_size_and_count_in_any_notation(shown: str, registered: str) -> None:
+    assert model_matches(shown, [registered])
+    assert not model_matches(shown.replace("4", "6").replace("5支", "8支"), [registered])

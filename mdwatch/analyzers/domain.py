@@ -34,6 +34,8 @@ class _Cues:
     non_device: _Cue
     drug_title_words: tuple[str, ...]
     device_title_words: tuple[str, ...]
+    device_signal: re.Pattern[str]  # words of the device regime, anywhere on the page
+    device_product: re.Pattern[str]  # kinds of product that are devices, in the product's name
 
 
 def _cue(data: dict[str, Any], name: str) -> _Cue:
@@ -51,6 +53,8 @@ def _cues() -> _Cues:
         non_device=_cue(data, "non_device"),
         drug_title_words=tuple(data["drug_title_words"]),
         device_title_words=tuple(data["device_title_words"]),
+        device_signal=re.compile("|".join(re.escape(w) for w in data["device_signal_words"])),
+        device_product=re.compile("|".join(re.escape(w) for w in data["device_product_words"])),
     )
 
 
@@ -95,8 +99,22 @@ def declares_non_device(page: Page) -> bool:
     return _cues().non_device.search(page.text) and not shows_device_number(page)
 
 
+def shows_device_signal(page: Page) -> bool:
+    """Something on the page says it sells a medical device: a device number, a word of the device
+    regime (医疗器械, 注册证, 医用 … in its text or its images' descriptions), or a product name
+    of a kind that is a device (血压计, 口罩, 隐形眼镜 …)."""
+    cues = _cues()
+    if shows_device_number(page) or cues.device_signal.search(page.text):
+        return True
+    name = " ".join((page.title, page.fields.get("product_name", "")))
+    if cues.device_product.search(name):
+        return True
+    return any(cues.device_signal.search(f"{img.alt} {img.caption}") for img in page.images)
+
+
 def is_device_listing(page: Page) -> bool:
-    return page.kind == "product" and not is_drug_listing(page) and not declares_non_device(page)
+    return (page.kind == "product" and not is_drug_listing(page) and not declares_non_device(page)
+            and shows_device_signal(page))
 
 
 def is_retail_listing(page: Page) -> bool:

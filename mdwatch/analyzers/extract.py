@@ -371,6 +371,13 @@ _SPECIAL = _DROP | _BLOCK | _CELL | _STRUCK | {"br", "a", "img", "input", "title
 _LABEL_BLOCKS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt", "div", "p", "li", "strong", "th", "tr", "summary", "button"})
 _IMG_WRAPPERS = frozenset({"a", "span", "picture", "i", "em", "b", "strong", "font", "u"})
 _NO_CAPTION_CONTAINERS = frozenset({"body", "html", "main", "article", "section", "form", "table", "tbody"})
+# hidden elements a click shows (tab panels, pop-ups, folds) rather than text hidden for good
+_REVEALED_ROLES = frozenset({"tabpanel", "dialog", "alertdialog"})
+_PANE_CLASS = re.compile(
+    r"(?:^|[\s_-])(?:tab|tabs|pane|panel|tabpanel|tab-pane|modal|popup|pop|layer|sheet|drawer|dialog|collapse"
+    r"|fold|folded|accordion|expand|more)(?:$|[\s_-])", re.I)
+_SCRIPT_ID = re.compile(r"""(?:getElementById\(\s*|querySelector(?:All)?\(\s*['"]#|\$\(\s*['"]#)['"]?([A-Za-z][\w:-]*)""")
+_FOLDING = frozenset({"details", "dialog"})
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _LAZY_SRC = ("data-src", "data-original", "data-lazy-src", "data-lazy", "lazy-src", "data-ks-lazyload", "original")
@@ -480,6 +487,35 @@ class _Walker:
         self.original_els: list[etree._Element] = []  # struck-through / "original price" elements
         self.fields: dict[str, str] = {}
         self.pending_label: tuple[str, ...] | None = None
+        self.root: etree._Element | None = None
+        self.folds: list[etree._Element] = []  # open elements shown only after a click
+        self._controlled: frozenset[str] | None = None
+
+    def controlled_ids(self) -> frozenset[str]:
+        """Ids of elements a control on the page opens (computed once, when first needed)."""
+        if self._controlled is None:
+            self._controlled = _controlled_ids(self.root) if self.root is not None else frozenset()
+        return self._controlled
+
+    def revealable(self, el: etree._Element) -> bool:
+        """A hidden element that a click shows: a tab panel, a dialog, a pane a control names."""
+        if el.tag not in _BLOCK:
+            return False  # an inline run hidden in a block is never a pane
+        if (el.get("role") or "").strip().lower() in _REVEALED_ROLES:
+            return True
+        ident = (el.get("id") or "").strip()
+        if ident and ident in self.controlled_ids():
+            return True
+        return _PANE_CLASS.search(el.get("class") or "") is not None
+
+    def open_fold(self, el: etree._Element) -> None:
+        self.flush()
+        self.folds.append(el)
+
+    def close_fold(self, el: etree._Element) -> None:
+        if self.folds and self.folds[-1] is el:
+            self.flush()
+            self.folds.pop()
 
     # text runs ------------------------------------------------------------------------------
     def add(self, text: str | None) -> None:
@@ -519,7 +555,7 @@ class _Walker:
         if not text:
             return
         tag = self.block_stack[-1] if self.block_stack else "p"
-        self.blocks.append(TextBlock(text, tag))
+        self.blocks.append(TextBlock(text, tag, folded=bool(self.folds)))
         if tag == "h1" and not self.h1:
             self.h1 = text
         self._fields_of_block(text, tag, pieces, in_link)
@@ -638,11 +674,17 @@ class _Walker:
                         self.price_els.pop()
                     if self.original_els and self.original_els[-1] is el:
                         self.original_els.pop()
-                    return False
+                    if not self.revealable(el):
+                        return False  # hidden for good (stuffed keywords, templates): not on the page
+                    if not self.folds or self.folds[-1] is not el:
+                        self.open_fold(el)
+        if tag in _FOLDING and el.get("open") is None and (not self.folds or self.folds[-1] is not el):
+            self.open_fold(el)  # a closed <details> or <dialog>: shown on a click
         if tag in _BLOCK:
             if self.pieces:
                 self.flush()
-            self.block_stack.append(tag)
+            # a tab's own name (规格参数 | 注册证 | 售后保障) labels a pane, never the next tab
+            self.block_stack.append("tab" if (el.get("role") or "").lower() == "tab" else tag)
             if tag == "tr":
                 self.row_stack.append([])
         elif tag in _CELL:
@@ -680,6 +722,7 @@ class _Walker:
                     self.block_stack.pop()
                 if tag == "tr" and self.row_stack:
                     self.end_row(self.row_stack.pop())
+                self.close_fold(el)
             elif tag in _CELL:
                 cell = _collapse("".join(self.cell_stack.pop())) if self.cell_stack else ""
                 if self.row_stack:
@@ -832,8 +875,25 @@ def _base_url(root: etree._Element, url: str) -> str:
     return url
 
 
+def _controlled_ids(root: etree._Element) -> frozenset[str]:
+    """Ids named by the page's controls: aria-controls, data-target, href="#id", for, and
+    getElementById / querySelector / $('#…') in its own scripts."""
+    ids: set[str] = set()
+    for value in root.xpath("//@aria-controls|//@data-target|//@data-bs-target|//@data-tab|//@for|//a/@href"):
+        for token in str(value).split():
+            ids.add(token[1:] if token.startswith("#") else token)
+    for script in root.iter("script"):
+        if script.text:
+            ids.update(m.group(1) for m in _SCRIPT_ID.finditer(script.text))
+    for handler in root.xpath("//@onclick|//@ontouchstart|//@onmouseover"):  # inline handlers open panes too
+        ids.update(m.group(1) for m in _SCRIPT_ID.finditer(str(handler)))
+    ids.discard("")
+    return frozenset(ids)
+
+
 def _walk_document(root: etree._Element, url: str) -> _Walker:
     walker = _Walker(_base_url(root, url))
+    walker.root = root
     for title in root.iter("title"):
         if any(a.tag == "svg" for a in title.iterancestors()):
             continue

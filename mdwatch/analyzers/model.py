@@ -24,6 +24,10 @@ class TextBlock:
 
     text: str
     tag: str = "p"
+    # shown only after a click: an inactive tab, a closed fold (<details>), a pop-up opened by a
+    # button. Its information is on the page; a notice that must be shown continuously at a
+    # prominent position (the mandated warnings) is not shown by it
+    folded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,17 @@ class Page:
             joined = self.text if not self.related else "\n".join([self.text, *(p.text for p in self.related)])
             object.__setattr__(self, "_all_text", joined)
         return self._all_text  # type: ignore[return-value]
+
+    def shown_text(self) -> str:
+        """The text shown without a click (``text`` without folded blocks), and the related pages'."""
+        pages = (self, *self.related)
+        if not any(b.folded for p in pages for b in p.blocks):
+            return self.all_text()
+        parts: list[str] = []
+        for p in pages:
+            parts.extend([p.title] if p.title else [])
+            parts.extend(b.text for b in p.blocks if not b.folded)
+        return "\n".join(parts)
 
     def all_images(self) -> tuple[ImageRef, ...]:
         return self.images + tuple(i for p in self.related for i in p.images)

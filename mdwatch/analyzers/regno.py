@@ -17,7 +17,7 @@ from functools import lru_cache
 from mdwatch.analyzers.catalogue import finding, rules
 from mdwatch.analyzers.certificates import ImageNumber, image_numbers
 from mdwatch.analyzers.domain import is_device_listing
-from mdwatch.analyzers.model import Context, Evidence, Finding, Page
+from mdwatch.analyzers.model import Context, Evidence, Finding, ImageText, Page
 from mdwatch.analyzers.normalize import snippet
 from mdwatch.analyzers.numbers import NumberKind, NumberMatch, extract_numbers
 
@@ -117,6 +117,15 @@ def _only_in_images(rule_id: str, page: Page, shown: Iterable[ImageNumber], mess
     return [finding(rule_id, evidence, f"{message.rstrip('。')}：{listed}。")]
 
 
+def _described(page: Page) -> tuple[ImageText, ...]:
+    """The page's images as their alt text and caption describe them."""
+    return tuple(
+        ImageText(img.src, f"{img.alt}\n{img.caption}".strip())
+        for img in page.images
+        if any(ch.isdigit() for ch in img.alt + img.caption)
+    )
+
+
 def analyze(page: Page, ctx: Context) -> list[Finding]:
     year_now = ctx.now.year
     text = page_text(page)
@@ -126,6 +135,10 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
     if page.kind == "product" and is_device_listing(page):
         regs = [n for n in numbers if n.kind in REGISTRATION_KINDS]
         in_images = [n for n in images if n.number.kind in REGISTRATION_KINDS]
+        if not regs and not in_images:
+            # an image whose alt text or caption gives the number (备案信息表（备案编号：…）) shows
+            # it in the image, as OCR would read it: not as text, but not missing either
+            in_images = [n for n in image_numbers(_described(page), year_now) if n.number.kind in REGISTRATION_KINDS]
         if not regs and in_images:
             # GSP-NET 第十三条: the number must be shown as text; an image alone fires NOT_TEXT (not MISSING)
             if ctx.enabled("PRODUCT_REGNO_NOT_TEXT"):

@@ -190,6 +190,9 @@ def find_claims(text: str) -> list[Claim]:
             continue
         if any(c in clause for c in vocab.caution):
             continue  # a disease named among contraindications or cautions is no claim to treat it
+        end = offset + len(clause)
+        if (end < len(folded) and folded[end] in "？?") or clause.rstrip().endswith(("吗", "么", "嘛")):
+            continue  # a question (a buyer's: 这个能降血压吗？) asserts nothing
         bounds = _boundaries(vocab, clause)
         verbs = [
             v

@@ -32,6 +32,9 @@ _SPLIT = re.compile(r"[、,，;；/|\s]+")
 _DIMS = re.compile(r"^(\d+(?:\.\d+)?)([a-z]{0,2})((?:x\d+(?:\.\d+)?[a-z]{0,2})+)$")
 _UNIT_BEFORE_TIMES = re.compile(r"(\d(?:\.\d+)?)\s*(?:mm|cm|m)(?=x\d)")
 _BRACKETED = re.compile(r"[(（][^)）]*[)）]")
+# a size then a count in one spec, joined by ×, -, * or nothing (60mm×120mm×4贴, 60mm*120mm-4贴,
+# 60x120mm 4贴): one notation
+_COUNT_JOIN = re.compile(r"(?<=[mlg])\s*[x\-*]?\s*(?=\d+(?:贴|片|只|支|袋|个|粒|条|卷|人份|枚|对|副|套|张))")
 _DROP = re.compile(r"[\s\u3000()（）\[\]【】\"'“”‘’:：]")
 
 
@@ -53,6 +56,7 @@ def canonical_spec(text: str) -> str:
     numbers, a trailing per-pack unit (/盒) dropped."""
     out = unicodedata.normalize("NFKC", simplify(fold(text))).lower()
     out = _TIMES.sub("x", out)
+    out = _COUNT_JOIN.sub("-", out)
     out = _UNIT_BEFORE_TIMES.sub(r"\1", out)  # 7.5cmx7.5cm → 7.5x7.5cm
     out = _DROP.sub("", out)
     out = _PACK_SUFFIX.sub("", out)

@@ -26,6 +26,7 @@ class _Fitting:
     product_words: tuple[str, ...]
     text: str
     forms: Forms
+    not_products: tuple[str, ...] = ()  # accessories named after the device (隐形眼镜护理液)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,7 @@ def _spec() -> _Spec:
         retail_forms=compile_forms(data["retail"]["accepted"]),
         fittings=tuple(
             _Fitting(kind, labels.get(kind, kind), tuple(fit["product_words"]), fit["text"],
-                     compile_forms(fit["accepted"]))
+                     compile_forms(fit["accepted"]), tuple(fit.get("not_products") or ()))
             for kind, fit in data["fitting"].items()
         ),
     )
@@ -58,7 +59,8 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
     if not is_device_listing(page):
         return []
     spec = _spec()
-    text = LazySquash(page.all_text())
+    # 第十二条: shown 显著位置 and 持续: a warning inside a closed fold or an inactive tab is not
+    text = LazySquash(page.shown_text())
     out: list[Finding] = []
     # GSP-NET 第十二条第（三）项: the warning is for retail (以零售方式) listings only
     if (ctx.enabled("PRODUCT_WARNING_RETAIL_MISSING") and is_retail_listing(page)
@@ -73,7 +75,7 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
         name = _product_name(page)
         for fit in spec.fittings:
             word = next((w for w in fit.product_words if w in name), None)
-            if word is None or text.has_any_form(fit.forms):
+            if word is None or any(x in name for x in fit.not_products) or text.has_any_form(fit.forms):
                 continue
             out.append(
                 finding(
