@@ -356,7 +356,8 @@ def test_ordinary_superlatives_are_no_claims(extra: str) -> None:
     "<p>如果医院已经确诊为高血压，医生可能会建议您每天在家测量。</p>",
     "<table><tr><th>不适用人群</th><td>未控制的高血压患者运动后</td></tr></table>",
     '<div class="h5"><span>小贴士</span><span>难以控制的高血压请及时就医</span></div>',
-], ids=["prose-diagnosed", "table-state", "h5-state"])
+    "<p>降压是一件长期的事，每天同一时间测量才有参考价值。</p>",
+], ids=["prose-diagnosed", "table-state", "h5-state", "prose-topic"])
 def test_a_disease_described_not_treated_is_no_scope_claim(extra: str) -> None:
     assert "CLAIM_SCOPE_EXCEEDED" not in _claims(_page(DEVICE_PAGE + extra))
 

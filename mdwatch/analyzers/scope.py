@@ -102,6 +102,7 @@ class _Vocabulary:
             self.terms[name] = Term(name, kind, forms[name], narrower, tuple(dict.fromkeys(cover)), medical)
         verbs: dict[str, list[str]] = spec["verbs"]
         self.negation: tuple[str, ...] = tuple(verbs["negation"])
+        self.topic_tails: tuple[str, ...] = tuple(spec.get("topic_tails") or ())
         # words just before a verb that make it describe the condition or someone else's act
         # (未控制的高血压, 医院已经确诊为…), not what the product does
         self.not_the_product: dict[str, tuple[str, ...]] = {
@@ -245,6 +246,8 @@ def _confirm(
     if term.type == "effect":
         if nearest is not None and nearest.label == "measure" and hit.start - nearest.end <= 4:
             return None
+        if hit.start == 0 and clause[hit.end : hit.end + 4].startswith(vocab.topic_tails):
+            return None  # the effect as the topic of a sentence (控糖是一件长期的事), not the product's
         if _negated(vocab, clause[: hit.start]):
             return None
         return "effect", hit.start, hit.end
