@@ -16,14 +16,13 @@ from zoneinfo import ZoneInfo
 import click
 from rich.table import Table
 
-from mdwatch.scheduler.cli_types import Seconds
 from mdwatch.scheduler.render import SEVERITY_STYLE, SEVERITY_ZH, make_console
+from mdwatch.scheduler.settings import option
 from mdwatch.storage.leads import LEAD_STATUSES, STATUS_ZH, UPDATE_STATUSES, Lead, LeadError, LeadStore
 
 EXIT_OK, EXIT_USAGE, EXIT_FETCH = 0, 2, 3
 DISPLAY_TZ = ZoneInfo(os.environ.get("MDWATCH_TZ", "Asia/Shanghai"))
-DB_OPTION = click.option("--db", "db_url", envvar="MDWATCH_DB_URL",
-                         help="数据库 URL（默认：用户数据目录下的 SQLite）。")
+DB_OPTION = option("db")
 RUN_STATUS_ZH = {"running": "运行中", "done": "完成", "partial": "部分目标无法访问", "failed": "全部目标无法访问"}
 RECHECK_ZH = {"fixed": "已整改", "still_present": "问题仍在", "unreachable": "无法访问"}
 
@@ -108,9 +107,8 @@ def campaign_create(name: str, more_targets: tuple[str, ...], targets: tuple[str
 
 @campaign.command(name="run", help="立即运行一次监测任务：抓取目标、按规则包检查、生成或复查线索。")
 @click.argument("name")
-@click.option("--timeout", type=Seconds(), default=20.0, show_default=True, help="单页抓取超时（秒）。")
-@click.option("--ocr-engine", type=click.Choice(("rapidocr", "tesseract", "none")), default="rapidocr",
-              envvar="MDWATCH_OCR_ENGINE", show_default=True, help="识别页面图片文字的 OCR 引擎；none 关闭。")
+@option("timeout")
+@option("ocr-engine")
 @DB_OPTION
 def campaign_run(name: str, timeout: float, ocr_engine: str, db_url: str | None) -> int:
     from mdwatch.crawler.capture import FetchSettings

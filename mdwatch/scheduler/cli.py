@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from mdwatch import __version__
 from mdwatch.analyzers.model import PAGE_KINDS
-from mdwatch.scheduler.cli_types import Seconds, check_url
+from mdwatch.scheduler.cli_types import check_url
 from mdwatch.scheduler.render import make_console
+from mdwatch.scheduler.settings import option
+
+if TYPE_CHECKING:
+    from mdwatch.analyzers.packs import RuleSelection
 
 EXIT_OK, EXIT_USAGE, EXIT_FETCH = 0, 2, 3
 
@@ -33,20 +38,28 @@ def _check_url(url: str) -> str:
     return check_url(url)  # one Chinese usage line, exit 2; a password is never shown
 
 
+def _selection(packs: str | None) -> RuleSelection:
+    """The rule selection of ``--packs`` (every rule without it); an unknown pack is a usage error."""
+    from mdwatch.analyzers.packs import PackError, select_packs
+
+    try:
+        return select_packs(packs)
+    except PackError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
 @cli.command(help="扫描一个或多个店铺、商品或平台页面，输出合规问题。")
 @click.argument("urls", nargs=-1, required=True, metavar="URL...")
 @click.option("--kind", type=click.Choice(PAGE_KINDS), help="指定页面类型（默认自动识别）。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（见 DESIGN.md 的约定）。")
-@click.option("--db", "db_url", envvar="MDWATCH_DB_URL", help="数据库 URL（默认：用户数据目录下的 SQLite）。")
+@option("db")
 @click.option("--no-store", is_flag=True, help="只输出结果，不写入数据库。")
-@click.option("--timeout", type=Seconds(), default=20.0, show_default=True, help="单页抓取超时（秒）。")
-@click.option("--ocr-engine", type=click.Choice(("rapidocr", "tesseract", "none")), default="rapidocr",
-              envvar="MDWATCH_OCR_ENGINE", show_default=True,
-              help="识别页面图片文字（证照、宣传图）的 OCR 引擎；none 关闭图片识别。")
-@click.option("--no-browser", is_flag=True,
-              help="不使用无头浏览器（需要 JavaScript 渲染的页面按静态 HTML 分析）。")
+@option("timeout")
+@option("ocr-engine")
+@option("no-browser")
+@option("packs")
 def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | None, no_store: bool,
-         timeout: float, ocr_engine: str, no_browser: bool) -> int:
+         timeout: float, ocr_engine: str, no_browser: bool, packs: str | None = None) -> int:
     from mdwatch.crawler.capture import FetchResult, FetchSettings
     from mdwatch.scheduler.jobs import scan_urls
     from mdwatch.scheduler.pipeline import outcome_json
@@ -55,6 +68,7 @@ def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | N
 
     for url in urls:
         _check_url(url)
+    selection = _selection(packs)
     shown: set[str] = set()
 
     def refused(fetched: FetchResult) -> None:  # qualification pages and images the fetch policy refused
@@ -65,7 +79,8 @@ def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | N
 
     result = scan_urls(list(urls), kind=kind, db_url=db_url, store=not no_store,  # type: ignore[arg-type]
                        settings=FetchSettings(timeout_s=timeout), progress=refused,
-                       ocr_engine=None if ocr_engine == "none" else ocr_engine, browser=not no_browser)
+                       ocr_engine=None if ocr_engine == "none" else ocr_engine, browser=not no_browser,
+                       selection=selection)
     if result.browser_unavailable:
         _err(f"{result.browser_unavailable.rstrip('。')}，需要渲染的页面按静态 HTML 分析。")
     for failed in result.failed:
@@ -115,6 +130,38 @@ def list_rules(as_json: bool) -> int:
     return EXIT_OK
 
 
+@cli.command(name="packs", help="列出规则包及其启用的规则和调整后的级别。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+def packs_command(as_json: bool) -> int:
+    from rich.table import Table
+
+    from mdwatch.analyzers.catalogue import rules
+    from mdwatch.analyzers.packs import load_pack, pack_names
+    from mdwatch.scheduler.render import SEVERITY_ZH
+
+    catalogue = rules()
+    loaded = [load_pack(name) for name in pack_names()]
+    if as_json:
+        click.echo(json.dumps(
+            [{"pack": p.name, "title": p.title,
+              "rules": [{"rule": r, "severity": p.severities.get(r, catalogue[r].severity)}
+                        for r in catalogue if r in p.rules]} for p in loaded],
+            ensure_ascii=False, indent=2))
+        return EXIT_OK
+    console = make_console()
+    for p in loaded:
+        table = Table(title=f"{p.name}：{p.title}（{len(p.rules)} 条规则）")
+        for col in ("规则", "名称", "级别"):
+            table.add_column(col)
+        for rule_id, r in catalogue.items():
+            if rule_id in p.rules:
+                level = p.severities.get(rule_id, r.severity)
+                changed = "（调整）" if rule_id in p.severities and level != r.severity else ""
+                table.add_row(rule_id, r.title, f"{SEVERITY_ZH[level]}{changed}")
+        console.print(table)
+    return EXIT_OK
+
+
 @cli.group(help="注册证数据库：导入、查询、统计。")
 def registry() -> None:
     pass
@@ -122,7 +169,7 @@ def registry() -> None:
 
 @registry.command(name="import", help="导入 NMPA UDI 数据库发布包（ZIP/XML/目录）或注册证 CSV；可多次导入（日/周更新包覆盖更新）。")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True), metavar="PATH...")
-@click.option("--db", "db_url", envvar="MDWATCH_DB_URL", help="数据库 URL（默认：用户数据目录下的 SQLite）。")
+@option("db")
 def registry_import(paths: tuple[str, ...], db_url: str | None) -> int:
     from mdwatch.scheduler.registry_jobs import import_files
 
@@ -131,7 +178,7 @@ def registry_import(paths: tuple[str, ...], db_url: str | None) -> int:
 
 @registry.command(name="lookup", help="按注册证/备案编号查询注册信息。")
 @click.argument("number")
-@click.option("--db", "db_url", envvar="MDWATCH_DB_URL")
+@option("db")
 @click.option("--json", "as_json", is_flag=True)
 def registry_lookup(number: str, db_url: str | None, as_json: bool) -> int:
     from mdwatch.scheduler.registry_jobs import lookup
@@ -140,7 +187,7 @@ def registry_lookup(number: str, db_url: str | None, as_json: bool) -> int:
 
 
 @registry.command(name="stats", help="注册证数据库统计。")
-@click.option("--db", "db_url", envvar="MDWATCH_DB_URL")
+@option("db")
 def registry_stats(db_url: str | None) -> int:
     from mdwatch.scheduler.registry_jobs import stats
 
@@ -170,9 +217,8 @@ def demo_serve(port: int) -> int:
 
 
 @demo.command(name="run", help="启动演示平台，扫描全部页面，写入数据库并输出各规则汇总。")
-@click.option("--db", "db_url", envvar="MDWATCH_DB_URL", help="数据库 URL（默认：用户数据目录下的 SQLite）。")
-@click.option("--ocr-engine", type=click.Choice(("rapidocr", "tesseract", "none")), default="rapidocr",
-              envvar="MDWATCH_OCR_ENGINE", show_default=True, help="图片文字识别引擎；none 为不识别图片。")
+@option("db")
+@option("ocr-engine")
 def demo_run(db_url: str | None, ocr_engine: str) -> int:
     from mdwatch.scheduler.demo import run_demo
 
@@ -187,7 +233,7 @@ def evidence() -> None:
 @evidence.command(name="export", help="导出一条线索（FINDING_ID）或一个任务（--sweep ID）的证据包 ZIP：原始页面、截图、WARC、哈希清单。")
 @click.argument("args", nargs=-1, required=True, metavar="FINDING_ID|--sweep ID OUT.zip")
 @click.option("--sweep", "run_id", type=int, help="导出该巡检/扫描任务的全部线索。")
-@click.option("--db", "db_url", envvar="MDWATCH_DB_URL", help="数据库 URL（默认：用户数据目录下的 SQLite）。")
+@option("db")
 @click.option("--no-screenshot", is_flag=True, help="没有已存截图时不在导出时截图。")
 def evidence_export(args: tuple[str, ...], run_id: int | None, db_url: str | None, no_screenshot: bool) -> int:
     from mdwatch.scheduler.evidence_jobs import export_command
@@ -210,26 +256,24 @@ def evidence_verify(zip_path: str) -> int:
 @cli.command(help="按平台配置巡查整个平台（平台首页 → 店铺 → 商品），对每个页面执行与 scan 相同的检查。")
 @click.argument("profile", metavar="PROFILE")
 @click.option("--base-url", help="平台地址，填入配置中的 {base}（如 http://127.0.0.1:8000）。")
-@click.option("--db", "db_url", envvar="MDWATCH_DB_URL", help="数据库 URL（默认：用户数据目录下的 SQLite）。")
+@option("db")
 @click.option("--budget", type=click.IntRange(min=1), help="页面预算：本次巡查最多存储的页面数。")
 @click.option("--resume", "resume", type=int, metavar="ID", help="续扫被中断的巡查（运行编号）。")
 @click.option("--no-robots", is_flag=True, help="不遵守 robots.txt（默认遵守）。")
 @click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True, help="每个域名的并发请求数。")
 @click.option("--workers", type=click.IntRange(min=0), help="分析进程数（默认按 CPU 数；0 为在抓取进程内分析）。")
-@click.option("--no-browser", is_flag=True, help="不使用无头浏览器。")
+@option("no-browser")
 @click.option("--no-screenshots", is_flag=True, help="巡查结束后不为有发现的页面截图（更快；WARC 仍然写入）。")
-@click.option("--redis", "redis_url", envvar="MDWATCH_REDIS_URL",
-              help="分布式巡查：共享抓取队列所在的 Redis（如 redis://127.0.0.1:6379/0）。")
+@option("redis")
 @click.option("--worker", is_flag=True, help="分布式巡查：作为工作进程加入 --resume ID 指定的巡查。")
-@click.option("--ocr-engine", type=click.Choice(("rapidocr", "tesseract", "none")), default="rapidocr",
-              envvar="MDWATCH_OCR_ENGINE", show_default=True,
-              help="图片文字识别引擎（下载每个页面及其资质页的图片并识别；none 为不下载、不识别图片）。")
+@option("ocr-engine")
 @click.option("--guard-share", type=click.FloatRange(min=0, max=1, min_open=True), envvar="MDWATCH_GUARD_SHARE",
               help="精度警戒：一条规则在超过此比例的同类页面上触发时暂缓其线索（默认按平台配置，0.6；1 为关闭）。")
+@option("packs")
 def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | None, resume: int | None,
           no_robots: bool, concurrency: int, workers: int | None, no_browser: bool,
           redis_url: str | None, worker: bool, no_screenshots: bool, ocr_engine: str,
-          guard_share: float | None = None) -> int:
+          guard_share: float | None = None, packs: str | None = None) -> int:
     from mdwatch.scheduler.sweep import (
         SweepError,
         SweepFinishedElsewhere,
@@ -245,6 +289,7 @@ def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | 
                            obey_robots=not no_robots, concurrency=concurrency, workers=workers,
                            browser=not no_browser, redis_url=redis_url or None, worker=worker,
                            ocr_engine=None if ocr_engine == "none" else ocr_engine, guard_share=guard_share,
+                           packs=_selection(packs).packs,
                            extra_settings=(("MDWATCH_SCREENSHOTS", False),) if no_screenshots else ())
     try:
         result = run_sweep(profile, options, console=console)
@@ -266,7 +311,7 @@ def profile_group() -> None:
 @profile_group.command(name="check", help="抓取一个页面，显示平台配置从中识别出的内容。")
 @click.argument("profile", metavar="PROFILE")
 @click.argument("url", metavar="URL")
-@click.option("--timeout", type=Seconds(), default=20.0, show_default=True, help="抓取超时（秒）。")
+@option("timeout")
 def profile_check(profile: str, url: str, timeout: float) -> int:
     from mdwatch.scheduler.sweep import check_profile
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from mdwatch.scheduler.settings import option
+
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 1
 
 
@@ -26,7 +28,7 @@ def _err(message: str) -> None:
               help="报告格式。")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="输出文件（默认：report-<范围>.<格式>；json 可用 - 输出到标准输出）。")
-@click.option("--db", "db_url", envvar="MDWATCH_DB_URL", help="数据库 URL（默认：用户数据目录下的 SQLite）。")
+@option("db")
 @click.option("--no-thumbnails", is_flag=True, help="不在报告中嵌入截图缩略图。")
 def report(sweep_id: int | None, run_ids: tuple[int, ...], campaign: str | None, fmt: str, output: Path | None,
            db_url: str | None, no_thumbnails: bool) -> int:
@@ -65,7 +67,7 @@ def report(sweep_id: int | None, run_ids: tuple[int, ...], campaign: str | None,
 @click.option("--notify-config", "config_path", envvar="MDWATCH_NOTIFY_CONFIG",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="通知配置 YAML 文件（默认读取环境变量 MDWATCH_NOTIFY_*）。")
-@click.option("--db", "db_url", envvar="MDWATCH_DB_URL", help="数据库 URL（默认：用户数据目录下的 SQLite）。")
+@option("db")
 def notify(run_id: int, config_path: Path | None, db_url: str | None) -> int:
     from mdwatch.scheduler.notify import NotifyConfigError, load_notify_config, notify_run
 

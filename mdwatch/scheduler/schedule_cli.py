@@ -16,6 +16,7 @@ from typing import TypeVar
 import click
 
 from mdwatch.scheduler.cli_types import Seconds
+from mdwatch.scheduler.settings import option
 
 EXIT_OK, EXIT_USAGE = 0, 2
 DB_HELP = "数据库 URL（默认：用户数据目录下的 SQLite）。"
@@ -25,7 +26,7 @@ F = TypeVar("F", bound=Callable[..., object])
 
 
 def _db_option(f: F) -> F:
-    return click.option("--db", "db_url", envvar="MDWATCH_DB_URL", help=DB_HELP)(f)
+    return option("db")(f)
 
 
 def _err(message: str) -> None:
@@ -49,7 +50,7 @@ def schedule() -> None:
 @click.argument("command", nargs=-1, required=True, metavar="-- COMMAND...")
 @click.option("--cron", help="cron 表达式：5 个字段（分 时 日 月 周），或 6 个字段（秒 分 时 日 月 周）。")
 @click.option("--every", type=click.IntRange(min=1), metavar="SECONDS", help="每隔若干秒运行一次（代替 --cron）。")
-@click.option("--tz", help=TZ_HELP)
+@option("tz")
 @click.option("--misfire-grace", type=click.IntRange(min=1), default=3600, show_default=True, metavar="SECONDS",
               help="错过的运行（调度器未在运行时）在多少秒内仍补跑一次（多次错过合并为一次）。")
 @click.option("--replace", is_flag=True, help="同名计划已存在时替换它。")
@@ -91,7 +92,7 @@ def _when(value: datetime | None, tz: object) -> str:
 
 @schedule.command(name="list", help="列出全部计划：名称、计划、下次运行、状态、命令。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
-@click.option("--tz", help=TZ_HELP)
+@option("tz")
 @_db_option
 def schedule_list(as_json: bool, tz: str | None, db_url: str | None) -> int:
     from rich.table import Table
@@ -193,7 +194,7 @@ def scheduler_group() -> None:
     "在前台运行调度器，按计划启动任务（每个任务在独立进程中运行）。SIGTERM 或 Ctrl-C：不再启动新任务，"
     "等待运行中的任务结束（至多 --stop-timeout 秒），之后保留其锁让其继续运行并退出。"))
 @_db_option
-@click.option("--tz", help=TZ_HELP)
+@option("tz")
 @click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path),
               help="任务输出日志目录（默认：用户数据目录下的 schedule-logs）。")
 @click.option("--max-workers", type=click.IntRange(min=1), default=8, show_default=True, help="同时运行的任务数上限。")

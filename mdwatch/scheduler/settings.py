@@ -1,0 +1,68 @@
+"""Every option shared by several commands, declared once as data (name, parameter, environment
+variable, type, default, help) and turned into a click option by :func:`option`. The docs test
+(tests/test_docs.py) reads the same table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from mdwatch.scheduler.cli_types import Seconds
+
+__all__ = ["SETTINGS", "Setting", "option"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    flag: str  # the command-line option (--db)
+    param: str  # the parameter the command receives
+    help: str
+    envvar: str | None = None
+    default: Any = None
+    type: Any = None
+    is_flag: bool = False
+    metavar: str | None = None
+
+    def decorator(self) -> Callable[[F], F]:
+        extra: dict[str, Any] = {}
+        if self.is_flag:
+            extra["is_flag"] = True
+        else:
+            if self.type is not None:
+                extra["type"] = self.type
+            if self.default is not None:
+                extra["default"] = self.default
+                extra["show_default"] = True
+        if self.metavar:
+            extra["metavar"] = self.metavar
+        return click.option(self.flag, self.param, envvar=self.envvar, help=self.help, **extra)
+
+
+OCR_ENGINES = ("rapidocr", "tesseract", "none")
+
+SETTINGS: dict[str, Setting] = {
+    s.flag.removeprefix("--"): s
+    for s in (
+        Setting("--db", "db_url", "数据库 URL（默认：用户数据目录下的 SQLite）。", envvar="MDWATCH_DB_URL"),
+        Setting("--packs", "packs", "规则包，逗号分隔（如 device-national,hainan；默认全部规则，目录级别）。"
+                "mdwatch packs 列出可用的规则包。", envvar="MDWATCH_PACKS", metavar="PACK[,PACK]"),
+        Setting("--ocr-engine", "ocr_engine", "识别页面图片文字（证照、宣传图）的 OCR 引擎；none 为不下载、不识别图片。",
+                envvar="MDWATCH_OCR_ENGINE", default="rapidocr", type=click.Choice(OCR_ENGINES)),
+        Setting("--no-browser", "no_browser", "不使用无头浏览器（需要 JavaScript 渲染的页面按静态 HTML 分析）。",
+                is_flag=True),
+        Setting("--timeout", "timeout", "单页抓取超时（秒）。", default=20.0, type=Seconds()),
+        Setting("--tz", "tz", "时区（默认：环境变量 MDWATCH_TZ，否则 Asia/Shanghai）。", envvar="MDWATCH_TZ"),
+        Setting("--redis", "redis_url", "分布式巡查：共享抓取队列所在的 Redis（如 redis://127.0.0.1:6379/0）。",
+                envvar="MDWATCH_REDIS_URL"),
+    )
+}
+
+
+def option(name: str) -> Callable[[F], F]:
+    """The click option of the shared setting ``name`` (``"db"``, ``"packs"`` …)."""
+    return SETTINGS[name].decorator()
