@@ -13,7 +13,7 @@ from mdwatch.analyzers.catalogue import rules
 from mdwatch.analyzers.model import Context, Page, Registration, RegistrySnapshot
 from mdwatch.analyzers.regno import page_numbers
 from mdwatch.storage.config import default_db_url, normalize_db_url
-from mdwatch.storage.registry_store import RegistrationRecord, RegistryStore
+from mdwatch.storage.registry_store import RegistryStore
 
 NOT_LOADED = "未加载注册证数据库"
 LOOKUP_KINDS = frozenset({"registration", "filing"})
@@ -24,23 +24,9 @@ def registry_rules() -> tuple[str, ...]:
     return tuple(r.id for r in rules().values() if r.needs == "registry")
 
 
-def to_registration(rec: RegistrationRecord) -> Registration:
-    return Registration(
-        number=rec.number,
-        product_name=rec.product_name,
-        registrant=rec.registrant,
-        manufacturer=rec.manufacturer,
-        model_specs=tuple(rec.model_specs),
-        structure=rec.structure,
-        scope=rec.scope,
-        device_class=rec.device_class,
-        category_code=rec.category_code,
-        approved_on=rec.approved_on,
-        valid_until=rec.valid_until,
-        status=rec.status,
-        brand_names=tuple(rec.brand_names),
-        source=rec.source,
-    )
+def to_registration(rec: Registration) -> Registration:
+    """Storage's record is the analyzers' record (``mdwatch.records.Registration``)."""
+    return rec
 
 
 class RegistrySource:

@@ -25,6 +25,8 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.engine import Connection
 
+from mdwatch.records import Registration
+
 from .database import open_engine
 from .registry_schema import (
     class_from_number,
@@ -37,25 +39,8 @@ from .registry_schema import (
     upsert,
 )
 
-
-@dataclass(frozen=True, slots=True)
-class RegistrationRecord:
-    """Storage's view of one registration / filing (same fields as the analyzers' ``Registration``)."""
-
-    number: str
-    product_name: str = ""
-    registrant: str = ""
-    manufacturer: str = ""
-    model_specs: tuple[str, ...] = ()
-    structure: str = ""
-    scope: str = ""
-    device_class: int | None = None
-    category_code: str = ""
-    approved_on: date | None = None
-    valid_until: date | None = None
-    status: str = "valid"  # valid | cancelled | revoked | expired
-    brand_names: tuple[str, ...] = ()
-    source: str = ""  # csv | udid
+# storage returns the one shared record type (mdwatch.records); the old name stays for callers
+RegistrationRecord = Registration
 
 
 @dataclass(frozen=True, slots=True)
