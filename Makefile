@@ -33,7 +33,7 @@ test: deps
 	$(BIN)/pytest -q -n 2
 
 eval: deps
-	$(BIN)/python -m mdwatch.scheduler.evaluation
+	$(BIN)/python -m devtools.evaluation
 
 bench: deps
 	$(BIN)/python benchmarks/bench_analysis.py

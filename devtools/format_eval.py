@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-FORMATS = Path(__file__).resolve().parents[2] / "tests" / "corpus" / "formats"
+FORMATS = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "formats"
 HALVES = ("dev", "heldout")
 #: the rules the format corpus is labelled for (tests/corpus/formats/INSTRUCTIONS.md)
 FORMAT_RULES: tuple[str, ...] = (
@@ -148,7 +148,7 @@ def micro(items: list[FormatItem]) -> Micro:
 
 def acceptance_problems(items: list[FormatItem]) -> list[str]:
     """Why ``items`` (the held-out half) misses the targets; empty when it meets them."""
-    from mdwatch.scheduler.evaluation import score
+    from devtools.evaluation import score
 
     problems = []
     total = micro(items)
