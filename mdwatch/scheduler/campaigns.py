@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from rich.console import Console
 
+from mdwatch.analyzers.model import Severity
 from mdwatch.analyzers.packs import PackError, RuleSelection, combine, parse_pack_names
 from mdwatch.crawler.capture import FetchSettings
 from mdwatch.scheduler.precision_guard import GuardAlert, guard_result
@@ -150,6 +151,26 @@ def _sweep(campaign: Campaign, db_url: str | None, console: Console | None,
     return result.run_id, urls, None
 
 
+@dataclass(slots=True)
+class _Tried:
+    """What a campaign run tried: the runs it made, every URL check and each target's outcome."""
+
+    run_ids: list[int] = field(default_factory=list)
+    target_checks: list[tuple[str, str, UrlCheck]] = field(default_factory=list)  # (kind, target, check)
+    checks: list[UrlCheck] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """A campaign run just started: the campaign, its packs combined, the URLs of its resolved leads."""
+
+    campaign: Campaign
+    enabled: frozenset[str]
+    overrides: dict[str, Severity]
+    crun: int
+    resolved_urls: list[str]
+
+
 def run_campaign(
     name: str,
     *,
@@ -166,6 +187,32 @@ def run_campaign(
     """
     from mdwatch.scheduler.jobs import scan_urls
 
+    opened = _open_campaign_run(name, db_url)
+    campaign = opened.campaign
+    tried = _Tried()
+    swept: set[str] = set()
+    if campaign.profile:
+        swept = _sweep_target(campaign, db_url, console, sweep_options, tried)
+
+    url_targets = campaign.url_targets
+    to_scan = list(dict.fromkeys([*url_targets, *(u for u in opened.resolved_urls if u not in swept)]))
+    if to_scan:
+        result = scan_urls(to_scan, db_url=db_url, run_kind=RUN_KIND, settings=settings, ocr_engine=ocr_engine,
+                           selection=RuleSelection(opened.enabled, opened.overrides, tuple(campaign.packs)))
+        scan_run_id = result.run_id
+        if scan_run_id is not None:
+            tried.run_ids.append(scan_run_id)
+        for outcome in result.outcomes:
+            check = UrlCheck(outcome.url, outcome.ok, scan_run_id if outcome.ok else None,
+                             None if outcome.ok else (outcome.error or f"无法获取 {outcome.url}。"))
+            tried.checks.append(check)
+            if outcome.url in url_targets:
+                tried.target_checks.append(("url", outcome.url, check))
+    return _finish_campaign_run(opened, tried, db_url)
+
+
+def _open_campaign_run(name: str, db_url: str | None) -> _Opened:
+    """Start a run of campaign ``name`` (its packs checked first)."""
     with LeadStore.open(db_url) as leads:
         try:
             campaign = leads.require_campaign(name)
@@ -178,35 +225,25 @@ def run_campaign(
         started = datetime.now(UTC)
         crun = leads.start_campaign_run(campaign.id, started)
         resolved_urls = leads.lead_urls(campaign.id, "resolved")
+    return _Opened(campaign, enabled, overrides, crun, resolved_urls)
 
-    run_ids: list[int] = []
-    target_checks: list[tuple[str, str, UrlCheck]] = []
-    checks: list[UrlCheck] = []
-    swept: set[str] = set()
-    if campaign.profile:
-        run_id, pages, error = _sweep(campaign, db_url, console, sweep_options)
-        if run_id is not None:
-            run_ids.append(run_id)
-        swept = set(pages)
-        checks.extend(UrlCheck(u, True, run_id) for u in pages)
-        target_checks.append(("profile", campaign.profile, UrlCheck(campaign.profile, error is None, run_id, error)))
 
-    url_targets = campaign.url_targets
-    to_scan = list(dict.fromkeys([*url_targets, *(u for u in resolved_urls if u not in swept)]))
-    scan_run_id: int | None = None
-    if to_scan:
-        result = scan_urls(to_scan, db_url=db_url, run_kind=RUN_KIND, settings=settings, ocr_engine=ocr_engine,
-                           selection=RuleSelection(enabled, overrides, tuple(campaign.packs)))
-        scan_run_id = result.run_id
-        if scan_run_id is not None:
-            run_ids.append(scan_run_id)
-        for outcome in result.outcomes:
-            check = UrlCheck(outcome.url, outcome.ok, scan_run_id if outcome.ok else None,
-                             None if outcome.ok else (outcome.error or f"无法获取 {outcome.url}。"))
-            checks.append(check)
-            if outcome.url in url_targets:
-                target_checks.append(("url", outcome.url, check))
+def _sweep_target(campaign: Campaign, db_url: str | None, console: Console | None,
+                  sweep_options: dict[str, Any] | None, tried: _Tried) -> set[str]:
+    """Sweep the campaign's profile target into ``tried``; the page URLs it stored."""
+    assert campaign.profile is not None
+    run_id, pages, error = _sweep(campaign, db_url, console, sweep_options)
+    if run_id is not None:
+        tried.run_ids.append(run_id)
+    tried.checks.extend(UrlCheck(u, True, run_id) for u in pages)
+    tried.target_checks.append(("profile", campaign.profile, UrlCheck(campaign.profile, error is None, run_id, error)))
+    return set(pages)
 
+
+def _finish_campaign_run(opened: _Opened, tried: _Tried, db_url: str | None) -> CampaignRunResult:
+    """Sync the leads of the runs' findings (a guard-tripped rule's held), record the targets, close the run."""
+    campaign, enabled, overrides, crun = opened.campaign, opened.enabled, opened.overrides, opened.crun
+    run_ids, target_checks, checks = tried.run_ids, tried.target_checks, tried.checks
     findings: list[LeadFinding] = []
     with LeadStore.open(db_url) as leads:
         alerts = _guard_alerts(leads, run_ids)
@@ -225,7 +262,7 @@ def run_campaign(
         status = "done" if not unreachable else ("partial" if reachable else "failed")
         stats: dict[str, Any] = {
             "packs": list(campaign.packs), "targets": len(target_checks), "targets_ok": reachable,
-            "targets_unreachable": len(unreachable), "rechecked_urls": len(resolved_urls),
+            "targets_unreachable": len(unreachable), "rechecked_urls": len(opened.resolved_urls),
             "pages": sum(1 for c in checks if c.ok), "findings": len(findings),
             "critical": sum(1 for f in findings if f.severity == "critical"), **sync.as_dict(),
         }

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from mdwatch.analyzers.model import PageKind
 from mdwatch.analyzers.packs import EVERY_RULE, RuleSelection
-from mdwatch.crawler.browser_fetch import fetch_rendered
+from mdwatch.crawler.browser_fetch import RenderedFetch, fetch_rendered
 from mdwatch.crawler.capture import FetchResult, FetchSettings
-from mdwatch.scheduler.ocr_stage import ImageOutcome, OcrStage, OcrStats
+from mdwatch.scheduler.ocr_stage import ImageOutcome, OcrBatch, OcrStage, OcrStats
 from mdwatch.scheduler.pipeline import ScanOutcome, analyze_result, make_context, page_record
 from mdwatch.scheduler.registry import NOT_LOADED, RegistrySource
 from mdwatch.storage.records import RunRecord
@@ -71,10 +71,7 @@ def scan_urls(
     started = datetime.now(UTC)
     ctx = make_context(started)
     with_ocr = ocr_engine is not None or ocr_stage is not None
-    fetch_settings = settings or FetchSettings()
-    if with_ocr and not fetch_settings.fetch_images:
-        fetch_settings = replace(fetch_settings, fetch_images=True)
-    fetched = fetch_rendered(list(urls), fetch_settings, progress=progress, browser=browser)
+    fetched = _fetch(urls, settings, with_ocr, progress, browser)
     results = fetched.results
     if not any(r.capture is not None for r in results):
         return RunResult(run_id=None, outcomes=[analyze_result(r, ctx, kind, selection=selection) for r in results],
@@ -82,19 +79,47 @@ def scan_urls(
     ocr: Mapping[str, ImageOutcome] | None = None
     ocr_stats: OcrStats | None = None
     if with_ocr:
-        images = [image for r in results if r.capture is not None for image in r.images]
-        if ocr_stage is not None:
-            batch = ocr_stage.run(images)
-            ocr_engine = ocr_stage.engine_name
-        else:
-            assert ocr_engine is not None
-            use_db = store or db_url is not None
-            with OcrStage(ocr_engine, workers=ocr_workers, db_url=db_url, use_db=use_db) as stage:
-                batch = stage.run(images)
+        batch, ocr_engine = _read_images(results, ocr_engine, ocr_workers, ocr_stage, use_db=store or db_url is not None,
+                                         db_url=db_url)
         ocr, ocr_stats = batch.results, batch.stats
     with RegistrySource(db_url) as registry:
         outcomes = [analyze_result(r, ctx, kind, registry, ocr, selection=selection) for r in results]
         registry_loaded, registry_description = registry.loaded, registry.description
+    _note_browser(outcomes, fetched)
+    run_id: int | None = None
+    if store and any(o.ok for o in outcomes):
+        run_id = _save_run(db_url, _run_record(urls, run_kind, started, outcomes, registry_loaded, ocr_engine, ocr_stats))
+    return RunResult(run_id=run_id, outcomes=outcomes, registry_loaded=registry_loaded,
+                     registry_description=registry_description, ocr_stats=ocr_stats,
+                     browser_unavailable=fetched.unavailable)
+
+
+def _fetch(urls: Sequence[str], settings: FetchSettings | None, with_ocr: bool,
+           progress: Callable[[FetchResult], None] | None, browser: bool) -> RenderedFetch:
+    """Fetch ``urls`` in one crawl (their images too when they are to be read)."""
+    fetch_settings = settings or FetchSettings()
+    if with_ocr and not fetch_settings.fetch_images:
+        fetch_settings = replace(fetch_settings, fetch_images=True)
+    return fetch_rendered(list(urls), fetch_settings, progress=progress, browser=browser)
+
+
+def _read_images(results: Sequence[FetchResult], ocr_engine: str | None, ocr_workers: int | None,
+                 ocr_stage: OcrStage | None, *, use_db: bool, db_url: str | None) -> tuple[OcrBatch, str | None]:
+    """OCR of the fetched pages' images: (the batch, the engine that read it).
+
+    A shared ``ocr_stage`` reads them (its engine wins); otherwise a stage of this scan's own,
+    closed (its pool with it) as soon as the batch is read.
+    """
+    images = [image for r in results if r.capture is not None for image in r.images]
+    if ocr_stage is not None:
+        return ocr_stage.run(images), ocr_stage.engine_name
+    assert ocr_engine is not None
+    with OcrStage(ocr_engine, workers=ocr_workers, db_url=db_url, use_db=use_db) as stage:
+        return stage.run(images), ocr_engine
+
+
+def _note_browser(outcomes: Sequence[ScanOutcome], fetched: RenderedFetch) -> None:
+    """Mark the pages the browser rendered, and say why one that needed it was not."""
     for o in outcomes:
         if not o.ok:
             continue
@@ -102,25 +127,30 @@ def scan_urls(
             o.extracted["via_browser"] = True  # as the sweep pipeline records it
         if (note := fetched.notes.get(o.url)) is not None:
             o.extracted["browser_note"] = note
+
+
+def _run_record(urls: Sequence[str], run_kind: str, started: datetime, outcomes: Sequence[ScanOutcome],
+                registry_loaded: bool, ocr_engine: str | None, ocr_stats: OcrStats | None) -> RunRecord:
+    """The run to store: its pages (those fetched and analysed), its counts and its OCR stats."""
     ok = [o for o in outcomes if o.ok]
-    run_id: int | None = None
-    if store and ok:
-        record = RunRecord(
-            kind=run_kind,
-            target=urls[0] if len(urls) == 1 else f"{len(urls)} URLs",
-            started_at=started,
-            finished_at=datetime.now(UTC),
-            pages=[page_record(o) for o in ok],
-            stats={"pages": len(ok), "errors": len(outcomes) - len(ok),
-                   "findings": sum(len(o.findings) for o in ok), "registry_loaded": registry_loaded},
-        )
-        if ocr_stats is not None:
-            record.stats["ocr"] = {"engine": ocr_engine, **ocr_stats.as_dict()}
-        db = Store.open(db_url)
-        try:
-            run_id = db.save_run(record)
-        finally:
-            db.close()
-    return RunResult(run_id=run_id, outcomes=outcomes, registry_loaded=registry_loaded,
-                     registry_description=registry_description, ocr_stats=ocr_stats,
-                     browser_unavailable=fetched.unavailable)
+    record = RunRecord(
+        kind=run_kind,
+        target=urls[0] if len(urls) == 1 else f"{len(urls)} URLs",
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        pages=[page_record(o) for o in ok],
+        stats={"pages": len(ok), "errors": len(outcomes) - len(ok),
+               "findings": sum(len(o.findings) for o in ok), "registry_loaded": registry_loaded},
+    )
+    if ocr_stats is not None:
+        record.stats["ocr"] = {"engine": ocr_engine, **ocr_stats.as_dict()}
+    return record
+
+
+def _save_run(db_url: str | None, record: RunRecord) -> int:
+    """Store the run and its pages in one transaction; the run id."""
+    db = Store.open(db_url)
+    try:
+        return db.save_run(record)
+    finally:
+        db.close()

@@ -150,6 +150,26 @@ def _read_image(body: bytes, engine_name: str) -> _Read:
     )
 
 
+def _group(
+    captures: Sequence[ImageCapture],
+) -> tuple[dict[str, ImageOutcome], dict[str, list[str]], dict[str, ImageCapture]]:
+    """(skips of images that failed to download, URLs per SHA-256, one capture per SHA-256)."""
+    results: dict[str, ImageOutcome] = {}
+    by_sha: dict[str, list[str]] = {}
+    bodies: dict[str, ImageCapture] = {}
+    for cap in captures:
+        if cap.url in results:
+            continue
+        if not cap.ok or not cap.sha256:
+            results[cap.url] = ImageSkip(cap.url, cap.error or "图片未能下载。", cap.error_kind or "download")
+            continue
+        urls = by_sha.setdefault(cap.sha256, [])
+        if cap.url not in urls:
+            urls.append(cap.url)
+        bodies.setdefault(cap.sha256, cap)
+    return results, by_sha, bodies
+
+
 # ----------------------------------------------------------------------------- stage
 
 
@@ -233,69 +253,15 @@ class OcrStage:
         """Read every image of ``captures``; per URL the text or the reason it was skipped."""
         started = time.perf_counter()
         stats = OcrStats(images=len(captures))
-        results: dict[str, ImageOutcome] = {}
-        by_sha: dict[str, list[str]] = {}
-        bodies: dict[str, ImageCapture] = {}
-        for cap in captures:
-            if cap.url in results:
-                continue
-            if not cap.ok or not cap.sha256:
-                results[cap.url] = ImageSkip(cap.url, cap.error or "图片未能下载。", cap.error_kind or "download")
-                continue
-            urls = by_sha.setdefault(cap.sha256, [])
-            if cap.url not in urls:
-                urls.append(cap.url)
-            bodies.setdefault(cap.sha256, cap)
+        results, by_sha, bodies = _group(captures)
         stats.distinct = len(by_sha)
-
-        reads: dict[str, _Read] = {}
         # 1. memory, then the database
-        with self._lock:
-            for sha in by_sha:
-                if sha in self._memo:
-                    reads[sha] = self._memo[sha]
-        stats.cache_hits += len(reads)
-        missing = [sha for sha in by_sha if sha not in reads]
-        if missing and self._store is not None:
-            for sha, record in self._store.get_ocr_many(missing, self.engine_name).items():
-                reads[sha] = _Read(text=record.text, lines=tuple(record.lines), seconds=record.seconds)
-                stats.cache_hits += 1
-            missing = [sha for sha in missing if sha not in reads]
-
+        reads, missing = self._cached(by_sha, stats)
         # 2. share reads in flight; submit the rest
-        own: dict[str, Future[_Read]] = {}
-        shared: dict[str, Future[_Read]] = {}
-        with self._lock:
-            for sha in missing:
-                if sha in self._memo:
-                    reads[sha] = self._memo[sha]
-                    stats.cache_hits += 1
-                elif sha in self._inflight:
-                    shared[sha] = self._inflight[sha]
-                else:
-                    future = self._submit(bodies[sha].body)
-                    self._inflight[sha] = own[sha] = future
+        own, shared = self._claim(missing, bodies, reads, stats)
         stats.shared = len(shared)
-
         # 3. wait for this batch's own images only
-        if own or shared:
-            wait([*own.values(), *shared.values()])
-        for sha, future in own.items():
-            read = self._outcome(future)
-            reads[sha] = read
-            self._persist(sha, bodies[sha], read)
-            with self._lock:
-                if read.skip_code != "ocr_error":
-                    self._memo[sha] = read
-                self._inflight.pop(sha, None)
-            if read.ran:
-                stats.ocr_runs += 1
-                stats.ocr_seconds += read.seconds
-            if read.skip_code == "triage":
-                stats.triaged_out += 1
-        for sha, future in shared.items():
-            reads[sha] = self._outcome(future)
-
+        self._collect(own, shared, bodies, reads, stats)
         for sha, urls in by_sha.items():
             read = reads[sha]
             for url in urls:
@@ -310,6 +276,64 @@ class OcrStage:
         return OcrBatch(results, stats)
 
     # -- internals
+
+    def _cached(self, by_sha: dict[str, list[str]], stats: OcrStats) -> tuple[dict[str, _Read], list[str]]:
+        """(reads known already: this stage's memory, then the database; the SHAs still to read)."""
+        reads: dict[str, _Read] = {}
+        with self._lock:
+            for sha in by_sha:
+                if sha in self._memo:
+                    reads[sha] = self._memo[sha]
+        stats.cache_hits += len(reads)
+        missing = [sha for sha in by_sha if sha not in reads]
+        if missing and self._store is not None:
+            for sha, record in self._store.get_ocr_many(missing, self.engine_name).items():
+                reads[sha] = _Read(text=record.text, lines=tuple(record.lines), seconds=record.seconds)
+                stats.cache_hits += 1
+            missing = [sha for sha in missing if sha not in reads]
+        return reads, missing
+
+    def _claim(self, missing: list[str], bodies: dict[str, ImageCapture], reads: dict[str, _Read],
+               stats: OcrStats) -> tuple[dict[str, Future[_Read]], dict[str, Future[_Read]]]:
+        """(reads this batch submits, reads in flight for another caller) of the ``missing`` SHAs.
+
+        Under the lock, so two callers never submit the same image: one read finished meanwhile
+        goes to ``reads``, one in flight is shared, the rest are submitted and marked in flight.
+        """
+        own: dict[str, Future[_Read]] = {}
+        shared: dict[str, Future[_Read]] = {}
+        with self._lock:
+            for sha in missing:
+                if sha in self._memo:
+                    reads[sha] = self._memo[sha]
+                    stats.cache_hits += 1
+                elif sha in self._inflight:
+                    shared[sha] = self._inflight[sha]
+                else:
+                    future = self._submit(bodies[sha].body)
+                    self._inflight[sha] = own[sha] = future
+        return own, shared
+
+    def _collect(self, own: dict[str, Future[_Read]], shared: dict[str, Future[_Read]],
+                 bodies: dict[str, ImageCapture], reads: dict[str, _Read], stats: OcrStats) -> None:
+        """Wait for ``own`` and ``shared`` reads into ``reads``; store and remember this batch's own."""
+        if own or shared:
+            wait([*own.values(), *shared.values()])
+        for sha, future in own.items():
+            read = self._outcome(future)
+            reads[sha] = read
+            self._persist(sha, bodies[sha], read)
+            with self._lock:
+                if read.skip_code != "ocr_error":  # not remembered: the next batch tries it again
+                    self._memo[sha] = read
+                self._inflight.pop(sha, None)
+            if read.ran:
+                stats.ocr_runs += 1
+                stats.ocr_seconds += read.seconds
+            if read.skip_code == "triage":
+                stats.triaged_out += 1
+        for sha, future in shared.items():
+            reads[sha] = self._outcome(future)
 
     def _submit(self, body: bytes) -> Future[_Read]:
         try:
