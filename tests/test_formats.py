@@ -447,3 +447,35 @@ def test_a_question_is_no_scope_claim(extra: str) -> None:
 def test_a_size_and_count_in_any_notation(shown: str, registered: str) -> None:
     assert model_matches(shown, [registered])
     assert not model_matches(shown.replace("4", "6").replace("5支", "8支"), [registered])
+
+
+@pytest.mark.parametrize("extra", [
+    "<p>来问得最多的是子女：老人能不能自己用？</p>",
+    "<table><tr><th>使用</th><td>从最低一档开始逐级调高</td></tr></table>",
+    '<div class="h5"><span>测量建议</span><span>早晨血压通常最高，数据最具参考价值</span></div>',
+    "<p>【局限性】结果仅供参考，不能作为诊断的唯一依据。</p>",
+], ids=["prose-asked", "table-level", "h5-physiology", "instruction-denied"])
+def test_superlatives_about_questions_levels_and_physiology_are_no_claims(extra: str) -> None:
+    assert not _claims(_page(DEVICE_PAGE + extra))
+
+
+QUESTION_LABELS = f"""<ul><li>这是什么：电子血压计</li><li>型号有哪几种：KR-W5</li>
+<li>一台由什么做成：主机、袖带</li><li>能用来做什么：用于测量人体血压</li>
+<li>哪些人不能用：严重心律不齐者不宜使用</li><li>谁注册的、谁生产的：无锡康瑞医疗科技有限公司</li>
+<li>注册证号码是多少：{NUMBER}</li></ul>{CERT}<p>{WARNING}</p>"""
+
+
+@pytest.mark.parametrize("body", [
+    QUESTION_LABELS,
+    QUESTION_LABELS.replace("<ul>", "<dl>").replace("<li>", "<dd>").replace("</li>", "</dd>"),
+    QUESTION_LABELS.replace("<li>", "<p>").replace("</li>", "</p>"),
+], ids=["list", "dl", "paragraphs"])
+def test_labels_asked_as_questions_show_the_items(body: str) -> None:
+    assert "PRODUCT_DETAIL_INCOMPLETE" not in _rules(_page(body))
+
+
+def test_a_short_form_of_the_registrant_with_its_region() -> None:
+    assert same_company("恒康医疗（北京）", ["北京恒康医疗器械有限公司"])
+    assert not same_company("恒康医疗（上海）", ["北京恒康医疗器械有限公司"])
+    assert not same_company("康泰医疗（北京）", ["北京恒康医疗器械有限公司"])
+    assert not same_company("恒康医疗器械有限公司", ["北京恒康医疗器械有限公司"])

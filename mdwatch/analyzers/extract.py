@@ -217,7 +217,9 @@ def label_fields(text: str) -> tuple[str, ...]:
 
 
 _MAX_CORE_LABEL = 12
-_CJK_LABEL = re.compile(r"[\u4e00-\u9fff/]+")
+_CJK_LABEL = re.compile(r"[\u4e00-\u9fff/、]+")
+# a label asked as a question (一贴由什么做成, 谁注册的、谁生产的): its wording is a question's, not a value's
+_QUESTION_LABEL = re.compile(r"什么|谁|哪|多少|几")
 # phrasings of a value, not of a label: 由…组成, 适用于…, 用于…, 的
 _VALUE_WORDING = re.compile(r"^由|于|的|者|^本品|^供|^无|使用$|禁用$|慎用$")
 
@@ -225,7 +227,9 @@ _VALUE_WORDING = re.compile(r"^由|于|的|者|^本品|^供|^无|使用$|禁用$
 def _core_label(key: str, lex: _LabelLexicon) -> tuple[str, ...]:
     """A seller's own short label that holds an item's core word (盒内配置, 它适合谁, 持证企业): it
     shows the item (a presence-only key), its value is never compared."""
-    if len(key) > _MAX_CORE_LABEL or not _CJK_LABEL.fullmatch(key) or _VALUE_WORDING.search(key):
+    if len(key) > _MAX_CORE_LABEL or not _CJK_LABEL.fullmatch(key):
+        return ()
+    if _VALUE_WORDING.search(key) and not _QUESTION_LABEL.search(key):
         return ()  # only a bare label of Chinese words: no figure, bracket, list or value phrasing
     for item, words in lex.cores:
         if any(w in key for w in words):

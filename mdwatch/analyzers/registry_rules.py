@@ -163,6 +163,32 @@ def _company_core(name: str) -> str:
     return _COMPANY_FORM.sub("", name) or name
 
 
+_BRACKETED_REGION = re.compile(r"[(（]([^)）]{2,8})[)）]")
+_LEGAL_FORM_WORDS = re.compile(r"公司|厂|集团|研究所|研究院|中心|医院|株式会社|gmbh|ltd|inc|co\.|corp|llc|s\.?a\.?|ag\b", re.I)
+
+
+def _abbreviation_of(shown: str, registered: str) -> bool:
+    """「恒康医疗（北京）」 for 「北京恒康医疗器械有限公司」: a short form without a legal form, naming the
+    trade name and industry word the registered name starts with (after the same region, when the
+    short form names one in brackets)."""
+    folded = fold(shown)
+    if _LEGAL_FORM_WORDS.search(folded):
+        return False  # a full name: compared as one (a different firm must not pass as its short form)
+    regions = [norm_value(r) for r in _BRACKETED_REGION.findall(folded)]
+    head = norm_value(_COMPANY_PARENS.sub("", folded))
+    if len(head) < 4 or len(regions) > 1:
+        return False
+    rest = _company_core(norm_value(_COMPANY_PARENS.sub("", fold(registered))))
+    if regions:
+        region = regions[0]
+        inner = [norm_value(r) for r in _BRACKETED_REGION.findall(fold(registered))]
+        if rest.startswith(region):
+            rest = rest[len(region):]
+        elif region not in inner:
+            return False
+    return rest.startswith(head)
+
+
 def same_company(shown: str, registered: Iterable[str]) -> bool:
     """Company names equal after ``norm_value`` (brackets of either width, spaces, traditional forms),
     or equal once one side's parenthesised part such as 「（深圳）」 is dropped (the other has none)."""
@@ -181,6 +207,8 @@ def same_company(shown: str, registered: Iterable[str]) -> bool:
             continue
         core = _company_core(norm_value(reg))
         if a == core or core in alternatives:
+            return True
+        if _abbreviation_of(shown, reg):
             return True
         # 康瑞医疗 vs 康瑞（无锡）医疗: one side omits the region; both naming one, they must agree
         if shown_parens != bool(_COMPANY_PARENS.search(fold(reg))) and a2 == _company_core(norm_value(
