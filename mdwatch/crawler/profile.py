@@ -2,7 +2,7 @@
 
 A profile is YAML in ``mdwatch/crawler/profiles/`` (or any file): start URLs, link patterns
 (regular expressions searched in absolute URLs), qualification link words, URL patterns of pages
-that always need the browser, and optional field selectors. ``docs/sweep-design.md`` is the
+that always need the browser, and optional field selectors. ``docs/design/sweeps.md`` is the
 contract. ``{base}`` in a start URL is filled from ``base_url`` (``mdwatch sweep --base-url``).
 
 Plain data and pure functions only: :meth:`Profile.role_of` and :meth:`Profile.links_of` are

@@ -1,6 +1,6 @@
 """The sweep spider: platform home → shops (+ qualification pages, one hop) → products, with pagination.
 
-Driven by a :class:`~mdwatch.crawler.profile.Profile` (docs/sweep-design.md). Every captured
+Driven by a :class:`~mdwatch.crawler.profile.Profile` (docs/design/sweeps.md). Every captured
 page is yielded as a :class:`SweepItem` for the item pipeline (``mdwatch.scheduler.sweep_pipeline``);
 every page that could not be captured as a :class:`SweepFailure`. A shop's item is yielded
 once its qualification pages are in (or failed), so the shop is judged with them as in ``scan``.
@@ -63,7 +63,7 @@ _RELATED_OF = "mdwatch_related_of"
 _IMAGE_OF = "mdwatch_image"  # the image URL as found on the page
 IMAGE_CACHE_BYTES = 64 * 1024 * 1024  # downloaded images kept for other pages of the crawl
 LOCAL_META = "mdwatch_local"  # crawler/distributed.py: stays in this process (a shop's qualification pages)
-BROWSER_META = "mdwatch_browser"  # the names of crawler/browser.py (docs/sweep-design.md)
+BROWSER_META = "mdwatch_browser"  # the names of crawler/browser.py (docs/design/sweeps.md)
 VIA_BROWSER_META = "mdwatch_via_browser"
 
 # Products first (they are the bulk and need nothing more), then qualification pages (a shop
@@ -74,7 +74,7 @@ STORED_ROLES: frozenset[str] = frozenset({"platform", "shop", "product", "page"}
 
 @dataclass(frozen=True, slots=True)
 class SweepItem:
-    """One captured page of a sweep (docs/sweep-design.md)."""
+    """One captured page of a sweep (docs/design/sweeps.md)."""
 
     capture: Capture
     role: str  # platform | shop | product | page

@@ -73,7 +73,7 @@ def _register_schedule(name: str, cron: str, db_url: str | None) -> str:
 @click.option("--targets", "targets", multiple=True, metavar="FILE|URL", help="目标网址或网址列表文件（可多次给出）。")
 @click.option("--profile", help="巡查整个平台所用的平台配置（如 demo）。")
 @click.option("--base-url", help="平台地址，填入平台配置中的 {base}。")
-@click.option("--packs", required=True, help="规则包，逗号分隔（如 device-national,hainan）。")
+@option("packs", required=True)
 @click.option("--cron", help="执行计划（cron 表达式，如 '0 2 * * *'），由调度器按时运行。")
 @DB_OPTION
 def campaign_create(name: str, more_targets: tuple[str, ...], targets: tuple[str, ...], profile: str | None,
@@ -150,7 +150,7 @@ def _notify(db_url: str | None, run_ids: tuple[int, ...]) -> None:
 
 @campaign.command(name="status", help="查看监测任务：目标、最近运行与线索统计。")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True)
+@option("json")
 @DB_OPTION
 def campaign_status_cmd(name: str, as_json: bool, db_url: str | None) -> int:
     from mdwatch.scheduler.campaigns import CampaignError, campaign_status
@@ -222,7 +222,7 @@ def lead() -> None:
 @lead.command(name="list", help="列出线索。")
 @click.option("--campaign", "campaign_name", help="只列出该监测任务的线索。")
 @click.option("--status", type=click.Choice(LEAD_STATUSES), help="只列出该状态的线索。")
-@click.option("--json", "as_json", is_flag=True)
+@option("json")
 @DB_OPTION
 def lead_list(campaign_name: str | None, status: str | None, as_json: bool, db_url: str | None) -> int:
     with LeadStore.open(db_url) as leads:

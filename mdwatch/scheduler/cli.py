@@ -51,7 +51,7 @@ def _selection(packs: str | None) -> RuleSelection:
 @cli.command(help="扫描一个或多个店铺、商品或平台页面，输出合规问题。")
 @click.argument("urls", nargs=-1, required=True, metavar="URL...")
 @click.option("--kind", type=click.Choice(PAGE_KINDS), help="指定页面类型（默认自动识别）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（见 DESIGN.md 的约定）。")
+@option("json")
 @option("db")
 @click.option("--no-store", is_flag=True, help="只输出结果，不写入数据库。")
 @option("timeout")
@@ -105,7 +105,7 @@ def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | N
 
 
 @cli.command(name="rules", help="列出全部规则及其法律依据和级别。")
-@click.option("--json", "as_json", is_flag=True)
+@option("json")
 def list_rules(as_json: bool) -> int:
     from rich.table import Table
 
@@ -131,7 +131,7 @@ def list_rules(as_json: bool) -> int:
 
 
 @cli.command(name="packs", help="列出规则包及其启用的规则和调整后的级别。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@option("json")
 def packs_command(as_json: bool) -> int:
     from rich.table import Table
 
@@ -179,7 +179,7 @@ def registry_import(paths: tuple[str, ...], db_url: str | None) -> int:
 @registry.command(name="lookup", help="按注册证/备案编号查询注册信息。")
 @click.argument("number")
 @option("db")
-@click.option("--json", "as_json", is_flag=True)
+@option("json")
 def registry_lookup(number: str, db_url: str | None, as_json: bool) -> int:
     from mdwatch.scheduler.registry_jobs import lookup
 

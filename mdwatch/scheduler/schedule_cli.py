@@ -91,7 +91,7 @@ def _when(value: datetime | None, tz: object) -> str:
 
 
 @schedule.command(name="list", help="列出全部计划：名称、计划、下次运行、状态、命令。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@option("json")
 @option("tz")
 @_db_option
 def schedule_list(as_json: bool, tz: str | None, db_url: str | None) -> int:
@@ -155,7 +155,7 @@ for _action, _done, _help in (("pause", "已暂停", "暂停计划（正在运�
 @schedule.command(name="runs", help="最近的运行记录：开始、结束、退出码、进程号、日志。")
 @click.argument("name", required=False)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@option("json")
 @_db_option
 def schedule_runs(name: str | None, limit: int, as_json: bool, db_url: str | None) -> int:
     from rich.table import Table

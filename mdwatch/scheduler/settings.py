@@ -28,8 +28,8 @@ class Setting:
     is_flag: bool = False
     metavar: str | None = None
 
-    def decorator(self) -> Callable[[F], F]:
-        extra: dict[str, Any] = {}
+    def decorator(self, required: bool = False) -> Callable[[F], F]:
+        extra: dict[str, Any] = {"required": True} if required else {}
         if self.is_flag:
             extra["is_flag"] = True
         else:
@@ -57,12 +57,14 @@ SETTINGS: dict[str, Setting] = {
                 is_flag=True),
         Setting("--timeout", "timeout", "单页抓取超时（秒）。", default=20.0, type=Seconds()),
         Setting("--tz", "tz", "时区（默认：环境变量 MDWATCH_TZ，否则 Asia/Shanghai）。", envvar="MDWATCH_TZ"),
+        Setting("--json", "as_json", "以 JSON 输出（字段见 docs/json.md）。", is_flag=True),
         Setting("--redis", "redis_url", "分布式巡查：共享抓取队列所在的 Redis（如 redis://127.0.0.1:6379/0）。",
                 envvar="MDWATCH_REDIS_URL"),
     )
 }
 
 
-def option(name: str) -> Callable[[F], F]:
-    """The click option of the shared setting ``name`` (``"db"``, ``"packs"`` …)."""
-    return SETTINGS[name].decorator()
+def option(name: str, *, required: bool = False) -> Callable[[F], F]:
+    """The click option of the shared setting ``name`` (``"db"``, ``"packs"`` …); ``required``
+    where a command cannot run without it (a campaign's packs)."""
+    return SETTINGS[name].decorator(required)

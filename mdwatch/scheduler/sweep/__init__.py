@@ -1,6 +1,6 @@
 """``mdwatch sweep PROFILE``: crawl a whole platform and run ``scan``'s analyzers on every page.
 
-The composition root of a sweep (docs/sweep-design.md): :func:`run_sweep` loads the run state
+The composition root of a sweep (docs/design/sweeps.md): :func:`run_sweep` loads the run state
 (new, or ``--resume ID``), builds the Scrapy settings (throughput, politeness, robots.txt, the
 browser when ``mdwatch.crawler.browser`` is available), runs :class:`SweepSpider` with
 :class:`SweepPipeline` in this process (``CrawlerProcess``; a sweep is one process, so
