@@ -78,6 +78,8 @@ class Page:
     # joined texts, computed once on first use (several analyzers read them)
     _text: str | None = field(default=None, init=False, repr=False, compare=False)
     _all_text: str | None = field(default=None, init=False, repr=False, compare=False)
+    # what pure functions derive from the page once and several analyzers read (its numbers)
+    _memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def text(self) -> str:

@@ -56,11 +56,16 @@ def page_numbers(page: Page, year_now: int) -> list[NumberMatch]:
     """Every number on ``page``: first those of ``page_text(page)`` (offsets index it), then those
     read from its images, marked ``parts["source"] == "ocr"`` and ``parts["image_url"]`` (offsets
     index that image's text; ``is_ocr_number``). Pages without image texts cost nothing extra."""
+    key = ("page_numbers", year_now)
+    cached = page._memo.get(key)
+    if cached is not None:
+        return list(cached)  # type: ignore[call-overload]  # computed once per page: several rules read them
     found = list(numbers_in(page_text(page), year_now))
     if page.image_texts:
         for n in image_numbers(page.image_texts, year_now):
             parts = {**n.number.parts, OCR_SOURCE: "ocr", OCR_IMAGE_URL: n.image.image_url}
             found.append(dataclasses.replace(n.number, parts=parts))
+    page._memo[key] = tuple(found)
     return found
 
 

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
 from rich.table import Table
 
 from mdwatch.scheduler.render import SEVERITY_STYLE, SEVERITY_ZH, make_console
-from mdwatch.scheduler.settings import option
+from mdwatch.scheduler.settings import display_tz, option
 from mdwatch.storage.leads import LEAD_STATUSES, STATUS_ZH, UPDATE_STATUSES, Lead, LeadError, LeadStore
 
 EXIT_OK, EXIT_USAGE, EXIT_FETCH = 0, 2, 3
-DISPLAY_TZ = ZoneInfo(os.environ.get("MDWATCH_TZ", "Asia/Shanghai"))
+DISPLAY_TZ = display_tz()
 DB_OPTION = option("db")
 RUN_STATUS_ZH = {"running": "运行中", "done": "完成", "partial": "部分目标无法访问", "failed": "全部目标无法访问"}
 RECHECK_ZH = {"fixed": "已整改", "still_present": "问题仍在", "unreachable": "无法访问"}

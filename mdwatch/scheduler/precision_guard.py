@@ -36,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from mdwatch.scheduler.labels import KIND_ZH
 from mdwatch.storage.schema import FindingRow, PageRow
 from mdwatch.storage.store import Store
 
@@ -61,7 +62,6 @@ SAMPLES = 3
 STATS_KEY = "precision_guard"
 ENV_SHARE = "MDWATCH_GUARD_SHARE"
 ENV_MIN_PAGES = "MDWATCH_GUARD_MIN_PAGES"
-KIND_ZH = {"platform": "平台首页", "shop": "店铺页", "product": "商品页"}
 # rule-ID prefix → the page kind the rule judges (longest prefix first)
 _RULE_KINDS: tuple[tuple[str, str], ...] = (
     ("DRUG_SHOP_", "shop"),

@@ -5,25 +5,23 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Iterable
-from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
 
 from mdwatch.analyzers.catalogue import rules
+from mdwatch.scheduler.labels import KIND_ZH, SEVERITIES, SEVERITY_STYLE, SEVERITY_ZH
 from mdwatch.scheduler.pipeline import ScanOutcome
+from mdwatch.scheduler.settings import BEIJING
 
-DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
+DISPLAY_TZ = BEIJING  # reports and evidence say Beijing time (settings.BEIJING)
 
 
 def make_console() -> Console:
     """A console for reports: the terminal's width, or 120 columns when piped to a file."""
     return Console() if sys.stdout.isatty() else Console(width=120)
 
-SEVERITY_ZH = {"critical": "严重", "high": "高", "medium": "中", "low": "低", "info": "提示"}
-SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
-KIND_ZH = {"platform": "平台首页", "shop": "店铺页", "product": "商品页"}
-SEVERITY_ORDER = {s: i for i, s in enumerate(("critical", "high", "medium", "low", "info"))}
+SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
 
 
 def print_outcome(console: Console, outcome: ScanOutcome) -> None:

@@ -20,7 +20,6 @@ from mdwatch.scheduler.settings import option
 
 EXIT_OK, EXIT_USAGE = 0, 2
 DB_HELP = "数据库 URL（默认：用户数据目录下的 SQLite）。"
-TZ_HELP = "时区（默认：环境变量 MDWATCH_TZ，否则 Asia/Shanghai）。"
 
 F = TypeVar("F", bound=Callable[..., object])
 

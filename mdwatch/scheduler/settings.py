@@ -4,15 +4,33 @@ variable, type, default, help) and turned into a click option by :func:`option`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 
 from mdwatch.scheduler.cli_types import Seconds
 
-__all__ = ["SETTINGS", "Setting", "option"]
+__all__ = ["BEIJING", "DEFAULT_TZ", "ENV_TZ", "SETTINGS", "Setting", "display_tz", "option"]
+
+# Times are stored in UTC and shown in Beijing time: reports, evidence and the terminal. Users of
+# another region may set MDWATCH_TZ (or --tz) for what is shown on their terminal and schedules;
+# evidence and reports handed to a bureau always say Beijing time.
+DEFAULT_TZ = "Asia/Shanghai"
+ENV_TZ = "MDWATCH_TZ"
+BEIJING = ZoneInfo(DEFAULT_TZ)
+
+
+def display_tz() -> ZoneInfo:
+    """The time zone times are shown in on the terminal: $MDWATCH_TZ, else Beijing time."""
+    name = os.environ.get(ENV_TZ, "").strip()
+    try:
+        return ZoneInfo(name) if name else BEIJING
+    except (ValueError, KeyError):
+        return BEIJING
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,7 +74,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("--no-browser", "no_browser", "不使用无头浏览器（需要 JavaScript 渲染的页面按静态 HTML 分析）。",
                 is_flag=True),
         Setting("--timeout", "timeout", "单页抓取超时（秒）。", default=20.0, type=Seconds()),
-        Setting("--tz", "tz", "时区（默认：环境变量 MDWATCH_TZ，否则 Asia/Shanghai）。", envvar="MDWATCH_TZ"),
+        Setting("--tz", "tz", f"时区（默认：环境变量 {ENV_TZ}，否则 {DEFAULT_TZ}）。", envvar=ENV_TZ),
         Setting("--json", "as_json", "以 JSON 输出（字段见 docs/json.md）。", is_flag=True),
         Setting("--redis", "redis_url", "分布式巡查：共享抓取队列所在的 Redis（如 redis://127.0.0.1:6379/0）。",
                 envvar="MDWATCH_REDIS_URL"),

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 FORMAT = "mdwatch-evidence/1"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from mdwatch.scheduler.settings import BEIJING  # noqa: E402
+
+SHANGHAI = BEIJING  # one definition: scheduler.settings
 MANIFEST = "manifest.json"
 README = "README.txt"
 NOTE_EXPORT_SCREENSHOT = "export-time"  # evidence_files.note of a screenshot taken by an export

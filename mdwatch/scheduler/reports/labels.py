@@ -9,13 +9,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-SEVERITY_ORDER: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
-SEVERITY_ZH = {"critical": "严重", "high": "高", "medium": "中", "low": "低", "info": "提示"}
-KIND_ZH = {"platform": "平台首页", "shop": "店铺页", "product": "商品页"}
-RUN_KIND_ZH = {"sweep": "巡查", "scan": "扫描", "demo": "演示", "campaign": "专项监测"}
+from mdwatch.scheduler.labels import KIND_ZH as KIND_ZH
+from mdwatch.scheduler.labels import RUN_KIND_ZH as RUN_KIND_ZH
+from mdwatch.scheduler.labels import SEVERITIES
+from mdwatch.scheduler.labels import SEVERITY_ZH as SEVERITY_ZH
+from mdwatch.scheduler.settings import BEIJING
+
+SHANGHAI = BEIJING  # one definition: scheduler.settings
+SEVERITY_ORDER: tuple[str, ...] = SEVERITIES
 NO_SHOP = "（无店铺）"
 
 

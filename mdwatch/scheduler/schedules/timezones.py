@@ -7,9 +7,7 @@ from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mdwatch.scheduler.schedules.errors import ScheduleError
-
-DEFAULT_TZ = "Asia/Shanghai"
-ENV_TZ = "MDWATCH_TZ"
+from mdwatch.scheduler.settings import DEFAULT_TZ, ENV_TZ
 
 
 def resolve_tz(name: str | None = None) -> ZoneInfo:
