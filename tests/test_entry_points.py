@@ -17,9 +17,9 @@ from mdwatch.analyzers.catalogue import rules as catalogue
 from mdwatch.analyzers.packs import select_packs
 from mdwatch.analyzers.registry import implemented_rules
 from mdwatch.demo.server import DemoServer, serve
-from mdwatch.scheduler.campaigns import create_campaign, run_campaign
+from mdwatch.scheduler.app import AppConfig, build_app
+from mdwatch.scheduler.campaigns import create_campaign
 from mdwatch.scheduler.cli import cli
-from mdwatch.scheduler.jobs import scan_urls
 from mdwatch.storage.store import Store
 
 PACK = "hainan"  # raises PRODUCT_REGNO_MISSING and SHOP_QUALIFICATION_MISSING to critical
@@ -53,13 +53,13 @@ def test_scan_sweep_and_campaign_give_one_page_the_same_findings(demo: DemoServe
     assert products, swept
     url = next((u for u in products if ("PRODUCT_REGNO_MISSING", "critical") in swept[u]), products[0])
 
-    scanned = scan_urls([url], store=False, db_url=db_url, selection=select_packs(PACK), ocr_engine=None,
-                        browser=False)
+    app = build_app(AppConfig(db_url=db_url, packs=PACK, ocr_engine="none", browser=False))  # as the CLI builds it
+    scanned = app.scan([url], store=False)
     assert scanned.ok
     by_scan = {(f.rule, f.severity) for f in scanned.ok[0].findings}
 
     create_campaign("同页同果", [url], PACK, db_url=db_url)
-    result = run_campaign("同页同果", db_url=db_url, ocr_engine=None)
+    result = app.run_campaign("同页同果")
     assert result.run_ids
     by_campaign = _by_page(db_url, result.run_ids[-1])[url]
 
@@ -107,3 +107,18 @@ def test_no_rule_marked_to_do_is_ever_emitted() -> None:
             emitted |= {f.rule for f in analyze(page, ctx)}
     assert pages > 300
     assert emitted <= implemented_rules(), emitted - implemented_rules()
+
+
+def test_the_app_resolves_its_settings_once(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from mdwatch.analyzers.packs import PackError
+
+    fixed = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
+    app = build_app(AppConfig(db_url=f"sqlite:///{tmp_path / 'a.db'}", packs="hainan,device-national",
+                              ocr_engine="none", clock=lambda: fixed))
+    assert app.selection.packs == ("hainan", "device-national")
+    assert app.selection.severities["PRODUCT_REGNO_MISSING"] == "critical"
+    assert app.ocr_engine is None and app.now() == fixed and app.db_url.startswith("sqlite:///")
+    with pytest.raises(PackError):
+        build_app(AppConfig(packs="no-such-pack"))

@@ -60,8 +60,8 @@ def _selection(packs: str | None) -> RuleSelection:
 @option("packs")
 def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | None, no_store: bool,
          timeout: float, ocr_engine: str, no_browser: bool, packs: str | None = None) -> int:
-    from mdwatch.crawler.capture import FetchResult, FetchSettings
-    from mdwatch.scheduler.jobs import scan_urls
+    from mdwatch.crawler.capture import FetchResult
+    from mdwatch.scheduler.app import AppConfig, build_app
     from mdwatch.scheduler.pipeline import outcome_json
     from mdwatch.scheduler.registry import registry_rules
     from mdwatch.scheduler.render import print_outcome
@@ -77,10 +77,9 @@ def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | N
                 shown.add(notice)
                 _err(notice)
 
-    result = scan_urls(list(urls), kind=kind, db_url=db_url, store=not no_store,  # type: ignore[arg-type]
-                       settings=FetchSettings(timeout_s=timeout), progress=refused,
-                       ocr_engine=None if ocr_engine == "none" else ocr_engine, browser=not no_browser,
-                       selection=selection)
+    app = build_app(AppConfig(db_url=db_url, packs=selection.packs, ocr_engine=ocr_engine, browser=not no_browser,
+                              timeout_s=timeout))
+    result = app.scan(list(urls), kind=kind, store=not no_store, progress=refused)  # type: ignore[arg-type]
     if result.browser_unavailable:
         _err(f"{result.browser_unavailable.rstrip('。')}，需要渲染的页面按静态 HTML 分析。")
     for failed in result.failed:
@@ -274,25 +273,20 @@ def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | 
           no_robots: bool, concurrency: int, workers: int | None, no_browser: bool,
           redis_url: str | None, worker: bool, no_screenshots: bool, ocr_engine: str,
           guard_share: float | None = None, packs: str | None = None) -> int:
-    from mdwatch.scheduler.sweep import (
-        SweepError,
-        SweepFinishedElsewhere,
-        SweepOptions,
-        print_sweep_summary,
-        run_sweep,
-    )
+    from mdwatch.scheduler.app import AppConfig, build_app
+    from mdwatch.scheduler.sweep import SweepError, SweepFinishedElsewhere, SweepOptions, print_sweep_summary
 
     if base_url is not None:
         _check_url(base_url)
     console = make_console()
-    options = SweepOptions(db_url=db_url, base_url=base_url, budget=budget, resume=resume,
+    app = build_app(AppConfig(db_url=db_url, packs=_selection(packs).packs, ocr_engine=ocr_engine,
+                              browser=not no_browser))
+    options = SweepOptions(base_url=base_url, budget=budget, resume=resume,
                            obey_robots=not no_robots, concurrency=concurrency, workers=workers,
-                           browser=not no_browser, redis_url=redis_url or None, worker=worker,
-                           ocr_engine=None if ocr_engine == "none" else ocr_engine, guard_share=guard_share,
-                           packs=_selection(packs).packs,
+                           redis_url=redis_url or None, worker=worker, guard_share=guard_share,
                            extra_settings=(("MDWATCH_SCREENSHOTS", False),) if no_screenshots else ())
     try:
-        result = run_sweep(profile, options, console=console)
+        result = app.sweep(profile, options, console=console)
     except SweepFinishedElsewhere as exc:
         console.print(str(exc))
         return EXIT_OK

@@ -1,0 +1,111 @@
+"""The application object: one place that builds what every entry point uses.
+
+``build_app(AppConfig(...))`` resolves the settings once (the database URL, the rule packs, the OCR
+engine, the browser, the clock, the display time zone) and gives the jobs their arguments from
+them, so the command line, the tests and the coming web console drive the same application and
+the same page pipeline (Scrapyd builds its application the same way). Nothing is opened until a
+job asks for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from mdwatch.analyzers.packs import RuleSelection, select_packs
+from mdwatch.scheduler.settings import display_tz
+from mdwatch.storage.database import resolve_db_url
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mdwatch.analyzers.model import PageKind
+    from mdwatch.crawler.capture import FetchResult, FetchSettings
+    from mdwatch.scheduler.campaigns import CampaignRunResult
+    from mdwatch.scheduler.jobs import RunResult
+    from mdwatch.scheduler.sweep import SweepOptions, SweepResult
+    from mdwatch.storage.store import Store
+
+__all__ = ["App", "AppConfig", "build_app"]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    """The settings of one application (the shared options of ``scheduler/settings.py``)."""
+
+    db_url: str | None = None  # None: $MDWATCH_DB_URL, else the user's SQLite file
+    packs: str | Sequence[str] | None = None  # None: every rule at its catalogue severity
+    ocr_engine: str | None = "rapidocr"  # None or "none": no image is fetched or read
+    browser: bool = True
+    timeout_s: float = 20.0
+    clock: Callable[[], datetime] = _utc_now  # tests pass a fixed clock
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """What the jobs need, resolved once; its methods run the jobs with it."""
+
+    config: AppConfig
+    db_url: str
+    selection: RuleSelection
+    ocr_engine: str | None
+    tz: ZoneInfo
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        return self.config.clock()
+
+    def fetch_settings(self) -> FetchSettings:
+        from mdwatch.crawler.capture import FetchSettings
+
+        return FetchSettings(timeout_s=self.config.timeout_s)
+
+    def store(self) -> Store:
+        from mdwatch.storage.store import Store
+
+        return Store.open(self.db_url)
+
+    def scan(self, urls: Sequence[str], *, kind: PageKind | None = None, store: bool = True,
+             progress: Callable[[FetchResult], None] | None = None) -> RunResult:
+        """``mdwatch scan``: fetch, analyze with the app's packs, store one run."""
+        from mdwatch.scheduler.jobs import scan_urls
+
+        # --no-store without --db writes nothing anywhere (not even the OCR cache)
+        db_url = self.db_url if store or self.config.db_url else None
+        return scan_urls(list(urls), kind=kind, db_url=db_url, store=store, settings=self.fetch_settings(),
+                         progress=progress, ocr_engine=self.ocr_engine, selection=self.selection,
+                         browser=self.config.browser)
+
+    def sweep(self, profile: str, options: SweepOptions | None = None,
+              console: Console | None = None) -> SweepResult:
+        """``mdwatch sweep``: the app's database, packs, OCR engine and browser over ``options``."""
+        from mdwatch.scheduler.sweep import SweepOptions, run_sweep
+
+        base = options or SweepOptions()
+        merged = replace(base, db_url=self.db_url, packs=self.selection.packs, ocr_engine=self.ocr_engine,
+                         browser=self.config.browser and base.browser, timeout_s=self.config.timeout_s)
+        return run_sweep(profile, merged, console=console)
+
+    def run_campaign(self, name: str, console: Console | None = None,
+                     sweep_options: dict[str, Any] | None = None) -> CampaignRunResult:
+        """One run of a campaign (its own packs, stored with it)."""
+        from mdwatch.scheduler.campaigns import run_campaign
+
+        return run_campaign(name, db_url=self.db_url, settings=self.fetch_settings(), ocr_engine=self.ocr_engine,
+                            console=console, sweep_options=sweep_options)
+
+
+def build_app(config: AppConfig | None = None) -> App:
+    """The application for ``config``: settings resolved and checked (an unknown pack raises
+    ``analyzers.packs.PackError``, a malformed database URL ``storage.DatabaseError``)."""
+    config = config or AppConfig()
+    db_url = resolve_db_url(config.db_url)
+    engine = None if config.ocr_engine in (None, "none") else config.ocr_engine
+    return App(config=config, db_url=db_url, selection=select_packs(config.packs), ocr_engine=engine, tz=display_tz())
