@@ -109,7 +109,10 @@ def shows_device_signal(page: Page) -> bool:
     name = " ".join((page.title, page.fields.get("product_name", "")))
     if cues.device_product.search(name):
         return True
-    return any(cues.device_signal.search(f"{img.alt} {img.caption}") for img in page.images)
+    if any(cues.device_signal.search(f"{img.alt} {img.caption}") for img in page.images):
+        return True
+    # a listing that shows everything in its images (the certificate, the parameters): what OCR read
+    return any(cues.device_signal.search(t.text) or _DEVICE_NUMBER.search(t.text) for t in page.image_texts)
 
 
 def is_device_listing(page: Page) -> bool:
