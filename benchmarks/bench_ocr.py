@@ -197,7 +197,7 @@ def run_shared(engine_name: str) -> tuple[str, bool]:
     read is shared by the pages waiting for it and cached for the rest.
     """
     from mdwatch.crawler.images import ImageCapture
-    from mdwatch.scheduler.ocr_stage import OcrStage
+    from mdwatch.scheduler.pipeline.ocr import OcrStage
 
     buf = io.BytesIO()
     generate_certificates(1, seed=4)[0].image.save(buf, "PNG")

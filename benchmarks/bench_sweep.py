@@ -34,7 +34,7 @@ def _bare(base: str) -> dict[str, Any]:
     import scrapy
     from scrapy.crawler import CrawlerProcess
 
-    from mdwatch.scheduler.sweep import SweepOptions, sweep_settings
+    from mdwatch.scheduler.jobs.sweep import SweepOptions, sweep_settings
 
     class Bare(scrapy.Spider):
         name = "bare"
@@ -59,7 +59,7 @@ def _bare(base: str) -> dict[str, Any]:
 
 
 def _sweep(base: str, profile: str, db: str, workers: int | None) -> dict[str, Any]:
-    from mdwatch.scheduler.sweep import SweepOptions, run_sweep
+    from mdwatch.scheduler.jobs.sweep import SweepOptions, run_sweep
 
     result = run_sweep(profile, SweepOptions(db_url=db, base_url=base, browser=False, workers=workers))
     return {"responses": result.stats.get("responses_this_run", 0), "seconds": result.seconds,
@@ -69,7 +69,7 @@ def _sweep(base: str, profile: str, db: str, workers: int | None) -> dict[str, A
 def _browser(tmp: str) -> dict[str, Any]:
     """The demo platform's JS-only pages, each rendered in Chromium (scrapy-playwright), in one sweep."""
     from mdwatch.demo.server import serve
-    from mdwatch.scheduler.sweep import SweepOptions, run_sweep
+    from mdwatch.scheduler.jobs.sweep import SweepOptions, run_sweep
 
     site = Path(__file__).resolve().parents[1] / "mdwatch" / "demo" / "site"
     manifest = json.loads((site / "manifest.json").read_text(encoding="utf-8"))

@@ -99,9 +99,9 @@ def page_items(ocr_engine: str | None = OCR_ENGINE) -> list[tuple[str, set[str],
     from mdwatch.crawler.fetch import fetch_pages
     from mdwatch.demo.registry import registry_paths
     from mdwatch.demo.server import serve
-    from mdwatch.scheduler.ocr_stage import OcrStage
     from mdwatch.scheduler.pipeline import analyze_result, make_context
-    from mdwatch.scheduler.registry import RegistrySource
+    from mdwatch.scheduler.pipeline.ocr import OcrStage
+    from mdwatch.scheduler.pipeline.registry import RegistrySource
     from mdwatch.storage.registry_import import import_paths
 
     labels: dict[str, dict[str, object]] = yaml.safe_load((CORPUS / "pages.yaml").read_text(encoding="utf-8"))

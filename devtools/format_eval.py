@@ -91,7 +91,7 @@ def _serve(folder: Path) -> Iterator[str]:
 def writer_items(folder: Path, browser: bool = True) -> list[FormatItem]:
     """Scan one writer's pages as ``mdwatch scan`` would (no OCR) and pair them with their labels."""
     from mdwatch.crawler.capture import FetchSettings
-    from mdwatch.scheduler.jobs import scan_urls
+    from mdwatch.scheduler.jobs.scan import scan_urls
     from mdwatch.storage.registry_import import import_paths
 
     entries = [e for e in load_labels(folder) if e.get("kind") in SCORED_KINDS]

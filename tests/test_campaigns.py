@@ -13,8 +13,8 @@ from localsite import LocalSite, free_port, html
 
 from mdwatch.crawler.capture import FetchSettings
 from mdwatch.demo.server import DemoServer, serve
-from mdwatch.scheduler.campaigns import CampaignError, campaign_status, create_campaign, run_campaign
 from mdwatch.scheduler.cli import cli
+from mdwatch.scheduler.jobs.campaigns import CampaignError, campaign_status, create_campaign, run_campaign
 from mdwatch.storage.leads import LeadStore
 
 pytestmark = pytest.mark.network

@@ -18,8 +18,8 @@ from mdwatch.analyzers.packs import select_packs
 from mdwatch.analyzers.registry import implemented_rules
 from mdwatch.demo.server import DemoServer, serve
 from mdwatch.scheduler.app import AppConfig, build_app
-from mdwatch.scheduler.campaigns import create_campaign
 from mdwatch.scheduler.cli import cli
+from mdwatch.scheduler.jobs.campaigns import create_campaign
 from mdwatch.storage.store import Store
 
 PACK = "hainan"  # raises PRODUCT_REGNO_MISSING and SHOP_QUALIFICATION_MISSING to critical

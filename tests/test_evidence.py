@@ -27,7 +27,7 @@ from warcio.archiveiterator import ArchiveIterator
 from mdwatch.crawler.capture import Capture
 from mdwatch.crawler.evidence import CHROMIUM_PATH, Screenshotter, WarcWriter, warc_date, warc_sha256
 from mdwatch.demo.server import serve
-from mdwatch.scheduler.evidence_jobs import (
+from mdwatch.scheduler.jobs.evidence import (
     EvidenceError,
     capture_evidence,
     close_sweep_warc,
@@ -35,7 +35,7 @@ from mdwatch.scheduler.evidence_jobs import (
     open_sweep_warc,
     verify,
 )
-from mdwatch.scheduler.jobs import scan_urls
+from mdwatch.scheduler.jobs.scan import scan_urls
 from mdwatch.storage.evidence import EvidenceStore
 from mdwatch.storage.records import CaptureRecord, FindingRecord, PageRecord, RunRecord
 from mdwatch.storage.store import Store

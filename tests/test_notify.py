@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from mdwatch.scheduler.notify import (
+from mdwatch.scheduler.outputs.notify import (
     NotifyConfig,
     NotifyConfigError,
     SmtpConfig,

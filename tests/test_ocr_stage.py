@@ -21,8 +21,8 @@ from mdwatch.analyzers.model import ImageText
 from mdwatch.analyzers.ocr.imageguard import LoadedImage, load_image
 from mdwatch.analyzers.ocr.triage import needs_ocr
 from mdwatch.crawler.images import ImageCapture
-from mdwatch.scheduler.jobs import scan_urls
-from mdwatch.scheduler.ocr_stage import ImageSkip, OcrStage
+from mdwatch.scheduler.jobs.scan import scan_urls
+from mdwatch.scheduler.pipeline.ocr import ImageSkip, OcrStage
 from mdwatch.storage.images import ImageStore
 from mdwatch.storage.store import Store
 

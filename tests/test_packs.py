@@ -92,7 +92,7 @@ def demo() -> Iterator[DemoServer]:
 
 @pytest.mark.network
 def test_scan_urls_with_a_pack_runs_only_its_rules_at_its_severities(demo: DemoServer, sqlite_url: str) -> None:
-    from mdwatch.scheduler.jobs import scan_urls
+    from mdwatch.scheduler.jobs.scan import scan_urls
 
     url = demo.url("/products/p037.html")  # PRODUCT_REGNO_MISSING, PRODUCT_CERT_MISSING, ...
     everything = scan_urls([url], store=False, db_url=sqlite_url)

@@ -23,7 +23,7 @@ import pytest
 
 from mdwatch.crawler.profile import profile_from_mapping
 from mdwatch.demo import server as demo_server
-from mdwatch.scheduler.precision_guard import (
+from mdwatch.scheduler.outputs.precision_guard import (
     GuardConfig,
     GuardConfigError,
     evaluate,
@@ -203,7 +203,7 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.network
 def test_sweep_of_the_variant_raises_the_guard(variant: tuple[str, Path], tmp_path: Path) -> None:
-    from mdwatch.scheduler.reports import build_report, render_html, render_json, render_xlsx
+    from mdwatch.scheduler.outputs.reports import build_report, render_html, render_json, render_xlsx
     from mdwatch.storage.store import Store
     from mdwatch.storage.sweeps import get_sweep
 
@@ -246,12 +246,12 @@ def test_sweep_of_the_variant_raises_the_guard(variant: tuple[str, Path], tmp_pa
 @pytest.mark.network
 def test_campaign_over_the_variant_files_no_lead_of_the_guarded_rule(variant: tuple[str, Path],
                                                                       tmp_path: Path) -> None:
-    from mdwatch.scheduler.campaigns import campaign_status, release_held
+    from mdwatch.scheduler.jobs.campaigns import campaign_status, release_held
 
     base_url, profile = variant
     db = f"sqlite:///{tmp_path / 'campaign.db'}"
     proc = _python(f"""
-        from mdwatch.scheduler.campaigns import create_campaign, run_campaign
+        from mdwatch.scheduler.jobs.campaigns import create_campaign, run_campaign
         create_campaign("变体巡查", [], "device-national", profile={str(profile)!r}, base_url={base_url!r},
                         db_url={db!r})
         result = run_campaign("变体巡查", db_url={db!r}, ocr_engine=None,

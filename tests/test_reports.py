@@ -26,8 +26,8 @@ from sqlalchemy import create_engine, text
 from mdwatch.crawler.evidence import CHROMIUM_PATH
 from mdwatch.demo.registry import registry_paths
 from mdwatch.demo.server import serve
-from mdwatch.scheduler.jobs import scan_urls
-from mdwatch.scheduler.reports import (
+from mdwatch.scheduler.jobs.scan import scan_urls
+from mdwatch.scheduler.outputs.reports import (
     REPEAT_RUNS,
     ReportError,
     build_report,
@@ -74,7 +74,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Data]:
         shot_page: int | None = None
         if Path(CHROMIUM_PATH).exists():
             from mdwatch.crawler.evidence import Screenshotter
-            from mdwatch.scheduler.evidence_jobs import capture_evidence
+            from mdwatch.scheduler.jobs.evidence import capture_evidence
             from mdwatch.storage.evidence import EvidenceStore
 
             with EvidenceStore(db) as store:

@@ -117,7 +117,7 @@ def test_no_browser_analyses_the_shell_with_a_note(demo: DemoServer, env: dict[s
 
 def test_url_target_campaign_judges_the_rendered_page(demo: DemoServer, swept: Path, tmp_path: Path) -> None:
     from mdwatch.analyzers.packs import combine
-    from mdwatch.scheduler.campaigns import create_campaign, run_campaign
+    from mdwatch.scheduler.jobs.campaigns import create_campaign, run_campaign
     from mdwatch.storage.leads import LeadStore, run_findings
 
     db_url = f"sqlite:///{tmp_path / 'campaign.db'}"
@@ -135,7 +135,7 @@ def test_url_target_campaign_judges_the_rendered_page(demo: DemoServer, swept: P
 
 def test_missing_chromium_is_one_line_and_the_static_html_is_analysed(
         demo: DemoServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mdwatch.scheduler.jobs import scan_urls
+    from mdwatch.scheduler.jobs.scan import scan_urls
 
     def nowhere(**kwargs: Any) -> BrowserOptions:
         return replace(BrowserOptions(**kwargs), executable_path="/nonexistent/chromium")
@@ -150,7 +150,7 @@ def test_missing_chromium_is_one_line_and_the_static_html_is_analysed(
 
 
 def test_static_scan_starts_no_browser(demo: DemoServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mdwatch.scheduler.jobs import scan_urls
+    from mdwatch.scheduler.jobs.scan import scan_urls
 
     crawls: list[FetchSettings] = []
     real = browser_fetch.fetch_pages

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from mdwatch.scheduler.schedules import (
+from mdwatch.scheduler.service import (
     ScheduleBook,
     ScheduleError,
     _dow_to_apscheduler,

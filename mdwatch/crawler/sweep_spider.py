@@ -1,7 +1,7 @@
 """The sweep spider: platform home → shops (+ qualification pages, one hop) → products, with pagination.
 
 Driven by a :class:`~mdwatch.crawler.profile.Profile` (docs/design/sweeps.md). Every captured
-page is yielded as a :class:`SweepItem` for the item pipeline (``mdwatch.scheduler.sweep_pipeline``);
+page is yielded as a :class:`SweepItem` for the item pipeline (``mdwatch.scheduler.pipeline.sweep``);
 every page that could not be captured as a :class:`SweepFailure`. A shop's item is yielded
 once its qualification pages are in (or failed), so the shop is judged with them as in ``scan``.
 

@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 
     from mdwatch.analyzers.model import PageKind
     from mdwatch.crawler.capture import FetchResult, FetchSettings
-    from mdwatch.scheduler.campaigns import CampaignRunResult
-    from mdwatch.scheduler.jobs import RunResult
-    from mdwatch.scheduler.sweep import SweepOptions, SweepResult
+    from mdwatch.scheduler.jobs.campaigns import CampaignRunResult
+    from mdwatch.scheduler.jobs.scan import RunResult
+    from mdwatch.scheduler.jobs.sweep import SweepOptions, SweepResult
     from mdwatch.storage.store import Store
 
 __all__ = ["App", "AppConfig", "build_app"]
@@ -75,7 +75,7 @@ class App:
     def scan(self, urls: Sequence[str], *, kind: PageKind | None = None, store: bool = True,
              progress: Callable[[FetchResult], None] | None = None) -> RunResult:
         """``mdwatch scan``: fetch, analyze with the app's packs, store one run."""
-        from mdwatch.scheduler.jobs import scan_urls
+        from mdwatch.scheduler.jobs.scan import scan_urls
 
         # --no-store without --db writes nothing anywhere (not even the OCR cache)
         db_url = self.db_url if store or self.config.db_url else None
@@ -86,7 +86,7 @@ class App:
     def sweep(self, profile: str, options: SweepOptions | None = None,
               console: Console | None = None) -> SweepResult:
         """``mdwatch sweep``: the app's database, packs, OCR engine and browser over ``options``."""
-        from mdwatch.scheduler.sweep import SweepOptions, run_sweep
+        from mdwatch.scheduler.jobs.sweep import SweepOptions, run_sweep
 
         base = options or SweepOptions()
         merged = replace(base, db_url=self.db_url, packs=self.selection.packs, ocr_engine=self.ocr_engine,
@@ -96,7 +96,7 @@ class App:
     def run_campaign(self, name: str, console: Console | None = None,
                      sweep_options: dict[str, Any] | None = None) -> CampaignRunResult:
         """One run of a campaign (its own packs, stored with it)."""
-        from mdwatch.scheduler.campaigns import run_campaign
+        from mdwatch.scheduler.jobs.campaigns import run_campaign
 
         return run_campaign(name, db_url=self.db_url, settings=self.fetch_settings(), ocr_engine=self.ocr_engine,
                             console=console, sweep_options=sweep_options)

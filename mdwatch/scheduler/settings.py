@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from mdwatch.scheduler.cli_types import Seconds
+from mdwatch.scheduler.params import Seconds
 
 __all__ = ["BEIJING", "DEFAULT_TZ", "ENV_TZ", "SETTINGS", "Setting", "display_tz", "option"]
 

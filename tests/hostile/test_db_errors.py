@@ -363,7 +363,7 @@ def _commands(command: click.Command, prefix: str = "") -> Iterator[tuple[str, c
 
 def test_every_db_option_is_checked() -> None:
     from mdwatch.scheduler.cli import cli
-    from mdwatch.scheduler.db_option import check_db
+    from mdwatch.scheduler.cli.db_option import check_db
 
     with_db = [(name, cmd) for name, cmd in _commands(cli) if any(p.name == "db_url" for p in cmd.params)]
     assert {"scan", "sweep", "registry import", "evidence export"} <= {name for name, _ in with_db}

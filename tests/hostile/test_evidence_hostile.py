@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from zipcraft import patch_member
 
-from mdwatch.scheduler.evidence_jobs import FORMAT, PROBLEM_LABELS, verify
+from mdwatch.scheduler.jobs.evidence import FORMAT, PROBLEM_LABELS, verify
 
 RUN_TIMEOUT = 60
 HAN = re.compile(r"[\u4e00-\u9fff]")

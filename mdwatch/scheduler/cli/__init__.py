@@ -1,0 +1,365 @@
+"""The ``mdwatch`` command line: a thin click group; the work is done in ``jobs``.
+
+Exit status (shared/DESIGN.md): 0 scanned (findings or not), 2 bad arguments, 3 the target
+could not be fetched. Errors go to stderr as one sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from mdwatch import __version__
+from mdwatch.analyzers.model import PAGE_KINDS
+from mdwatch.scheduler.outputs.terminal import make_console
+from mdwatch.scheduler.params import check_url
+from mdwatch.scheduler.settings import option
+
+if TYPE_CHECKING:
+    from mdwatch.analyzers.packs import RuleSelection
+
+EXIT_OK, EXIT_USAGE, EXIT_FETCH = 0, 2, 3
+
+
+def _err(message: str) -> None:
+    click.echo(f"mdwatch: {message}", err=True)
+
+
+@click.group(help="mdwatch：医疗器械（及药品）网络销售合规监测工具。")
+@click.version_option(__version__, prog_name="mdwatch")
+def cli() -> None:
+    pass
+
+
+def _check_url(url: str) -> str:
+    return check_url(url)  # one Chinese usage line, exit 2; a password is never shown
+
+
+def _selection(packs: str | None) -> RuleSelection:
+    """The rule selection of ``--packs`` (every rule without it); an unknown pack is a usage error."""
+    from mdwatch.analyzers.packs import PackError, select_packs
+
+    try:
+        return select_packs(packs)
+    except PackError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@cli.command(help="扫描一个或多个店铺、商品或平台页面，输出合规问题。")
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@click.option("--kind", type=click.Choice(PAGE_KINDS), help="指定页面类型（默认自动识别）。")
+@option("json")
+@option("db")
+@click.option("--no-store", is_flag=True, help="只输出结果，不写入数据库。")
+@option("timeout")
+@option("ocr-engine")
+@option("no-browser")
+@option("packs")
+def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | None, no_store: bool,
+         timeout: float, ocr_engine: str, no_browser: bool, packs: str | None = None) -> int:
+    from mdwatch.crawler.capture import FetchResult
+    from mdwatch.scheduler.app import AppConfig, build_app
+    from mdwatch.scheduler.outputs.terminal import print_outcome
+    from mdwatch.scheduler.pipeline import outcome_json
+    from mdwatch.scheduler.pipeline.registry import registry_rules
+
+    for url in urls:
+        _check_url(url)
+    selection = _selection(packs)
+    shown: set[str] = set()
+
+    def refused(fetched: FetchResult) -> None:  # qualification pages and images the fetch policy refused
+        for notice in fetched.notices:
+            if notice not in shown:
+                shown.add(notice)
+                _err(notice)
+
+    app = build_app(AppConfig(db_url=db_url, packs=selection.packs, ocr_engine=ocr_engine, browser=not no_browser,
+                              timeout_s=timeout))
+    result = app.scan(list(urls), kind=kind, store=not no_store, progress=refused)  # type: ignore[arg-type]
+    if result.browser_unavailable:
+        _err(f"{result.browser_unavailable.rstrip('。')}，需要渲染的页面按静态 HTML 分析。")
+    for failed in result.failed:
+        _err(failed.error or f"无法获取 {failed.url}。")
+    registry = {"loaded": result.registry_loaded, "description": result.registry_description,
+                "skipped_rules": [] if result.registry_loaded else list(registry_rules())}
+    if as_json:
+        docs = [{**outcome_json(o), "registry": registry} for o in result.ok]
+        if docs:
+            payload = docs[0] if len(urls) == 1 else docs
+            click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    elif result.ok:
+        console = make_console()
+        for outcome in result.ok:
+            print_outcome(console, outcome)
+            if note := outcome.extracted.get("browser_note"):
+                console.print(f"[yellow]注意：{note}[/yellow]", soft_wrap=True)
+        if not result.registry_loaded:
+            console.print(f"[yellow]注意：{result.registry_description}，以下规则未执行："
+                          f"{'、'.join(registry_rules())}。可用 mdwatch registry import 导入。[/yellow]")
+    return EXIT_FETCH if result.failed else EXIT_OK
+
+
+@cli.command(name="rules", help="列出全部规则及其法律依据和级别。")
+@option("json")
+def list_rules(as_json: bool) -> int:
+    from rich.table import Table
+
+    from mdwatch.analyzers.catalogue import rules
+    from mdwatch.analyzers.registry import implemented_rules
+    from mdwatch.scheduler.outputs.terminal import SEVERITY_STYLE, SEVERITY_ZH
+
+    implemented = implemented_rules()
+    if as_json:
+        click.echo(json.dumps(
+            [{"rule": r.id, "severity": r.severity, "title": r.title, "article": r.article,
+              "pack": r.pack, "implemented": r.id in implemented} for r in rules().values()],
+            ensure_ascii=False, indent=2))
+        return EXIT_OK
+    table = Table(title="mdwatch 规则目录")
+    for col in ("规则", "名称", "级别", "依据", "状态"):
+        table.add_column(col)
+    for r in rules().values():
+        table.add_row(r.id, r.title, f"[{SEVERITY_STYLE[r.severity]}]{SEVERITY_ZH[r.severity]}[/]", r.article,
+                      "已实现" if r.id in implemented else "[dim]待实现[/dim]")
+    make_console().print(table)
+    return EXIT_OK
+
+
+@cli.command(name="packs", help="列出规则包及其启用的规则和调整后的级别。")
+@option("json")
+def packs_command(as_json: bool) -> int:
+    from rich.table import Table
+
+    from mdwatch.analyzers.catalogue import rules
+    from mdwatch.analyzers.packs import load_pack, pack_names
+    from mdwatch.scheduler.outputs.terminal import SEVERITY_ZH
+
+    catalogue = rules()
+    loaded = [load_pack(name) for name in pack_names()]
+    if as_json:
+        click.echo(json.dumps(
+            [{"pack": p.name, "title": p.title,
+              "rules": [{"rule": r, "severity": p.severities.get(r, catalogue[r].severity)}
+                        for r in catalogue if r in p.rules]} for p in loaded],
+            ensure_ascii=False, indent=2))
+        return EXIT_OK
+    console = make_console()
+    for p in loaded:
+        table = Table(title=f"{p.name}：{p.title}（{len(p.rules)} 条规则）")
+        for col in ("规则", "名称", "级别"):
+            table.add_column(col)
+        for rule_id, r in catalogue.items():
+            if rule_id in p.rules:
+                level = p.severities.get(rule_id, r.severity)
+                changed = "（调整）" if rule_id in p.severities and level != r.severity else ""
+                table.add_row(rule_id, r.title, f"{SEVERITY_ZH[level]}{changed}")
+        console.print(table)
+    return EXIT_OK
+
+
+@cli.group(help="注册证数据库：导入、查询、统计。")
+def registry() -> None:
+    pass
+
+
+@registry.command(name="import", help="导入 NMPA UDI 数据库发布包（ZIP/XML/目录）或注册证 CSV；可多次导入（日/周更新包覆盖更新）。")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True), metavar="PATH...")
+@option("db")
+def registry_import(paths: tuple[str, ...], db_url: str | None) -> int:
+    from mdwatch.scheduler.jobs.registry import import_files
+
+    return import_files(list(paths), db_url, make_console())
+
+
+@registry.command(name="lookup", help="按注册证/备案编号查询注册信息。")
+@click.argument("number")
+@option("db")
+@option("json")
+def registry_lookup(number: str, db_url: str | None, as_json: bool) -> int:
+    from mdwatch.scheduler.jobs.registry import lookup
+
+    return lookup(number, db_url, as_json, make_console())
+
+
+@registry.command(name="stats", help="注册证数据库统计。")
+@option("db")
+def registry_stats(db_url: str | None) -> int:
+    from mdwatch.scheduler.jobs.registry import stats
+
+    return stats(db_url, make_console())
+
+
+@cli.group(help="内置演示平台。")
+def demo() -> None:
+    pass
+
+
+@demo.command(name="serve", help="在 127.0.0.1 上启动演示平台，直到 Ctrl-C。")
+@click.option("--port", type=int, default=8000, show_default=True)
+def demo_serve(port: int) -> int:
+    import time
+
+    from mdwatch.demo.server import serve
+
+    with serve(port=port) as server:
+        click.echo(f"演示平台已启动：{server.base_url}/index.html（Ctrl-C 停止）")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return EXIT_OK
+
+
+@demo.command(name="run", help="启动演示平台，扫描全部页面，写入数据库并输出各规则汇总。")
+@option("db")
+@option("ocr-engine")
+def demo_run(db_url: str | None, ocr_engine: str) -> int:
+    from mdwatch.scheduler.jobs.demo import run_demo
+
+    return run_demo(db_url, None if ocr_engine == "none" else ocr_engine)
+
+
+@cli.group(help="证据（固证）：导出证据包、离线校验。")
+def evidence() -> None:
+    pass
+
+
+@evidence.command(name="export", help="导出一条线索（FINDING_ID）或一个任务（--sweep ID）的证据包 ZIP：原始页面、截图、WARC、哈希清单。")
+@click.argument("args", nargs=-1, required=True, metavar="FINDING_ID|--sweep ID OUT.zip")
+@click.option("--sweep", "run_id", type=int, help="导出该巡检/扫描任务的全部线索。")
+@option("db")
+@click.option("--no-screenshot", is_flag=True, help="没有已存截图时不在导出时截图。")
+def evidence_export(args: tuple[str, ...], run_id: int | None, db_url: str | None, no_screenshot: bool) -> int:
+    from mdwatch.scheduler.jobs.evidence import export_command
+
+    if run_id is not None and len(args) == 1:
+        return export_command(db_url, args[0], finding_id=None, run_id=run_id, screenshots=not no_screenshot)
+    if run_id is None and len(args) == 2 and args[0].isdigit():
+        return export_command(db_url, args[1], finding_id=int(args[0]), run_id=None, screenshots=not no_screenshot)
+    raise click.UsageError("用法：mdwatch evidence export FINDING_ID OUT.zip 或 mdwatch evidence export --sweep ID OUT.zip")
+
+
+@evidence.command(name="verify", help="离线校验证据包：重新计算每个文件的 SHA-256，列出被改动、缺失或多出的文件。")
+@click.argument("zip_path", type=click.Path(exists=True, dir_okay=False), metavar="OUT.zip")
+def evidence_verify(zip_path: str) -> int:
+    from mdwatch.scheduler.jobs.evidence import verify_command
+
+    return verify_command(zip_path)
+
+
+@cli.command(help="按平台配置巡查整个平台（平台首页 → 店铺 → 商品），对每个页面执行与 scan 相同的检查。")
+@click.argument("profile", metavar="PROFILE")
+@click.option("--base-url", help="平台地址，填入配置中的 {base}（如 http://127.0.0.1:8000）。")
+@option("db")
+@click.option("--budget", type=click.IntRange(min=1), help="页面预算：本次巡查最多存储的页面数。")
+@click.option("--resume", "resume", type=int, metavar="ID", help="续扫被中断的巡查（运行编号）。")
+@click.option("--no-robots", is_flag=True, help="不遵守 robots.txt（默认遵守）。")
+@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True, help="每个域名的并发请求数。")
+@click.option("--workers", type=click.IntRange(min=0), help="分析进程数（默认按 CPU 数；0 为在抓取进程内分析）。")
+@option("no-browser")
+@click.option("--no-screenshots", is_flag=True, help="巡查结束后不为有发现的页面截图（更快；WARC 仍然写入）。")
+@option("redis")
+@click.option("--worker", is_flag=True, help="分布式巡查：作为工作进程加入 --resume ID 指定的巡查。")
+@option("ocr-engine")
+@click.option("--guard-share", type=click.FloatRange(min=0, max=1, min_open=True), envvar="MDWATCH_GUARD_SHARE",
+              help="精度警戒：一条规则在超过此比例的同类页面上触发时暂缓其线索（默认按平台配置，0.6；1 为关闭）。")
+@option("packs")
+def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | None, resume: int | None,
+          no_robots: bool, concurrency: int, workers: int | None, no_browser: bool,
+          redis_url: str | None, worker: bool, no_screenshots: bool, ocr_engine: str,
+          guard_share: float | None = None, packs: str | None = None) -> int:
+    from mdwatch.scheduler.app import AppConfig, build_app
+    from mdwatch.scheduler.jobs.sweep import (
+        SweepError,
+        SweepFinishedElsewhere,
+        SweepOptions,
+        print_sweep_summary,
+    )
+
+    if base_url is not None:
+        _check_url(base_url)
+    console = make_console()
+    app = build_app(AppConfig(db_url=db_url, packs=_selection(packs).packs, ocr_engine=ocr_engine,
+                              browser=not no_browser))
+    options = SweepOptions(base_url=base_url, budget=budget, resume=resume,
+                           obey_robots=not no_robots, concurrency=concurrency, workers=workers,
+                           redis_url=redis_url or None, worker=worker, guard_share=guard_share,
+                           extra_settings=(("MDWATCH_SCREENSHOTS", False),) if no_screenshots else ())
+    try:
+        result = app.sweep(profile, options, console=console)
+    except SweepFinishedElsewhere as exc:
+        console.print(str(exc))
+        return EXIT_OK
+    except SweepError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    print_sweep_summary(console, result)
+    return EXIT_OK if result.status == "done" else 130
+
+
+@cli.group(name="profile", help="平台配置（crawler/profiles/*.yaml）。")
+def profile_group() -> None:
+    pass
+
+
+@profile_group.command(name="check", help="抓取一个页面，显示平台配置从中识别出的内容。")
+@click.argument("profile", metavar="PROFILE")
+@click.argument("url", metavar="URL")
+@option("timeout")
+def profile_check(profile: str, url: str, timeout: float) -> int:
+    from mdwatch.scheduler.jobs.sweep import check_profile
+
+    _check_url(url)
+    return check_profile(profile, url, make_console(), timeout_s=timeout)
+
+
+from mdwatch.scheduler.cli.schedule import schedule, scheduler_group  # noqa: E402
+
+cli.add_command(schedule)
+cli.add_command(scheduler_group)
+
+
+from mdwatch.scheduler.cli.campaign import campaign, lead  # noqa: E402  (campaigns and leads, issue 6)
+
+cli.add_command(campaign)
+cli.add_command(lead)
+
+
+from mdwatch.scheduler.cli.report import notify, report  # noqa: E402  (reports and notifications, issue 6)
+
+cli.add_command(report)
+cli.add_command(notify)
+
+
+from mdwatch.scheduler.cli.db_option import guard_db_options  # noqa: E402  (--db checked first, issue 10)
+
+guard_db_options(cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from mdwatch.storage.database import DatabaseError
+
+    try:
+        rv = cli.main(args=argv, prog_name="mdwatch", standalone_mode=False)
+    except DatabaseError as exc:  # an unusable --db or default database: one line, exit 2 or 3
+        _err(exc.message)
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        _err(exc.format_message().replace("\n", " "))
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        _err(exc.format_message().replace("\n", " "))
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        _err("已中断。")
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The sweep's Scrapy item pipeline: SweepItem → Page → registry snapshot → analyze → store one page.
+
+The analysis is the same as ``scan``'s (:func:`mdwatch.scheduler.pipeline.analyze_result`: build
+the page, a shop together with its qualification pages, the registry snapshot, every analyzer).
+Each page is stored in its own transaction together with its ``sweep_pages`` row
+(:func:`mdwatch.storage.sweeps.save_sweep_page`), so a page is never stored twice and an
+interrupted sweep knows exactly what is done.
+
+The work of one page (:class:`PageProcessor`) runs either inline in the crawl's thread
+(``workers=0``) or in a pool of worker processes, so extraction, analysis and the database
+commit run beside Scrapy's engine rather than stalling it. Workers exit when their parent dies
+(``kill -9`` of a sweep leaves no orphan behind).
+
+OCR (``SweepRuntime.ocr_engine``; issue 4 item 5): the spider hands each page over together with
+its downloaded images (``SweepItem.images``). Their reading goes to one :class:`OcrStage`
+shared by the whole sweep (its own process pool sized to the cores; each distinct image read
+once, cached in the database); the page's item waits, as an asyncio future, for its own images
+only, then goes to the analysis worker with the text read. Neither the reactor thread nor any
+other page waits for it; a page without images goes straight through.
+
+Hooks for the other parts of issue 5: history (before / after a page is stored, at the end of a
+sweep; ``history``) and evidence (after a page is stored, in the crawl process, where the browser
+lives; ``evidence``).
+
+Modules: ``processor`` (the work of one page), ``workers`` (the analysis process pool),
+``runtime`` (the crawl process's live state), ``item_pipeline`` (the Scrapy pipeline),
+``history`` and ``evidence`` (the hooks).
+"""
+
+from __future__ import annotations
+
+from mdwatch.scheduler.pipeline.sweep.history import history_sweep_finished
+from mdwatch.scheduler.pipeline.sweep.item_pipeline import SweepPipeline
+from mdwatch.scheduler.pipeline.sweep.processor import PageDone, PageProcessor, ProcessorConfig
+from mdwatch.scheduler.pipeline.sweep.runtime import SweepRuntime
+
+__all__ = [
+    "PageDone",
+    "PageProcessor",
+    "ProcessorConfig",
+    "SweepPipeline",
+    "SweepRuntime",
+    "history_sweep_finished",
+]

@@ -1,0 +1,159 @@
+"""The sweep's Scrapy item pipeline: each page's OCR, then its analysis (inline or in the worker
+pool), then the evidence hook; at the spider's close, the pools and the evidence are finished."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThread
+
+from mdwatch.crawler.images import ImageCapture
+from mdwatch.crawler.sweep_spider import SweepFailure, SweepItem
+from mdwatch.scheduler.pipeline.ocr import ImageOutcome, OcrStage
+from mdwatch.scheduler.pipeline.sweep.evidence import evidence_after_store, evidence_finish, evidence_open
+from mdwatch.scheduler.pipeline.sweep.processor import PageDone, PageProcessor
+from mdwatch.scheduler.pipeline.sweep.runtime import SweepRuntime
+from mdwatch.scheduler.pipeline.sweep.workers import start_pool, submit_page
+from mdwatch.storage.sweeps import note_budget_exhausted, open_sweep_store
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+__all__ = ["SweepPipeline"]
+
+
+def _without_bodies(item: SweepItem) -> SweepItem:
+    """The item as the analysis needs it: image URLs, not their bytes (they are read already)."""
+    if not item.images:
+        return item
+    images = tuple(ImageCapture(i.url, i.status, i.content_type, b"", i.sha256, i.error, i.error_kind)
+                   for i in item.images)
+    return dataclasses.replace(item, images=images)
+
+
+def _close_in_thread(stage: OcrStage) -> Future[None]:
+    """Close the OCR stage (joins its pool) on a thread of its own, never on the reactor's."""
+    future: Future[None] = Future()
+
+    def run() -> None:
+        try:
+            stage.close()
+        except BaseException as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
+
+    threading.Thread(target=run, name="mdwatch-ocr-close", daemon=True).start()
+    return future
+
+
+class SweepPipeline:
+    """Scrapy item pipeline of a sweep; configured by the spider's ``sweep_runtime`` attribute."""
+
+    def __init__(self, crawler: Crawler, runtime: SweepRuntime) -> None:
+        self.crawler = crawler
+        self.runtime = runtime
+        self._executor: ProcessPoolExecutor | None = None
+        self._inline: PageProcessor | None = None
+        self._ocr: OcrStage | None = None
+        crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SweepPipeline:
+        runtime = getattr(crawler.spider, "sweep_runtime", None)
+        if not isinstance(runtime, SweepRuntime):
+            raise NotConfigured("not a sweep")
+        return cls(crawler, runtime)
+
+    def open_spider(self) -> None:
+        rt = self.runtime
+        settings = self.crawler.settings
+        evidence_open(rt, settings.getbool("MDWATCH_EVIDENCE", True))
+        if rt.ocr_engine is not None:
+            # the pool starts on the first image that needs reading
+            self._ocr = OcrStage(rt.ocr_engine, workers=rt.ocr_workers, db_url=rt.config.db_url)
+        if rt.workers <= 0:
+            self._inline = PageProcessor(rt.config)
+        else:
+            self._executor = start_pool(rt.config, rt.workers)
+
+    async def close_spider(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=False)
+            self._executor = None
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
+        if self._ocr is not None:
+            stage, self._ocr = self._ocr, None
+            self.runtime.extra["ocr"] = {"engine": stage.engine_name, **stage.stats.as_dict()}
+            await asyncio.wrap_future(_close_in_thread(stage))
+        self._note_budget()
+
+    def _note_budget(self) -> None:
+        """Record in the run's stats that this part used its whole page budget (no gone marking)."""
+        spider = self.crawler.spider
+        budget = getattr(spider, "budget", None)
+        if budget is None or int(getattr(spider, "requested", 0)) < int(budget):
+            return
+        store = open_sweep_store(self.runtime.config.db_url)
+        try:
+            note_budget_exhausted(store, self.runtime.config.run_id)
+        finally:
+            store.close()
+
+    def _spider_closed(self, spider: Any, reason: str) -> Deferred[None]:
+        self.runtime.close_reason = reason
+        stats = self.crawler.stats
+        if stats is not None:
+            self.runtime.extra["responses"] = int(stats.get_value("response_received_count", 0) or 0)
+        # after the pipeline closed (every page committed) and now that the reason is known;
+        # screenshots block (a browser on its own thread): never on the reactor thread
+        settings = self.crawler.settings
+        # screenshots need the browser: none when the sweep runs without it (--no-browser)
+        screenshots = settings.getbool("MDWATCH_SCREENSHOTS", True) and bool(settings.get("PLAYWRIGHT_LAUNCH_OPTIONS"))
+        return deferToThread(evidence_finish, self.runtime, screenshots)
+
+    async def process_item(self, item: Any) -> Any:
+        rt = self.runtime
+        if isinstance(item, SweepFailure):
+            rt.error(item.message)
+        elif isinstance(item, SweepItem):
+            item = await self._process_page(item)
+        else:
+            return item
+        if rt.on_update is not None:
+            rt.on_update(rt)
+        return item
+
+    async def _process_page(self, item: SweepItem) -> SweepItem:
+        """OCR, analysis and evidence of one page; the item as handed on (image bodies dropped once read)."""
+        rt = self.runtime
+        ocr: Mapping[str, ImageOutcome] | None = None
+        if self._ocr is not None:
+            ocr = {}
+            if item.images:  # wait for this page's images only, off the reactor thread
+                ocr = (await asyncio.wrap_future(self._ocr.submit(item.images))).results
+                item = _without_bodies(item)
+        done = await self._analyze(item, ocr)
+        rt.record(done)
+        if item.via_browser and done.stored:
+            rt.via_browser += 1
+        if done.error is None:
+            evidence_after_store(rt, item, done)
+        return item
+
+    async def _analyze(self, item: SweepItem, ocr: Mapping[str, ImageOutcome] | None) -> PageDone:
+        """Analyze and store the page inline (``workers=0``) or in the worker pool."""
+        if self._inline is not None:
+            return self._inline.process(item, ocr)
+        assert self._executor is not None
+        return await asyncio.wrap_future(submit_page(self._executor, item, ocr))

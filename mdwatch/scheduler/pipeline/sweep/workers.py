@@ -1,0 +1,57 @@
+"""The pool of analysis processes of a sweep: each holds one :class:`PageProcessor`.
+
+The functions handed to the pool (:func:`_init_worker`, :func:`_work`) stay at module level so
+the ``spawn`` context can pickle them by name. Workers exit when their parent dies (``kill -9``
+of a sweep leaves no orphan behind).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from mdwatch.crawler.sweep_spider import SweepItem
+from mdwatch.scheduler.pipeline.ocr import ImageOutcome
+from mdwatch.scheduler.pipeline.sweep.processor import PageDone, PageProcessor, ProcessorConfig
+
+__all__ = ["start_pool", "submit_page"]
+
+_worker: PageProcessor | None = None  # this worker process's processor (set by _init_worker)
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(0)  # the sweep was killed: stop, leaving committed pages as they are
+
+
+def _init_worker(config: ProcessorConfig, parent: int) -> None:
+    global _worker
+    threading.Thread(target=_watch_parent, args=(parent,), name="mdwatch-parent-watch", daemon=True).start()
+    _worker = PageProcessor(config)
+
+
+def _work(item: SweepItem, ocr: Mapping[str, ImageOutcome] | None = None) -> PageDone:
+    assert _worker is not None
+    return _worker.process(item, ocr)
+
+
+def start_pool(config: ProcessorConfig, workers: int) -> ProcessPoolExecutor:
+    """``workers`` analysis processes for the sweep ``config`` describes, watching this process."""
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(config, os.getpid()),
+    )
+
+
+def submit_page(pool: ProcessPoolExecutor, item: SweepItem,
+                ocr: Mapping[str, ImageOutcome] | None) -> Future[PageDone]:
+    """Analyze and store ``item`` in one of the pool's processes."""
+    return pool.submit(_work, item, ocr)
