@@ -120,3 +120,23 @@ def test_records_crossing_the_layers_are_defined_once() -> None:
 
     assert Registration is SharedRegistration is RegistrationRecord
     assert ListingSnapshot is SharedSnapshot
+
+
+# the application layer's roles, each importing only those after it (cli → app → service, jobs →
+# outputs → pipeline → settings, params)
+ROLE_ORDER = ("cli", "app", "schedules", "service", "jobs", "outputs", "pipeline", "settings", "params")
+
+
+def test_application_roles_import_one_way() -> None:
+    bad: list[str] = []
+    for path in sorted((PACKAGE / "scheduler").rglob("*.py")):
+        rel = path.relative_to(PACKAGE / "scheduler")
+        role = rel.parts[0].removesuffix(".py")
+        if role not in ROLE_ORDER:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mdwatch.scheduler."):
+                target = node.module.split(".")[2]
+                if target in ROLE_ORDER and target != role and ROLE_ORDER.index(target) < ROLE_ORDER.index(role):
+                    bad.append(f"{rel} imports {node.module}")
+    assert not bad, bad

@@ -21,12 +21,6 @@ with :mod:`.package_pages`, :mod:`.documents`, :mod:`.package_zip` and :mod:`.pa
 
 from __future__ import annotations
 
-from mdwatch.scheduler.jobs.evidence.capture import (
-    EvidenceResult,
-    capture_evidence,
-    close_sweep_warc,
-    open_sweep_warc,
-)
 from mdwatch.scheduler.jobs.evidence.commands import export_command, verify_command
 from mdwatch.scheduler.jobs.evidence.exporting import EvidenceError, ExportResult, export
 from mdwatch.scheduler.jobs.evidence.package_format import (
@@ -39,6 +33,12 @@ from mdwatch.scheduler.jobs.evidence.package_format import (
 from mdwatch.scheduler.jobs.evidence.verification import verify
 from mdwatch.scheduler.jobs.evidence.verify_checks import MAX_MANIFEST_BYTES, unsafe_member_name
 from mdwatch.scheduler.jobs.evidence.verify_report import PROBLEM_LABELS, FileProblem, VerifyReport
+from mdwatch.scheduler.pipeline.capture import (
+    EvidenceResult,
+    capture_evidence,
+    close_sweep_warc,
+    open_sweep_warc,
+)
 
 __all__ = [
     "FORMAT",

@@ -10,10 +10,10 @@ from pathlib import Path
 from mdwatch import __version__
 from mdwatch.crawler.capture import Capture, FrozenHeaders
 from mdwatch.crawler.evidence import Screenshotter, WarcWriter
-from mdwatch.scheduler.jobs.evidence.capture import _content_type
 from mdwatch.scheduler.jobs.evidence.documents import _capture_doc
 from mdwatch.scheduler.jobs.evidence.package_format import NOTE_EXPORT_SCREENSHOT, SHANGHAI, _json
 from mdwatch.scheduler.jobs.evidence.package_zip import _Package
+from mdwatch.scheduler.pipeline.capture import _content_type
 from mdwatch.storage.evidence import EvidenceFile, EvidenceStore, PageRef
 from mdwatch.storage.records import CaptureRecord
 

@@ -20,7 +20,7 @@ def evidence_open(runtime: SweepRuntime, enabled: bool) -> None:
     """EVIDENCE (crawl process, start of this process's part of the sweep): a new WARC part."""
     if not enabled:
         return
-    from mdwatch.scheduler.jobs.evidence import open_sweep_warc
+    from mdwatch.scheduler.pipeline.capture import open_sweep_warc
 
     runtime.extra["warc"] = open_sweep_warc(runtime.config.run_id)
 
@@ -49,7 +49,7 @@ def evidence_finish(runtime: SweepRuntime, screenshots: bool) -> None:
     writer = runtime.extra.pop("warc", None)
     if writer is None:
         return
-    from mdwatch.scheduler.jobs.evidence import capture_evidence, close_sweep_warc
+    from mdwatch.scheduler.pipeline.capture import capture_evidence, close_sweep_warc
 
     db_url, run_id = runtime.config.db_url, runtime.config.run_id
     try:

@@ -1,4 +1,5 @@
-"""Evidence taken while a sweep runs: its WARC files and screenshots of the pages with findings."""
+"""Evidence captured while a run is fetched (the pipeline's evidence stage): WARC files of a sweep's pages and
+screenshots rendered from what was captured. Export and verification (jobs/evidence) read what it stored."""
 
 from __future__ import annotations
 
