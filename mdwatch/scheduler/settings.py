@@ -45,6 +45,7 @@ class Setting:
     type: Any = None
     is_flag: bool = False
     metavar: str | None = None
+    callback: Callable[[click.Context, click.Parameter, Any], Any] | None = None  # checks the value first
 
     def decorator(self, required: bool = False) -> Callable[[F], F]:
         extra: dict[str, Any] = {"required": True} if required else {}
@@ -58,15 +59,30 @@ class Setting:
                 extra["show_default"] = True
         if self.metavar:
             extra["metavar"] = self.metavar
+        if self.callback is not None:
+            extra["callback"] = self.callback
         return click.option(self.flag, self.param, envvar=self.envvar, help=self.help, **extra)
 
 
 OCR_ENGINES = ("rapidocr", "tesseract", "none")
 
+
+def _check_db(ctx: click.Context, param: click.Parameter, value: Any) -> str | None:
+    """``--db`` is opened before the command does any work: one Chinese line and exit 2 (a URL
+    wrong as written) or 3 (a database that cannot be used), from ``cli.main``."""
+    if value is None:
+        return None
+    from mdwatch.storage.database import open_engine, resolve_db_url
+
+    url = resolve_db_url(str(value))
+    open_engine(url).dispose()
+    return url
+
 SETTINGS: dict[str, Setting] = {
     s.flag.removeprefix("--"): s
     for s in (
-        Setting("--db", "db_url", "数据库 URL（默认：用户数据目录下的 SQLite）。", envvar="MDWATCH_DB_URL"),
+        Setting("--db", "db_url", "数据库 URL（默认：用户数据目录下的 SQLite）。", envvar="MDWATCH_DB_URL",
+                callback=_check_db),
         Setting("--packs", "packs", "规则包，逗号分隔（如 device-national,hainan；默认全部规则，目录级别）。"
                 "mdwatch packs 列出可用的规则包。", envvar="MDWATCH_PACKS", metavar="PACK[,PACK]"),
         Setting("--ocr-engine", "ocr_engine", "识别页面图片文字（证照、宣传图）的 OCR 引擎；none 为不下载、不识别图片。",

