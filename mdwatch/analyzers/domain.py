@@ -4,6 +4,7 @@ drug rule packs. Cues: ``lexicons/listing_scope.yaml``."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -80,7 +81,20 @@ def shows_device_number(page: Page) -> bool:
     return bool(page.fields.get("registration_no")) or _DEVICE_NUMBER.search(page.text) is not None
 
 
+def _memo(page: Page, name: str, compute: Callable[[Page], bool]) -> bool:
+    """``compute(page)``, once per page: several analyzers ask what a page sells."""
+    key = ("domain", name)
+    found = page._memo.get(key)
+    if found is None:
+        found = page._memo[key] = compute(page)
+    return bool(found)
+
+
 def is_drug_listing(page: Page) -> bool:
+    return _memo(page, "drug", _is_drug_listing)
+
+
+def _is_drug_listing(page: Page) -> bool:
     """A product page that sells a medicine (docs/rule-semantics.md).
 
     A drug mentioned on a device page (a gift, the drug a nebuliser is used with) does not make it
@@ -116,11 +130,19 @@ def shows_device_signal(page: Page) -> bool:
 
 
 def is_device_listing(page: Page) -> bool:
+    return _memo(page, "device", _is_device_listing)
+
+
+def _is_device_listing(page: Page) -> bool:
     return (page.kind == "product" and not is_drug_listing(page) and not declares_non_device(page)
             and shows_device_signal(page))
 
 
 def is_retail_listing(page: Page) -> bool:
+    return _memo(page, "retail", _is_retail_listing)
+
+
+def _is_retail_listing(page: Page) -> bool:
     """False for a listing offered only to medical institutions and licensed traders (B2B)."""
     cues = _cues()
     text = page.text

@@ -184,5 +184,8 @@ def link_texts(page: Page) -> frozenset[str]:
 
 
 def page_seller_text(page: Page) -> str:
-    """The seller's own text about this listing (see :func:`seller_text`)."""
-    return seller_text(page.text, link_texts(page))
+    """The seller's own text about this listing (see :func:`seller_text`), once per page."""
+    cached = page._memo.get("seller_text")
+    if cached is None:
+        cached = page._memo["seller_text"] = seller_text(page.text, link_texts(page))
+    return str(cached)
