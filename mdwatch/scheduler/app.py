@@ -45,6 +45,7 @@ class AppConfig:
     ocr_engine: str | None = "rapidocr"  # None or "none": no image is fetched or read
     browser: bool = True
     timeout_s: float = 20.0
+    evidence: bool = True  # a stored scan preserves its pages (WARC, screenshots of pages with findings)
     clock: Callable[[], datetime] = _utc_now  # tests pass a fixed clock
 
 
@@ -81,7 +82,7 @@ class App:
         db_url = self.db_url if store or self.config.db_url else None
         return scan_urls(list(urls), kind=kind, db_url=db_url, store=store, settings=self.fetch_settings(),
                          progress=progress, ocr_engine=self.ocr_engine, selection=self.selection,
-                         browser=self.config.browser)
+                         browser=self.config.browser, evidence=store and self.config.evidence)
 
     def sweep(self, profile: str, options: SweepOptions | None = None,
               console: Console | None = None) -> SweepResult:

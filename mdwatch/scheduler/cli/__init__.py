@@ -58,8 +58,11 @@ def _selection(packs: str | None) -> RuleSelection:
 @option("ocr-engine")
 @option("no-browser")
 @option("packs")
+@click.option("--no-evidence", is_flag=True,
+              help="存储结果但不保存证据（WARC 与有问题页面的截图）；默认在本次扫描中同时固证。")
 def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | None, no_store: bool,
-         timeout: float, ocr_engine: str, no_browser: bool, packs: str | None = None) -> int:
+         timeout: float, ocr_engine: str, no_browser: bool, packs: str | None = None,
+         no_evidence: bool = False) -> int:
     from mdwatch.crawler.capture import FetchResult
     from mdwatch.scheduler.app import AppConfig, build_app
     from mdwatch.scheduler.outputs.terminal import print_outcome
@@ -78,8 +81,10 @@ def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | N
                 _err(notice)
 
     app = build_app(AppConfig(db_url=db_url, packs=selection.packs, ocr_engine=ocr_engine, browser=not no_browser,
-                              timeout_s=timeout))
+                              timeout_s=timeout, evidence=not no_evidence))
     result = app.scan(list(urls), kind=kind, store=not no_store, progress=refused)  # type: ignore[arg-type]
+    if result.evidence is not None and result.evidence.error:
+        _err(f"{result.evidence.error.rstrip('。')}；扫描结果已保存。")
     if result.browser_unavailable:
         _err(f"{result.browser_unavailable.rstrip('。')}，需要渲染的页面按静态 HTML 分析。")
     for failed in result.failed:

@@ -198,7 +198,8 @@ def run_campaign(
     to_scan = list(dict.fromkeys([*url_targets, *(u for u in opened.resolved_urls if u not in swept)]))
     if to_scan:
         result = scan_urls(to_scan, db_url=db_url, run_kind=RUN_KIND, settings=settings, ocr_engine=ocr_engine,
-                           selection=RuleSelection(opened.enabled, opened.overrides, tuple(campaign.packs)))
+                           selection=RuleSelection(opened.enabled, opened.overrides, tuple(campaign.packs)),
+                           evidence=True)  # a lead's evidence is taken when its finding is (HAINAN 13)
         scan_run_id = result.run_id
         if scan_run_id is not None:
             tried.run_ids.append(scan_run_id)

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from mdwatch.analyzers.model import PageKind
 from mdwatch.analyzers.packs import EVERY_RULE, RuleSelection
 from mdwatch.crawler.browser_fetch import RenderedFetch, fetch_rendered
-from mdwatch.crawler.capture import FetchResult, FetchSettings
+from mdwatch.crawler.capture import Capture, FetchResult, FetchSettings
 from mdwatch.scheduler.pipeline import ScanOutcome, analyze_result, make_context, page_record
+from mdwatch.scheduler.pipeline.capture import RunEvidence, capture_run_evidence
 from mdwatch.scheduler.pipeline.ocr import ImageOutcome, OcrBatch, OcrStage, OcrStats
 from mdwatch.scheduler.pipeline.registry import NOT_LOADED, RegistrySource
 from mdwatch.storage.records import RunRecord
@@ -25,6 +26,7 @@ class RunResult:
     registry_description: str = NOT_LOADED
     ocr_stats: OcrStats | None = None  # None: the scan ran without OCR
     browser_unavailable: str | None = None  # a page needed the browser, which cannot run (one sentence)
+    evidence: RunEvidence | None = None  # what was preserved of a stored run (None: not asked)
 
     @property
     def ok(self) -> list[ScanOutcome]:
@@ -49,24 +51,26 @@ def scan_urls(
     ocr_stage: OcrStage | None = None,
     selection: RuleSelection = EVERY_RULE,
     browser: bool = True,
+    evidence: bool = False,
 ) -> RunResult:
     """Fetch ``urls`` in one crawl, analyze each page and store the run in one transaction.
 
-    Pages that could not be fetched are reported, never stored half-way; when nothing could be
-    fetched, nothing is written at all.
+    Pages that could not be fetched are reported, never stored half-way (nothing fetched: nothing written).
 
     With ``ocr_engine`` (or an ``ocr_stage`` to share between scans) the pages' images are
     downloaded too and read by OCR before analysis: each distinct image once, cached in the
     database. Without, no image is fetched and no process pool is started.
 
-    ``selection`` (rule packs, ``analyzers.packs.select_packs``) decides which rules run and at
-    what severity; the selected severities are the ones stored.
+    ``selection`` (rule packs) decides which rules run and at what severity (the ones stored).
 
     A page that needs a browser is rendered as the sweep renders it (``crawler.browser_fetch``:
     the sweep middleware's detection, its Chromium settings); its outcome's ``extracted`` has
     ``via_browser: true``. With ``browser=False``, or without Chromium, such a page is analysed
     as its static HTML and ``extracted["browser_note"]`` says so; a static page never starts
     the browser.
+
+    With ``evidence`` a stored run is preserved in the same run as a sweep's pages are: a WARC of
+    its captures and screenshots of its pages with findings (``capture_run_evidence``).
     """
     started = datetime.now(UTC)
     ctx = make_context(started)
@@ -86,12 +90,23 @@ def scan_urls(
         outcomes = [analyze_result(r, ctx, kind, registry, ocr, selection=selection) for r in results]
         registry_loaded, registry_description = registry.loaded, registry.description
     _note_browser(outcomes, fetched)
-    run_id: int | None = None
+    run_id, preserved = None, None
     if store and any(o.ok for o in outcomes):
         run_id = _save_run(db_url, _run_record(urls, run_kind, started, outcomes, registry_loaded, ocr_engine, ocr_stats))
+        preserved = capture_run_evidence(db_url, run_id, _captures(outcomes)) if evidence else None
     return RunResult(run_id=run_id, outcomes=outcomes, registry_loaded=registry_loaded,
                      registry_description=registry_description, ocr_stats=ocr_stats,
-                     browser_unavailable=fetched.unavailable)
+                     browser_unavailable=fetched.unavailable, evidence=preserved)
+
+
+def _captures(outcomes: Sequence[ScanOutcome]) -> list[Capture]:
+    """Every capture a stored run rests on: each page and the related pages judged with it."""
+    out: list[Capture] = []
+    for o in outcomes:
+        if o.ok and o.capture is not None:
+            out.append(o.capture)
+            out.extend(o.related)
+    return out
 
 
 def _fetch(urls: Sequence[str], settings: FetchSettings | None, with_ocr: bool,

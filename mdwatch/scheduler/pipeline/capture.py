@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mdwatch import __version__
+from mdwatch.crawler.capture import Capture
 from mdwatch.crawler.evidence import ScreenshotError, Screenshotter, WarcWriter
 from mdwatch.storage.evidence import EvidenceFile, EvidenceStore, PageRef, evidence_dir
 from mdwatch.storage.records import CaptureRecord
@@ -109,3 +110,41 @@ def capture_evidence(
         if own:
             shooter.close()
     return result
+
+
+# -------------------------------------------------------------------- a scan's or a campaign's run
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvidence:
+    """What was preserved for one stored run: its WARC file and the screenshots taken."""
+
+    warc: EvidenceFile | None = None
+    screenshots: EvidenceResult = field(default_factory=EvidenceResult)
+    error: str | None = None  # one Chinese sentence when the WARC could not be written
+
+
+def capture_run_evidence(db_url: str | None, run_id: int, captures: Sequence[Capture], *,
+                         screenshots: bool = True, data_dir: Path | str | None = None) -> RunEvidence:
+    """Preserve a stored run as a sweep preserves its pages, in the same run: a WARC of every
+    capture (each page and the related pages it was judged with, at their fetch time) and a
+    screenshot of each page with findings, rendered from the captured bytes. Never raises: the
+    run is stored already, and a full disk must not turn a scan into an error."""
+    try:
+        writer = WarcWriter.new_part(evidence_dir(run_id, data_dir), f"run-{run_id}",
+                                     info={"software": f"mdwatch/{__version__}", "mdwatch-run-id": str(run_id)})
+    except OSError as exc:
+        return RunEvidence(error=f"无法写入证据文件：{exc}")
+    shots, error = EvidenceResult(), None
+    try:
+        for capture in captures:
+            writer.write_capture(capture)
+        if screenshots:
+            shots = capture_evidence(db_url, run_id, None, warc=writer, data_dir=data_dir)
+    except Exception as exc:
+        error = f"保存证据时出错：{type(exc).__name__}：{exc}"
+    try:
+        warc: EvidenceFile | None = close_sweep_warc(db_url, run_id, writer, data_dir=data_dir)
+    except Exception as exc:
+        warc, error = None, error or f"无法登记证据文件：{type(exc).__name__}：{exc}"
+    return RunEvidence(warc=warc, screenshots=shots, error=error)
