@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mdwatch-installed
-APT_PACKAGES := tesseract-ocr tesseract-ocr-chi-sim chromium fonts-noto-cjk
+APT_PACKAGES := tesseract-ocr tesseract-ocr-chi-sim chromium fonts-noto-cjk poppler-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps sysdeps demo test bench eval lint clean
