@@ -486,8 +486,11 @@ class Screenshotter:
         response = await page.goto(url, wait_until="load", timeout=timeout_ms)
         if response is None and html is None:
             raise ScreenshotError(f"截图失败：{url} 没有响应。")
-        with contextlib.suppress(Exception):  # pages that keep polling never go idle; "load" is enough
-            await page.wait_for_load_state("networkidle", timeout=min(timeout_ms, 5000))
+        if html is None:  # a live page: let it settle (pages that keep polling never go idle)
+            with contextlib.suppress(Exception):
+                await page.wait_for_load_state("networkidle", timeout=min(timeout_ms, 5000))
+        # rendered from the captured bytes every request but the document is refused: nothing can
+        # arrive after "load", and waiting for an idle network would only wait out a poller
         if self.settle_ms:
             await page.wait_for_timeout(self.settle_ms)
         height = await page.evaluate(

@@ -218,6 +218,9 @@ def _crawl_stats(crawl: _Crawl) -> dict[str, Any]:
              "responses_this_run": int(runtime.extra.get("responses", 0))}
     if "ocr" in runtime.extra:
         stats["ocr_this_run"] = runtime.extra["ocr"]
+    for key in ("screenshots", "screenshots_during_crawl", "evidence_tail_s"):
+        if key in runtime.extra:
+            stats[f"{key}_this_run" if key != "evidence_tail_s" else key] = runtime.extra[key]
     return stats
 
 

@@ -1,14 +1,22 @@
 """Evidence in a sweep (crawl process, where the browser lives): each committed page's captures
-go to this process's WARC part; at the end, screenshots of the pages with findings.
+go to this process's WARC part, and each committed page with findings is screenshotted at once,
+rendered from its captured bytes, while the crawl goes on (the screenshotter renders several
+pages at a time on its own thread). At the end only the screenshots still running, and those of
+pages that failed or were stored by another part, remain.
 
 These hooks run for every page: keep them cheap, and never let them raise for one bad page.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mdwatch.crawler.evidence import Screenshotter, WarcWriter
     from mdwatch.crawler.sweep_spider import SweepItem
     from mdwatch.scheduler.pipeline.sweep.processor import PageDone
     from mdwatch.scheduler.pipeline.sweep.runtime import SweepRuntime
@@ -16,13 +24,78 @@ if TYPE_CHECKING:
 __all__ = ["evidence_after_store", "evidence_finish", "evidence_open"]
 
 
-def evidence_open(runtime: SweepRuntime, enabled: bool) -> None:
-    """EVIDENCE (crawl process, start of this process's part of the sweep): a new WARC part."""
+class LiveShots:
+    """Screenshots taken during the crawl: submitted as pages are committed, saved by one thread
+    (the evidence store and the WARC writer are written from there, under the WARC's lock)."""
+
+    def __init__(self, db_url: str, writer: WarcWriter, lock: threading.Lock) -> None:
+        from mdwatch.crawler.evidence import Screenshotter
+
+        self.db_url, self.writer, self.lock = db_url, writer, lock
+        self.shooter: Screenshotter = Screenshotter(pages=6)  # captured renders are short: keep Chromium busy
+        self.saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mdwatch-shot-saver")
+        self.pending: list[Future[bytes]] = []  # screenshots submitted
+        self.saves: list[Future[None]] = []  # their saves
+        self.saved = 0
+        self.failed: list[str] = []
+        self._store: Any = None
+
+    def add(self, page_id: int, url: str, body: bytes, content_type: str, capture_sha256: str) -> None:
+        shot = self.shooter.submit(url, body, content_type)
+        self.pending.append(shot)
+        shot.add_done_callback(lambda f: self._queue_save(page_id, url, capture_sha256, f))
+
+    def _queue_save(self, page_id: int, url: str, capture_sha256: str, shot: Future[bytes]) -> None:
+        with contextlib.suppress(RuntimeError):  # the saver closed (an interrupted sweep): the resumed part takes it
+            self.saves.append(self.saver.submit(self._save, page_id, url, capture_sha256, shot))
+
+    def _save(self, page_id: int, url: str, capture_sha256: str, shot: Future[bytes]) -> None:
+        try:
+            png = shot.result()
+        except Exception as exc:  # the final pass tries it again
+            self.failed.append(f"页面 {page_id} 截图失败：{exc}")
+            return
+        if self._store is None:
+            from mdwatch.storage.evidence import EvidenceStore
+
+            self._store = EvidenceStore(self.db_url)
+        self._store.save_screenshot(page_id, png, note="rendered-from-capture")
+        with self.lock:
+            self.writer.write_resource(url, "image/png", png, extra_headers={
+                "WARC-Mdwatch-Kind": "screenshot", "WARC-Mdwatch-Capture-SHA256": capture_sha256})
+        self.saved += 1
+
+    def finish(self, wait: bool) -> None:
+        """Wait for what is running (``wait``) or drop it; then close the browser and the store."""
+        if wait:
+            for fut in list(self.pending):
+                with contextlib.suppress(Exception):  # a failed shot is retried by the final pass
+                    fut.result(timeout=120)
+            time.sleep(0.05)  # the last done callbacks queue their saves
+        self.saver.shutdown(wait=wait, cancel_futures=not wait)
+        self.shooter.close()
+        if self._store is not None:
+            self._store.close()
+
+
+def _content_type(headers: Any) -> str:
+    for name, value in dict(headers or {}).items():
+        if str(name).lower() == "content-type":
+            return str(value)
+    return "text/html"
+
+
+def evidence_open(runtime: SweepRuntime, enabled: bool, screenshots: bool = False) -> None:
+    """EVIDENCE (crawl process, start of this process's part of the sweep): a new WARC part, and
+    with ``screenshots`` the screenshotter that renders committed pages with findings at once."""
     if not enabled:
         return
     from mdwatch.scheduler.pipeline.capture import open_sweep_warc
 
-    runtime.extra["warc"] = open_sweep_warc(runtime.config.run_id)
+    runtime.extra["warc"] = writer = open_sweep_warc(runtime.config.run_id)
+    runtime.extra["warc_lock"] = lock = threading.Lock()
+    if screenshots:
+        runtime.extra["live_shots"] = LiveShots(runtime.config.db_url, writer, lock)
 
 
 def evidence_after_store(runtime: SweepRuntime, item: SweepItem, done: PageDone) -> None:
@@ -31,11 +104,19 @@ def evidence_after_store(runtime: SweepRuntime, item: SweepItem, done: PageDone)
     if writer is None or not done.stored:
         return
     try:
-        writer.write_capture(item.capture)
-        for related in item.related:
-            writer.write_capture(related)
+        with runtime.extra["warc_lock"]:
+            writer.write_capture(item.capture)
+            for related in item.related:
+                writer.write_capture(related)
     except Exception as exc:  # a full disk must not lose the page (it is committed already)
         runtime.error(f"写入 WARC 证据文件失败：{type(exc).__name__}：{exc}")
+    live: LiveShots | None = runtime.extra.get("live_shots")
+    if live is not None and done.findings and done.page_id is not None:
+        cap = item.capture
+        try:
+            live.add(done.page_id, cap.final_url, cap.body, _content_type(cap.headers), cap.sha256)
+        except Exception as exc:  # the final pass takes it
+            runtime.error(f"截图未能开始：{type(exc).__name__}：{exc}")
 
 
 def evidence_finish(runtime: SweepRuntime, screenshots: bool) -> None:
@@ -52,8 +133,14 @@ def evidence_finish(runtime: SweepRuntime, screenshots: bool) -> None:
     from mdwatch.scheduler.pipeline.capture import capture_evidence, close_sweep_warc
 
     db_url, run_id = runtime.config.db_url, runtime.config.run_id
+    finished = runtime.close_reason == "finished"
+    tail_started = time.monotonic()
+    live: LiveShots | None = runtime.extra.pop("live_shots", None)
+    if live is not None:
+        live.finish(wait=finished)
+        runtime.extra["screenshots_during_crawl"] = live.saved
     try:
-        if screenshots and runtime.close_reason == "finished":
+        if screenshots and finished:
             from mdwatch.crawler.evidence import Screenshotter
 
             try:
@@ -66,3 +153,5 @@ def evidence_finish(runtime: SweepRuntime, screenshots: bool) -> None:
                 runtime.error(f"截图失败：{type(exc).__name__}：{exc}")
     finally:
         close_sweep_warc(db_url, run_id, writer)
+        # the evidence tail: how long the sweep went on after its last page was processed
+        runtime.extra["evidence_tail_s"] = round(time.monotonic() - tail_started, 3)

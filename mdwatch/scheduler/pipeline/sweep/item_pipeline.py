@@ -76,7 +76,9 @@ class SweepPipeline:
     def open_spider(self) -> None:
         rt = self.runtime
         settings = self.crawler.settings
-        evidence_open(rt, settings.getbool("MDWATCH_EVIDENCE", True))
+        # screenshots need the browser: none when the sweep runs without it (--no-browser)
+        shots = settings.getbool("MDWATCH_SCREENSHOTS", True) and bool(settings.get("PLAYWRIGHT_LAUNCH_OPTIONS"))
+        evidence_open(rt, settings.getbool("MDWATCH_EVIDENCE", True), shots)
         if rt.ocr_engine is not None:
             # the pool starts on the first image that needs reading
             self._ocr = OcrStage(rt.ocr_engine, workers=rt.ocr_workers, db_url=rt.config.db_url)
