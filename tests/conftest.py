@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.schema import CreateSchema, DropSchema
+
+# the user's data directory (default database, evidence files, the evidence signing key) is
+# never the developer's or the CI user's real one: a fresh directory for the whole run, which
+# subprocesses inherit; a test that needs its own sets XDG_DATA_HOME itself
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="mdwatch-test-data-")
 
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432

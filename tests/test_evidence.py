@@ -122,7 +122,7 @@ def test_export_of_one_finding_verifies_and_holds_the_evidence(scanned: Scanned)
     assert png.startswith(b"\x89PNG") and Image.open(io.BytesIO(png)).size[0] == 1280
     assert any(n.startswith("warc/") and n.endswith(".warc.gz") for n in names)
     listed = {e["path"]: e for e in manifest["files"]}
-    assert set(listed) == names - {"manifest.json"}
+    assert set(listed) == names - {"manifest.json", "manifest.sig"}  # the seal signs the manifest
     for name, entry in listed.items():
         with zipfile.ZipFile(out) as zf:
             data = zf.read(name)
@@ -175,7 +175,8 @@ def test_flipping_one_byte_of_any_file_names_that_file(scanned: Scanned) -> None
         report = verify(bad)
         assert not report.ok
         assert [p.path for p in report.problems] == [name], (name, report.problems)
-        assert report.problems[0].problem == "changed"
+        # the signature names its own file as 签名无效; every other member as changed
+        assert report.problems[0].problem == ("signature" if name == "manifest.sig" else "changed")
     # the CLI: exit 1, one line naming the file
     page_html = next(n for n in names if n.endswith("page.html"))
     _rewrite(out, bad, lambda m: m.__setitem__(page_html, _flip(m[page_html], 0)))
@@ -217,7 +218,9 @@ def test_missing_extra_and_consistently_rehashed_files_are_named(scanned: Scanne
         m["manifest.json"] = json.dumps(manifest).encode()
 
     _rewrite(out, bad, replace_html)
-    assert [(p.path, p.problem) for p in verify(bad).problems] == [(html, "capture_mismatch")]
+    # the seal catches the edited manifest, and the finding's capture hash still catches the page
+    assert {(p.path, p.problem) for p in verify(bad).problems} == {("manifest.json", "changed"),
+                                                                    (html, "capture_mismatch")}
 
     # not a ZIP at all
     bad.write_bytes(b"not a zip")
@@ -386,12 +389,12 @@ def test_cli_export_of_a_finding_and_a_sweep(scanned: Scanned, tmp_path: Path) -
                               capture_output=True, text=True, timeout=120, check=False)
 
     one, run = tmp_path / "one.zip", tmp_path / "run.zip"
-    proc = cli("export", str(finding.id), str(one), "--db", scanned.db, "--no-screenshot")
+    proc = cli("export", "--finding", str(finding.id), str(one), "--db", scanned.db, "--no-screenshot")
     assert proc.returncode == 0, proc.stderr
     assert "SHA-256" in proc.stdout and verify(one).ok
     proc = cli("export", "--sweep", str(scanned.run_id), str(run), "--db", scanned.db, "--no-screenshot")
     assert proc.returncode == 0, proc.stderr
     assert cli("verify", str(run)).returncode == 0
-    proc = cli("export", "424242", str(tmp_path / "none.zip"), "--db", scanned.db)
+    proc = cli("export", "--finding", "424242", str(tmp_path / "none.zip"), "--db", scanned.db)
     assert proc.returncode == 2 and "424242" in proc.stderr
     assert cli("export", str(tmp_path / "only.zip")).returncode == 2

@@ -92,6 +92,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("--timeout", "timeout", "单页抓取超时（秒）。", default=20.0, type=Seconds()),
         Setting("--tz", "tz", f"时区（默认：环境变量 {ENV_TZ}，否则 {DEFAULT_TZ}）。", envvar=ENV_TZ),
         Setting("--json", "as_json", "以 JSON 输出（字段见 docs/json.md）。", is_flag=True),
+        Setting("--tsa", "tsa_url", "可信时间戳服务（RFC 3161 TSA）的 URL：导出证据包时为清单申请时间戳"
+                "（manifest.tsr）；不设置则用本机密钥签名，时间为本机时间、未经可信时间戳。", envvar="MDWATCH_TSA_URL",
+                metavar="URL"),
+        Setting("--operator", "operator", "保管链中记录的操作人（默认：当前系统用户名）。",
+                envvar="MDWATCH_OPERATOR", metavar="NAME"),
         Setting("--redis", "redis_url", "分布式巡查：共享抓取队列所在的 Redis（如 redis://127.0.0.1:6379/0）。",
                 envvar="MDWATCH_REDIS_URL"),
     )

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Engine,
     ForeignKey,
     Index,
     Integer,
@@ -52,6 +53,8 @@ __all__ = [
     "RunFinding",
     "SyncResult",
     "UrlCheck",
+    "campaign_run_ids_by_name",
+    "lead_finding_ids",
     "run_findings",
     "run_page_urls",
 ]
@@ -738,3 +741,37 @@ def run_page_urls(store: Store, run_id: int) -> list[str]:
     with store.transaction() as session:
         return list(dict.fromkeys(session.scalars(
             select(PageRow.url).where(PageRow.run_id == run_id).order_by(PageRow.id))))
+
+
+def lead_finding_ids(engine: Engine, lead_id: int) -> list[int] | None:
+    """Every stored finding a lead rests on, oldest first: the findings of its campaign's runs on
+    its page URL under its rule (one per run that saw it). ``None`` when there is no such lead."""
+    with Session(engine) as session:
+        row = session.get(LeadRow, lead_id)
+        if row is None:
+            return None
+        run_ids = set(_campaign_run_ids(session, row.campaign_id))
+        run_ids.update(r for r in (row.first_run_id, row.last_run_id) if r is not None)
+        stmt = (
+            select(FindingRow.id)
+            .join(PageRow, FindingRow.page_id == PageRow.id)
+            .where(FindingRow.run_id.in_(sorted(run_ids)), PageRow.url == row.page_url, FindingRow.rule == row.rule)
+            .order_by(FindingRow.id)
+        )
+        found = list(session.scalars(stmt))
+        if row.last_finding_id is not None and row.last_finding_id not in found:
+            found = sorted([*found, row.last_finding_id])
+        return found
+
+
+def campaign_run_ids_by_name(engine: Engine, name: str) -> list[int] | None:
+    """Every ``runs.id`` the campaign ``name`` stored, oldest first; ``None`` when there is no such campaign."""
+    with Session(engine) as session:
+        campaign_id = session.scalar(select(CampaignRow.id).where(CampaignRow.name == name))
+        return None if campaign_id is None else _campaign_run_ids(session, campaign_id)
+
+
+def _campaign_run_ids(session: Session, campaign_id: int) -> list[int]:
+    rows = session.scalars(select(CampaignRunRow.run_ids).where(CampaignRunRow.campaign_id == campaign_id)
+                           .order_by(CampaignRunRow.id))
+    return list(dict.fromkeys(int(rid) for ids in rows for rid in (ids or ())))

@@ -82,7 +82,7 @@ def command_args(command: str, ctx: Ctx, db: str) -> list[str]:
         csv = next(p for p in registry_paths() if str(p).endswith(".csv"))
         return ["registry", "import", str(csv), "--db", db]
     if command == "evidence-export":
-        return ["evidence", "export", "1", str(ctx.out), "--db", db, "--no-screenshot"]
+        return ["evidence", "export", "--finding", "1", str(ctx.out), "--db", db, "--no-screenshot"]
     raise AssertionError(command)
 
 

@@ -229,34 +229,6 @@ def demo_run(db_url: str | None, ocr_engine: str) -> int:
     return run_demo(db_url, None if ocr_engine == "none" else ocr_engine)
 
 
-@cli.group(help="证据（固证）：导出证据包、离线校验。")
-def evidence() -> None:
-    pass
-
-
-@evidence.command(name="export", help="导出一条线索（FINDING_ID）或一个任务（--sweep ID）的证据包 ZIP：原始页面、截图、WARC、哈希清单。")
-@click.argument("args", nargs=-1, required=True, metavar="FINDING_ID|--sweep ID OUT.zip")
-@click.option("--sweep", "run_id", type=int, help="导出该巡检/扫描任务的全部线索。")
-@option("db")
-@click.option("--no-screenshot", is_flag=True, help="没有已存截图时不在导出时截图。")
-def evidence_export(args: tuple[str, ...], run_id: int | None, db_url: str | None, no_screenshot: bool) -> int:
-    from mdwatch.scheduler.jobs.evidence import export_command
-
-    if run_id is not None and len(args) == 1:
-        return export_command(db_url, args[0], finding_id=None, run_id=run_id, screenshots=not no_screenshot)
-    if run_id is None and len(args) == 2 and args[0].isdigit():
-        return export_command(db_url, args[1], finding_id=int(args[0]), run_id=None, screenshots=not no_screenshot)
-    raise click.UsageError("用法：mdwatch evidence export FINDING_ID OUT.zip 或 mdwatch evidence export --sweep ID OUT.zip")
-
-
-@evidence.command(name="verify", help="离线校验证据包：重新计算每个文件的 SHA-256，列出被改动、缺失或多出的文件。")
-@click.argument("zip_path", type=click.Path(exists=True, dir_okay=False), metavar="OUT.zip")
-def evidence_verify(zip_path: str) -> int:
-    from mdwatch.scheduler.jobs.evidence import verify_command
-
-    return verify_command(zip_path)
-
-
 @cli.command(help="按平台配置巡查整个平台（平台首页 → 店铺 → 商品），对每个页面执行与 scan 相同的检查。")
 @click.argument("profile", metavar="PROFILE")
 @click.option("--base-url", help="平台地址，填入配置中的 {base}（如 http://127.0.0.1:8000）。")
@@ -325,10 +297,11 @@ def profile_check(profile: str, url: str, timeout: float) -> int:
 
 # the command groups defined in their own modules, added in one place
 from mdwatch.scheduler.cli.campaign import campaign, lead  # noqa: E402
+from mdwatch.scheduler.cli.evidence import evidence  # noqa: E402
 from mdwatch.scheduler.cli.report import notify, report  # noqa: E402
 from mdwatch.scheduler.cli.schedule import schedule, scheduler_group  # noqa: E402
 
-for _group in (schedule, scheduler_group, campaign, lead, report, notify):
+for _group in (evidence, schedule, scheduler_group, campaign, lead, report, notify):
     cli.add_command(_group)
 
 

@@ -15,14 +15,25 @@ import click
 from rich.table import Table
 
 from mdwatch.scheduler.outputs.terminal import SEVERITY_STYLE, SEVERITY_ZH, make_console
-from mdwatch.scheduler.settings import display_tz, option
-from mdwatch.storage.leads import LEAD_STATUSES, STATUS_ZH, UPDATE_STATUSES, Lead, LeadError, LeadStore
+from mdwatch.scheduler.settings import BEIJING, display_tz, option
+from mdwatch.storage.custody import CustodyEntry, CustodyStore
+from mdwatch.storage.leads import (
+    LEAD_STATUSES,
+    STATUS_ZH,
+    UPDATE_STATUSES,
+    Lead,
+    LeadError,
+    LeadStore,
+    lead_finding_ids,
+)
 
 EXIT_OK, EXIT_USAGE, EXIT_FETCH = 0, 2, 3
 DISPLAY_TZ = display_tz()
 DB_OPTION = option("db")
 RUN_STATUS_ZH = {"running": "运行中", "done": "完成", "partial": "部分目标无法访问", "failed": "全部目标无法访问"}
 RECHECK_ZH = {"fixed": "已整改", "still_present": "问题仍在", "unreachable": "无法访问"}
+CUSTODY_ACTION_ZH = {"export": "导出证据包", "verify": "校验证据包"}
+CUSTODY_TARGET_ZH = {"finding": "问题", "lead": "线索", "run": "运行", "campaign": "监测任务", "unknown": "未知"}
 
 
 def _err(message: str) -> None:
@@ -241,7 +252,7 @@ def lead_list(campaign_name: str | None, status: str | None, as_json: bool, db_u
     return EXIT_OK
 
 
-@lead.command(name="show", help="查看一条线索的详情、处置记录和整改复查记录。")
+@lead.command(name="show", help="查看一条线索的详情、处置记录、整改复查记录和证据包保管链。")
 @click.argument("lead_id", type=int, metavar="ID")
 @DB_OPTION
 def lead_show(lead_id: int, db_url: str | None) -> int:
@@ -251,6 +262,7 @@ def lead_show(lead_id: int, db_url: str | None) -> int:
             _err(f"没有编号为 {lead_id} 的线索。")
             return EXIT_USAGE
         events = leads.events(lead_id)
+        custody = _custody_entries(leads, lead_id)
     console = make_console()
     console.print(f"线索 {x.id}（监测任务 {x.campaign}）：{STATUS_ZH.get(x.status, x.status)}，{x.rule}，"
                   f"{_severity(x.severity)}")
@@ -269,7 +281,29 @@ def lead_show(lead_id: int, db_url: str | None) -> int:
             f"{STATUS_ZH.get(e.from_status or '', '—')} → {STATUS_ZH.get(e.to_status or '', '—')}"
         table.add_row(_local(e.at), e.kind, change, e.note)
     console.print(table)
+    console.print(_custody_table(custody))
     return EXIT_OK
+
+
+def _custody_entries(leads: LeadStore, lead_id: int) -> list[CustodyEntry]:
+    """The custody entries of the lead's packages and of packages of any one of its findings."""
+    targets = [("lead", str(lead_id))]
+    targets += [("finding", str(f)) for f in lead_finding_ids(leads.store.engine, lead_id) or ()]
+    with CustodyStore(leads.store.engine) as custody:
+        return custody.entries(targets)
+
+
+def _custody_table(entries: list[CustodyEntry]) -> Table:
+    """保管链 in Beijing time (what is handed to a bureau says Beijing time, whatever MDWATCH_TZ is)."""
+    table = Table(title=f"保管链（北京时间，共 {len(entries)} 条）")
+    for col in ("时间", "操作人", "操作", "对象", "清单 SHA-256", "结果"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        target = f"{CUSTODY_TARGET_ZH.get(e.target_kind, e.target_kind)} {e.target}".strip()
+        result = "成功" if e.result == "ok" else f"失败{f'：{e.detail}' if e.detail else ''}"
+        table.add_row(e.at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"), e.operator,
+                      CUSTODY_ACTION_ZH.get(e.action, e.action), target, e.manifest_sha256 or "—", result)
+    return table
 
 
 @lead.command(name="assign", help="交办线索给承办单位（如某市场监督管理局）。")

@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "mdwatch.storage.sweeps",
     "mdwatch.storage.schedule_tables",
     "mdwatch.storage.registry_schema",
+    "mdwatch.storage.custody",
 )
 
 

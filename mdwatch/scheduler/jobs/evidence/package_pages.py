@@ -92,13 +92,15 @@ def _capture(record: CaptureRecord) -> Capture:
 
 
 def _add_warcs(pkg: _Package, store: EvidenceStore, run_id: int,
-               pages: Iterable[tuple[PageRef, CaptureRecord]], notes: list[str]) -> None:
-    """Add the run's WARC files; a run that wrote none gets one generated from its stored captures."""
+               pages: Iterable[tuple[PageRef, CaptureRecord]], notes: list[str],
+               related: Iterable[CaptureRecord] = ()) -> None:
+    """Add the run's WARC files; a run that wrote none gets one generated from its stored captures
+    (the packaged pages and the ``related`` captures stored with them)."""
     known = _add_registered_warcs(pkg, store, run_id, notes)
     _add_unregistered_warcs(pkg, store, run_id, known, notes)
     if known:
         return
-    _add_generated_warc(pkg, store, run_id, pages)
+    _add_generated_warc(pkg, store, run_id, pages, related)
     notes.append("该任务抓取时未写 WARC 文件（如 mdwatch scan 的任务），WARC 文件在导出时由数据库中保存的"
                  "原始抓取记录生成，WARC-Date 为原抓取时间。")
 
@@ -132,7 +134,7 @@ def _add_unregistered_warcs(pkg: _Package, store: EvidenceStore, run_id: int, kn
 
 
 def _add_generated_warc(pkg: _Package, store: EvidenceStore, run_id: int,
-                        pages: Iterable[tuple[PageRef, CaptureRecord]]) -> None:
+                        pages: Iterable[tuple[PageRef, CaptureRecord]], related: Iterable[CaptureRecord] = ()) -> None:
     """Write a WARC of the exported captures (and their screenshots) and add it to the package."""
     with tempfile.TemporaryDirectory(prefix="mdwatch-warc-") as tmpdir:
         name = f"run-{run_id}-export.warc.gz"
@@ -145,4 +147,6 @@ def _add_generated_warc(pkg: _Package, store: EvidenceStore, run_id: int,
                     w.write_resource(capture.final_url, "image/png", store.read(shot), when=shot.created_at,
                                      concurrent_to=response_id,
                                      extra_headers={"WARC-Mdwatch-Kind": "screenshot"})
+            for capture in related:
+                w.write_capture(_capture(capture))
         pkg.add_file(f"warc/{name}", Path(tmpdir) / name, "warc", "导出时由数据库中保存的抓取记录生成")

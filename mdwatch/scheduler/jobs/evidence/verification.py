@@ -8,7 +8,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+
 from mdwatch.scheduler.jobs.evidence.package_format import FORMAT, MANIFEST
+from mdwatch.scheduler.jobs.evidence.timestamping import load_certificates
 from mdwatch.scheduler.jobs.evidence.verify_checks import (
     _FINDING_ERRORS,
     _READ_ERRORS,
@@ -21,10 +24,15 @@ from mdwatch.scheduler.jobs.evidence.verify_checks import (
     _read_error_zh,
 )
 from mdwatch.scheduler.jobs.evidence.verify_report import FileProblem, VerifyReport
+from mdwatch.scheduler.jobs.evidence.verify_seal import SEAL_FILES, check_seal
 
 
-def verify(zip_path: Path | str) -> VerifyReport:
-    """Recompute every hash of an evidence package offline; name each bad file.
+def verify(zip_path: Path | str, tsa_cert: Path | str | None = None) -> VerifyReport:
+    """Recompute every hash of an evidence package offline, check its seal; name each bad file.
+
+    The seal (verify_seal.py) is the Ed25519 signature or the RFC 3161 timestamp of the manifest;
+    ``tsa_cert`` (``--tsa-cert``: PEM or DER, the TSA's certificate or its CA) is what the timestamp
+    must chain to, else the certificates inside the token. ``report.seal`` says what holds.
 
     Never raises for a hostile package (issue 10, item 6): an unreadable archive, a malformed
     manifest (not UTF-8, not JSON, wrong types, missing keys), entries that are encrypted, use an
@@ -40,31 +48,44 @@ def verify(zip_path: Path | str) -> VerifyReport:
         return VerifyReport(path, 0, [FileProblem(path.name, "unreadable", f"不是可读的 ZIP 文件：{detail}")],
                             None, None, None)
     with zf:
-        return _verify_zip(path, zf)
+        return _verify_zip(path, zf, tsa_cert)
 
 
-def _verify_zip(path: Path, zf: zipfile.ZipFile) -> VerifyReport:
+def _trusted(tsa_cert: Path | str | None, problems: list[FileProblem]) -> list[x509.Certificate] | None:
+    if tsa_cert is None:
+        return None
+    try:
+        return load_certificates(tsa_cert)
+    except (OSError, ValueError) as exc:
+        why = str(exc) if isinstance(exc, ValueError) else f"读取出错（{type(exc).__name__}）"
+        problems.append(FileProblem(str(tsa_cert), "unreadable", f"--tsa-cert 给出的证书无法使用：{why}"))
+        return []
+
+
+def _verify_zip(path: Path, zf: zipfile.ZipFile, tsa_cert: Path | str | None = None) -> VerifyReport:
     problems: list[FileProblem] = []
     flagged: set[str] = set()  # names with a problem already: not hashed, not named twice
+    trusted = _trusted(tsa_cert, problems)
     members = _usable_members(zf, problems, flagged)
-    loaded = _load_manifest(zf, members, problems, flagged)
-    if loaded is None:
-        return VerifyReport(path, 0, problems, None, None, None)
-    manifest, manifest_bytes = loaded
+    manifest, manifest_bytes = _load_manifest(zf, members, problems, flagged)
+    if manifest is None or manifest_bytes is None:
+        seal = check_seal(zf, members, None, manifest_bytes, problems, trusted) if manifest_bytes else []
+        return VerifyReport(path, 0, problems, None, None, None, tuple(seal))
     if manifest.get("format") != FORMAT:
         problems.append(FileProblem(MANIFEST, "manifest", f"format 应为 {FORMAT}"))
     manifest_sha = hashlib.sha256(manifest_bytes).hexdigest()
     entries = _manifest_entries(manifest, problems, flagged)
     actual = _check_entries(zf, members, entries, problems)
     for name in members:
-        if name != MANIFEST and name not in entries and name not in flagged:
+        if name not in (MANIFEST, *SEAL_FILES) and name not in entries and name not in flagged:
             problems.append(FileProblem(name, "extra", "包内有但清单中没有"))
     _check_findings(zf, members, actual, problems)
+    seal = check_seal(zf, members, manifest, manifest_bytes, problems, trusted)
     tool = manifest.get("tool", {})
     exported = manifest.get("exported_at", {})
     return VerifyReport(path, len(entries), problems, manifest_sha,
                         str(tool.get("version")) if isinstance(tool, dict) else None,
-                        str(exported.get("asia_shanghai")) if isinstance(exported, dict) else None)
+                        str(exported.get("asia_shanghai")) if isinstance(exported, dict) else None, tuple(seal))
 
 
 def _usable_members(zf: zipfile.ZipFile, problems: list[FileProblem], flagged: set[str]) -> dict[str, zipfile.ZipInfo]:
@@ -88,24 +109,26 @@ def _usable_members(zf: zipfile.ZipFile, problems: list[FileProblem], flagged: s
 
 
 def _load_manifest(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], problems: list[FileProblem],
-                   flagged: set[str]) -> tuple[dict[str, Any], bytes] | None:
-    """The parsed manifest and its bytes, or None (with the reason among ``problems``)."""
+                   flagged: set[str]) -> tuple[dict[str, Any] | None, bytes | None]:
+    """The parsed manifest and its bytes; None for what cannot be had (with the reason among ``problems``).
+
+    The bytes of a manifest that does not parse are still returned: its seal tells whether it was changed.
+    """
     if MANIFEST not in members:
         if MANIFEST not in flagged:
             problems.append(FileProblem(MANIFEST, "missing", "证据包没有清单"))
-        return None
+        return None, None
     try:
         manifest_bytes = _read_capped(zf, members[MANIFEST])
     except _READ_ERRORS as exc:
         problems.append(FileProblem(MANIFEST, "unreadable", _read_error_zh(exc)))
-        return None
+        return None, None
     if manifest_bytes is None:
         problems.append(FileProblem(MANIFEST, "manifest", f"清单超过 {MAX_MANIFEST_BYTES >> 20} MB，不予解析"))
-        return None
+        return None, None
     manifest, why = _parse_manifest(manifest_bytes)
     if manifest is None:
         problems.append(FileProblem(MANIFEST, "manifest", why))
-        return None
     return manifest, manifest_bytes
 
 

@@ -10,6 +10,7 @@ PROBLEM_LABELS = {
     "changed": "已改动", "missing": "缺失", "extra": "多出", "unreadable": "无法读取",
     "capture_mismatch": "与抓取哈希不符", "manifest": "清单无效", "unsafe_path": "路径越界",
     "duplicate": "重名", "encrypted": "已加密", "compression": "压缩方法不支持", "symlink": "符号链接",
+    "signature": "签名无效", "timestamp": "时间戳无效",
 }  # fmt: skip
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -39,6 +40,9 @@ class VerifyReport:
     manifest_sha256: str | None
     tool_version: str | None
     exported_at: str | None
+    # What the seal says, Chinese lines for the verify output: the TSA and its time (Beijing time), the
+    # Ed25519 key and "本机时间，未经可信时间戳", or that the package has no seal at all.
+    seal: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
