@@ -11,7 +11,7 @@ import click
 
 from mdwatch.scheduler.settings import option
 
-USAGE = ("用法：mdwatch evidence export --finding N | --lead N | --run N | --campaign 名称 OUT.zip"
+USAGE = ("用法：mdwatch evidence export --finding N | --lead N | --run N | --campaign 名称 OUT.zip|OUT.wacz"
          "（四者选一，编号须注明是问题、线索还是运行）")
 
 
@@ -35,7 +35,7 @@ def _out_path(args: tuple[str, ...]) -> str:
     raise click.UsageError(USAGE)
 
 
-@evidence.command(name="export", help="导出证据包 ZIP：一条问题（--finding）、一条线索及其全部问题（--lead）、"
+@evidence.command(name="export", help="导出证据包 ZIP（OUT.wacz 时为可用 ReplayWeb.page 打开的 WACZ 网页归档）：一条问题（--finding）、一条线索及其全部问题（--lead）、"
                   "一次运行（--run）或一个监测任务（--campaign）的原始页面、相关抓取、截图、WARC 和哈希清单。")
 @click.argument("args", nargs=-1, metavar="OUT.zip")
 @click.option("--finding", "finding_id", type=int, metavar="N", help="导出一条问题（finding）。")
@@ -58,6 +58,13 @@ def evidence_export(args: tuple[str, ...], finding_id: int | None, lead_id: int 
         run_id = sweep_id
     out = _out_path(args)
     _one_target(finding_id, lead_id, run_id, campaign)
+    if out.lower().endswith(".wacz"):  # a web archive that opens without mdwatch
+        from mdwatch.scheduler.jobs.evidence.other_formats import wacz_command
+        from mdwatch.scheduler.jobs.evidence.selection import Target
+
+        kind, value = next((k, v) for k, v in (("finding", finding_id), ("lead", lead_id), ("run", run_id),
+                                               ("campaign", campaign)) if v is not None)
+        return wacz_command(db_url, out, Target(kind, str(value)), operator)
     return export_command(db_url, out, finding_id=finding_id, run_id=run_id, lead_id=lead_id, campaign=campaign,
                           screenshots=not no_screenshot, operator=operator, tsa_url=tsa_url)
 
@@ -73,3 +80,15 @@ def evidence_verify(zip_path: str, db_url: str | None, operator: str | None, tsa
     from mdwatch.scheduler.jobs.evidence import verify_command
 
     return verify_command(zip_path, db_url, operator, tsa_cert=tsa_cert)
+
+
+@evidence.command(name="report", help="生成一条问题的取证报告（PDF，中文，一页为主）：网址、平台、店铺、规则与法律依据、"
+                  "高亮的证据、运行中保存的截图、抓取时间（北京时间）、各文件 SHA-256、工具版本、操作人、时间戳状态。")
+@click.option("--finding", "finding_id", type=int, required=True, metavar="N", help="问题（finding）编号。")
+@click.argument("out", metavar="OUT.pdf")
+@option("db")
+@option("operator")
+def evidence_report(finding_id: int, out: str, db_url: str | None, operator: str | None) -> int:
+    from mdwatch.scheduler.jobs.evidence.other_formats import report_command
+
+    return report_command(db_url, finding_id, out, operator)
