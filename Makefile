@@ -40,6 +40,7 @@ bench: deps
 	$(BIN)/python benchmarks/bench_registry.py --records $${BENCH_RECORDS:-1000000}
 	$(BIN)/python benchmarks/bench_sweep.py --products $${BENCH_SWEEP_PRODUCTS:-2000}
 	$(BIN)/python benchmarks/bench_ocr.py --quick
+	$(BIN)/python benchmarks/bench_evidence.py
 
 lint: deps
 	$(BIN)/ruff check .
