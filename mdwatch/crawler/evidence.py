@@ -313,6 +313,7 @@ class Screenshotter:
         self._browser: Any = None
         self._context: Any = None
         self._free: asyncio.Queue[Any] | None = None
+        self._start_guard: asyncio.Lock | None = None
         self._created = 0
         self._allow_hosts = (*allow_hosts, *allow_hosts_from_env())
         self._proxy: Any = None  # the PinProxy Chromium connects through (private loop)
@@ -426,7 +427,13 @@ class Screenshotter:
         return self.submit(url, html, content_type).result(timeout=self.timeout_s * 3 + 30)
 
     async def _page(self) -> Any:
-        await self._start_browser()
+        # several shots submitted at once must start one browser, not one each: the later ones
+        # would replace the first's context and queue, and a shot waiting on the old queue
+        # would wait for ever
+        if self._start_guard is None:
+            self._start_guard = asyncio.Lock()  # created on the loop's own thread
+        async with self._start_guard:
+            await self._start_browser()
         assert self._free is not None
         if self._free.empty() and self._created < self.pages:
             self._created += 1
@@ -491,7 +498,7 @@ class Screenshotter:
                 await page.wait_for_load_state("networkidle", timeout=min(timeout_ms, 5000))
         # rendered from the captured bytes every request but the document is refused: nothing can
         # arrive after "load", and waiting for an idle network would only wait out a poller
-        if self.settle_ms:
+        if self.settle_ms and html is None:  # a captured render has nothing left to arrive
             await page.wait_for_timeout(self.settle_ms)
         height = await page.evaluate(
             "() => Math.max(document.documentElement ? document.documentElement.scrollHeight : 0,"

@@ -68,9 +68,10 @@ class LiveShots:
     def finish(self, wait: bool) -> None:
         """Wait for what is running (``wait``) or drop it; then close the browser and the store."""
         if wait:
+            deadline = time.monotonic() + 300  # one bound for all: a stuck shot never holds the sweep long
             for fut in list(self.pending):
                 with contextlib.suppress(Exception):  # a failed shot is retried by the final pass
-                    fut.result(timeout=120)
+                    fut.result(timeout=max(0.0, deadline - time.monotonic()))
             time.sleep(0.05)  # the last done callbacks queue their saves
         self.saver.shutdown(wait=wait, cancel_futures=not wait)
         self.shooter.close()
