@@ -23,6 +23,7 @@ from mdwatch.scheduler.cli import cli
 from mdwatch.scheduler.jobs.campaigns import create_campaign
 from mdwatch.storage.custody import CustodyStore
 from mdwatch.storage.evidence import EvidenceStore
+from mdwatch.storage.leads import LeadStore
 from mdwatch.storage.store import Store
 
 
@@ -68,3 +69,16 @@ def test_a_finding_exported_later_carries_its_runs_capture(demo: DemoServer, tmp
     with CustodyStore(db_url) as custody:
         entries = custody.entries([("finding", str(finding.id))])
     assert [e.action for e in entries] == ["export", "export", "export"] and all(e.result == "ok" for e in entries)
+
+    # the lead's report: one page per finding, and the chain of custody so far on it
+    with LeadStore.open(db_url) as leads:
+        lead = leads.leads("复查")[0]
+    lead_pdf = tmp_path / "lead.pdf"
+    result = runner.invoke(cli, ["evidence", "report", "--lead", str(lead.id), str(lead_pdf), "--db", db_url])
+    assert result.exit_code == 0, result.output
+    if shutil.which("pdftotext"):
+        text = "".join(subprocess.run(["pdftotext", str(lead_pdf), "-"], capture_output=True, text=True,
+                                      check=True).stdout.split())
+        assert f"线索{lead.id}" in text and "导出（成功）" in text
+    bad = runner.invoke(cli, ["evidence", "report", "--finding", "1", "--lead", "1", str(lead_pdf), "--db", db_url])
+    assert bad.exit_code == 2

@@ -82,13 +82,19 @@ def evidence_verify(zip_path: str, db_url: str | None, operator: str | None, tsa
     return verify_command(zip_path, db_url, operator, tsa_cert=tsa_cert)
 
 
-@evidence.command(name="report", help="生成一条问题的取证报告（PDF，中文，一页为主）：网址、平台、店铺、规则与法律依据、"
+@evidence.command(name="report", help="生成一条问题或一条线索的取证报告（PDF，中文，每条问题一页为主）：网址、平台、店铺、规则与法律依据、"
                   "高亮的证据、运行中保存的截图、抓取时间（北京时间）、各文件 SHA-256、工具版本、操作人、时间戳状态。")
-@click.option("--finding", "finding_id", type=int, required=True, metavar="N", help="问题（finding）编号。")
+@click.option("--finding", "finding_id", type=int, metavar="N", help="一条问题（finding）的报告。")
+@click.option("--lead", "lead_id", type=int, metavar="N", help="一条线索的报告：其每条问题一页。")
 @click.argument("out", metavar="OUT.pdf")
 @option("db")
 @option("operator")
-def evidence_report(finding_id: int, out: str, db_url: str | None, operator: str | None) -> int:
+def evidence_report(finding_id: int | None, lead_id: int | None, out: str, db_url: str | None,
+                    operator: str | None) -> int:
     from mdwatch.scheduler.jobs.evidence.other_formats import report_command
+    from mdwatch.scheduler.jobs.evidence.selection import Target
 
-    return report_command(db_url, finding_id, out, operator)
+    if (finding_id is None) == (lead_id is None):
+        raise click.UsageError("用法：mdwatch evidence report --finding N | --lead N OUT.pdf（二者选一）")
+    target = Target("finding", str(finding_id)) if finding_id is not None else Target("lead", str(lead_id))
+    return report_command(db_url, target, out, operator)

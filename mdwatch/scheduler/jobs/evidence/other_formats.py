@@ -9,7 +9,12 @@ from pathlib import Path
 import click
 
 from mdwatch.scheduler.jobs.evidence.custody_log import export_target, record
-from mdwatch.scheduler.jobs.evidence.pdf_report import ReportError, finding_facts, render_finding_pdf
+from mdwatch.scheduler.jobs.evidence.pdf_report import (
+    ReportError,
+    ReportFacts,
+    finding_facts,
+    render_finding_pdf,
+)
 from mdwatch.scheduler.jobs.evidence.selection import EvidenceError, Target, select_target
 from mdwatch.scheduler.jobs.evidence.wacz_package import write_wacz
 from mdwatch.storage.database import resolve_db_url
@@ -48,21 +53,44 @@ def wacz_command(db_url: str | None, out: str, target: Target, operator: str | N
     return 0
 
 
-def report_command(db_url: str | None, finding_id: int, out: str, operator: str | None) -> int:
-    """``mdwatch evidence report --finding N OUT.pdf``: 0 written, 2 no such finding, 3 no PDF."""
-    target = Target("finding", str(finding_id))
+def _custody_lines(db_url: str | None, targets: list[tuple[str, str]]) -> list[str]:
+    """The chain of custody so far, one line per entry, in Beijing time."""
+    from mdwatch.scheduler.settings import BEIJING
+    from mdwatch.storage.custody import CustodyStore
+
+    with CustodyStore(db_url) as custody:
+        entries = custody.entries(targets)
+    action_zh = {"export": "导出", "verify": "校验"}
+    return [f"{e.at.astimezone(BEIJING):%Y-%m-%d %H:%M:%S} {e.operator} {action_zh.get(e.action, e.action)}"
+            f"（{'成功' if e.result == 'ok' else '失败'}）{(' 清单 ' + e.manifest_sha256[:16] + '…') if e.manifest_sha256 else ''}"
+            for e in entries]
+
+
+def _report_facts(db_url: str | None, target: Target, operator: str | None) -> list[ReportFacts]:
+    if target.kind == "finding":
+        ids = [int(target.value)]
+    else:
+        with EvidenceStore(resolve_db_url(db_url)) as store:
+            ids = [f.id for f in select_target(store, target, []).findings]
+    targets = [(target.kind, target.value), *(("finding", str(i)) for i in ids)]
+    custody = _custody_lines(db_url, list(dict.fromkeys(targets)))
+    return [finding_facts(db_url, i, operator=operator, custody=custody) for i in ids]
+
+
+def report_command(db_url: str | None, target: Target, out: str, operator: str | None) -> int:
+    """``mdwatch evidence report --finding N | --lead N OUT.pdf``: 0 written, 2 no such target, 3 no PDF."""
     try:
-        facts = finding_facts(db_url, finding_id, operator=operator)
-        path = render_finding_pdf(facts, out)
-    except ReportError as exc:
+        facts = _report_facts(db_url, target, operator)
+        path = render_finding_pdf(facts, out, title=target.scope)
+    except (ReportError, EvidenceError) as exc:
         record(db_url, operator=operator, action="export", target=export_target(target), result="failed",
                package=Path(out).name, detail=f"取证报告：{exc}")
         click.echo(f"mdwatch: {exc}", err=True)
-        return 2 if "没有编号" in str(exc) else 3
+        return 3 if isinstance(exc, ReportError) and "PDF" in str(exc) else 2
     import hashlib
 
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     record(db_url, operator=operator, action="export", target=export_target(target), result="ok",
            manifest_sha256=digest, package=path.name, detail="取证报告（PDF）")
-    click.echo(f"已生成取证报告：{path}（问题 {finding_id}；SHA-256 {digest}）")
+    click.echo(f"已生成取证报告：{path}（{target.scope}；{len(facts)} 条问题；SHA-256 {digest}）")
     return 0

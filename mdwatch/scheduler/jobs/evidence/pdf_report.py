@@ -126,13 +126,16 @@ def finding_facts(db_url: str | None, finding_id: int, *, operator: str | None =
     )
 
 
-def render_html(facts: ReportFacts) -> str:
+def render_html(facts: ReportFacts | list[ReportFacts], title: str = "") -> str:
+    reports = facts if isinstance(facts, list) else [facts]
     env = Environment(loader=PackageLoader("mdwatch.scheduler", "templates"), autoescape=select_autoescape())
-    return env.get_template("evidence_report.html.j2").render(r=facts)
+    shown = title or f"问题 {reports[0].finding_id}"
+    return env.get_template("evidence_report.html.j2").render(reports=reports, title=shown)
 
 
-def render_finding_pdf(facts: ReportFacts, out_path: Path | str) -> Path:
-    """Write the report of ``facts`` as a PDF (A4) with headless Chromium; returns the path."""
+def render_finding_pdf(facts: ReportFacts | list[ReportFacts], out_path: Path | str, title: str = "") -> Path:
+    """Write the report of ``facts`` (one finding, or a lead's findings one per page) as a PDF (A4)
+    with headless Chromium; returns the path."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -145,7 +148,7 @@ def render_finding_pdf(facts: ReportFacts, out_path: Path | str) -> Path:
             try:
                 page = browser.new_page()
                 page.route("**/*", lambda route: route.abort())  # the report is self-contained
-                page.set_content(render_html(facts), wait_until="load")
+                page.set_content(render_html(facts, title), wait_until="load")
                 page.pdf(path=str(out), format="A4", print_background=True)
             finally:
                 browser.close()
