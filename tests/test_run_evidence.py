@@ -63,3 +63,21 @@ def test_no_evidence_stores_the_run_without_it(demo: DemoServer, tmp_path: Path,
     assert result.run_id is not None and result.evidence is None
     with EvidenceStore(db_url) as store:
         assert store.files_for_run(result.run_id) == []
+
+
+@pytest.mark.network
+def test_the_scan_command_shows_the_findings_then_preserves_the_run(demo: DemoServer, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from mdwatch.scheduler.cli import cli
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    db_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    result = CliRunner().invoke(cli, ["scan", demo.url("/products/p037.html"), "--db", db_url, "--ocr-engine", "none",
+                                      "--no-browser", "--json"])
+    assert result.exit_code == 0, result.output
+    with EvidenceStore(db_url) as store:
+        kinds = sorted(f.kind for f in store.files_for_run(1)) + sorted(
+            f.kind for p in store.pages_with_findings(1) for f in store.files_for_page(p.id))
+    assert "warc" in kinds and "screenshot" in kinds

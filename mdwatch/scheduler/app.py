@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mdwatch.scheduler.jobs.campaigns import CampaignRunResult
     from mdwatch.scheduler.jobs.scan import RunResult
     from mdwatch.scheduler.jobs.sweep import SweepOptions, SweepResult
+    from mdwatch.scheduler.pipeline.capture import RunEvidence
     from mdwatch.storage.store import Store
 
 __all__ = ["App", "AppConfig", "build_app"]
@@ -74,15 +75,28 @@ class App:
         return Store.open(self.db_url)
 
     def scan(self, urls: Sequence[str], *, kind: PageKind | None = None, store: bool = True,
-             progress: Callable[[FetchResult], None] | None = None) -> RunResult:
-        """``mdwatch scan``: fetch, analyze with the app's packs, store one run."""
+             progress: Callable[[FetchResult], None] | None = None, preserve: bool | None = None) -> RunResult:
+        """``mdwatch scan``: fetch, analyze with the app's packs, store one run; ``preserve``
+        (default: the app's ``evidence`` setting) takes its evidence before returning, else the
+        caller may call :meth:`preserve` once it has shown the findings."""
         from mdwatch.scheduler.jobs.scan import scan_urls
 
         # --no-store without --db writes nothing anywhere (not even the OCR cache)
         db_url = self.db_url if store or self.config.db_url else None
         return scan_urls(list(urls), kind=kind, db_url=db_url, store=store, settings=self.fetch_settings(),
                          progress=progress, ocr_engine=self.ocr_engine, selection=self.selection,
-                         browser=self.config.browser, evidence=store and self.config.evidence)
+                         browser=self.config.browser,
+                         evidence=store and (self.config.evidence if preserve is None else preserve))
+
+    def preserve(self, result: RunResult) -> RunEvidence | None:
+        """The evidence of a stored scan taken after it was shown (still in the same run: the WARC
+        and screenshots come from the run's own captures, at their fetch time)."""
+        from mdwatch.scheduler.jobs.scan import run_captures
+        from mdwatch.scheduler.pipeline.capture import capture_run_evidence
+
+        if result.run_id is None or not self.config.evidence:
+            return None
+        return capture_run_evidence(self.db_url, result.run_id, run_captures(result.outcomes))
 
     def sweep(self, profile: str, options: SweepOptions | None = None,
               console: Console | None = None) -> SweepResult:

@@ -82,9 +82,10 @@ def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | N
 
     app = build_app(AppConfig(db_url=db_url, packs=selection.packs, ocr_engine=ocr_engine, browser=not no_browser,
                               timeout_s=timeout, evidence=not no_evidence))
-    result = app.scan(list(urls), kind=kind, store=not no_store, progress=refused)  # type: ignore[arg-type]
-    if result.evidence is not None and result.evidence.error:
-        _err(f"{result.evidence.error.rstrip('。')}；扫描结果已保存。")
+    # the findings first; the evidence of the stored run is taken right after (a seller waits for
+    # the answer, not for the screenshots)
+    result = app.scan(list(urls), kind=kind, store=not no_store, progress=refused,  # type: ignore[arg-type]
+                      preserve=False)
     if result.browser_unavailable:
         _err(f"{result.browser_unavailable.rstrip('。')}，需要渲染的页面按静态 HTML 分析。")
     for failed in result.failed:
@@ -105,6 +106,9 @@ def scan(urls: tuple[str, ...], kind: str | None, as_json: bool, db_url: str | N
         if not result.registry_loaded:
             console.print(f"[yellow]注意：{result.registry_description}，以下规则未执行："
                           f"{'、'.join(registry_rules())}。可用 mdwatch registry import 导入。[/yellow]")
+    preserved = app.preserve(result) if not no_store else None
+    if preserved is not None and preserved.error:
+        _err(f"{preserved.error.rstrip('。')}；扫描结果已保存。")
     return EXIT_FETCH if result.failed else EXIT_OK
 
 

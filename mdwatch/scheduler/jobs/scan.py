@@ -93,13 +93,13 @@ def scan_urls(
     run_id, preserved = None, None
     if store and any(o.ok for o in outcomes):
         run_id = _save_run(db_url, _run_record(urls, run_kind, started, outcomes, registry_loaded, ocr_engine, ocr_stats))
-        preserved = capture_run_evidence(db_url, run_id, _captures(outcomes)) if evidence else None
+        preserved = capture_run_evidence(db_url, run_id, run_captures(outcomes)) if evidence else None
     return RunResult(run_id=run_id, outcomes=outcomes, registry_loaded=registry_loaded,
                      registry_description=registry_description, ocr_stats=ocr_stats,
                      browser_unavailable=fetched.unavailable, evidence=preserved)
 
 
-def _captures(outcomes: Sequence[ScanOutcome]) -> list[Capture]:
+def run_captures(outcomes: Sequence[ScanOutcome]) -> list[Capture]:
     """Every capture a stored run rests on: each page and the related pages judged with it."""
     out: list[Capture] = []
     for o in outcomes:
