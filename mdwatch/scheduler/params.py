@@ -13,7 +13,7 @@ import click
 
 from mdwatch.crawler.urlcheck import shown_url, url_problem
 
-__all__ = ["MAX_SECONDS", "Seconds", "check_url"]
+__all__ = ["LATEST", "MAX_SECONDS", "RunRef", "Seconds", "check_url"]
 
 MAX_SECONDS = 3600.0
 
@@ -54,3 +54,24 @@ def check_url(url: str) -> str:
     if problem is not None:
         raise click.UsageError(f"网址无效：{shown_url(url, 80)}：{problem}。")
     return url
+
+
+LATEST = "latest"
+
+
+class RunRef(click.ParamType):
+    """A run: its number, or ``latest`` (the newest run of the kind the option names), so cron can
+    run ``sweep`` → ``report --sweep latest`` → ``notify latest`` without knowing the number."""
+
+    name = "run"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if text.lower() == LATEST:
+            return LATEST
+        if text.isdigit() and int(text) > 0:
+            return int(text)
+        name = "/".join(param.opts) if param is not None and param.opts else "运行编号"
+        raise click.UsageError(f"{name} 的值无效：{text[:40]}，须为正整数或 latest。", ctx)

@@ -303,9 +303,10 @@ def profile_check(profile: str, url: str, timeout: float) -> int:
 from mdwatch.scheduler.cli.campaign import campaign, lead  # noqa: E402
 from mdwatch.scheduler.cli.evidence import evidence  # noqa: E402
 from mdwatch.scheduler.cli.report import notify, report  # noqa: E402
+from mdwatch.scheduler.cli.runs import runs  # noqa: E402
 from mdwatch.scheduler.cli.schedule import schedule, scheduler_group  # noqa: E402
 
-for _group in (evidence, schedule, scheduler_group, campaign, lead, report, notify):
+for _group in (evidence, schedule, scheduler_group, campaign, lead, report, notify, runs):
     cli.add_command(_group)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from mdwatch.scheduler.params import LATEST, RunRef
 from mdwatch.scheduler.settings import option
 
 USAGE = ("用法：mdwatch evidence export --finding N | --lead N | --run N | --campaign 名称 OUT.zip|OUT.wacz"
@@ -20,7 +21,7 @@ def evidence() -> None:
     pass
 
 
-def _one_target(finding_id: int | None, lead_id: int | None, run_id: int | None, campaign: str | None) -> None:
+def _one_target(finding_id: int | None, lead_id: int | None, run_id: int | str | None, campaign: str | None) -> None:
     given = [v for v in (finding_id, lead_id, run_id, campaign) if v is not None]
     if len(given) != 1:
         raise click.UsageError(USAGE if not given else "只能选择 --finding、--lead、--run、--campaign 中的一个。")
@@ -40,14 +41,14 @@ def _out_path(args: tuple[str, ...]) -> str:
 @click.argument("args", nargs=-1, metavar="OUT.zip")
 @click.option("--finding", "finding_id", type=int, metavar="N", help="导出一条问题（finding）。")
 @click.option("--lead", "lead_id", type=int, metavar="N", help="导出一条线索及其全部问题和所依据的抓取。")
-@click.option("--run", "run_id", type=int, metavar="N", help="导出一次运行（扫描、巡查）的全部问题。")
+@click.option("--run", "run_id", type=RunRef(), metavar="N", help="导出一次运行（扫描、巡查）的全部问题（latest：最近一次）。")
 @click.option("--sweep", "sweep_id", type=int, hidden=True)  # the former name of --run
 @click.option("--campaign", "campaign", metavar="NAME", help="导出一个监测任务全部运行的全部问题。")
 @option("db")
 @click.option("--no-screenshot", is_flag=True, help="没有已存截图时不在导出时截图。")
 @option("operator")
 @option("tsa")
-def evidence_export(args: tuple[str, ...], finding_id: int | None, lead_id: int | None, run_id: int | None,
+def evidence_export(args: tuple[str, ...], finding_id: int | None, lead_id: int | None, run_id: int | str | None,
                     sweep_id: int | None, campaign: str | None, db_url: str | None, no_screenshot: bool,
                     operator: str | None, tsa_url: str | None) -> int:
     from mdwatch.scheduler.jobs.evidence import export_command
@@ -58,14 +59,22 @@ def evidence_export(args: tuple[str, ...], finding_id: int | None, lead_id: int 
         run_id = sweep_id
     out = _out_path(args)
     _one_target(finding_id, lead_id, run_id, campaign)
+    if run_id == LATEST:
+        from mdwatch.scheduler.jobs.runs import RunsError, latest_run_id
+
+        try:
+            run_id = latest_run_id(db_url)
+        except RunsError as exc:
+            raise click.UsageError(str(exc)) from exc
+    run_number = None if run_id is None else int(run_id)
     if out.lower().endswith(".wacz"):  # a web archive that opens without mdwatch
         from mdwatch.scheduler.jobs.evidence.other_formats import wacz_command
         from mdwatch.scheduler.jobs.evidence.selection import Target
 
-        kind, value = next((k, v) for k, v in (("finding", finding_id), ("lead", lead_id), ("run", run_id),
+        kind, value = next((k, v) for k, v in (("finding", finding_id), ("lead", lead_id), ("run", run_number),
                                                ("campaign", campaign)) if v is not None)
         return wacz_command(db_url, out, Target(kind, str(value)), operator)
-    return export_command(db_url, out, finding_id=finding_id, run_id=run_id, lead_id=lead_id, campaign=campaign,
+    return export_command(db_url, out, finding_id=finding_id, run_id=run_number, lead_id=lead_id, campaign=campaign,
                           screenshots=not no_screenshot, operator=operator, tsa_url=tsa_url)
 
 
