@@ -167,3 +167,30 @@ def test_robots_txt_obeyed_and_switchable(tmp_path: Path) -> None:
 def test_unknown_resume_id(tmp_path: Path) -> None:
     proc = _sweep(tmp_path / "x.db", "demo", "--resume", "42")
     assert proc.returncode == 2 and "没有编号为 42" in proc.stderr
+
+
+def test_tracking_parameters_and_fragments_make_no_second_listing(tmp_path: Path) -> None:
+    page = "<html><head><meta charset='utf-8'><title>{t}</title></head><body><p>{t}</p>{links}</body></html>"
+    links = ("<a href='/a.html?spm=a1z10.1-c.w4002&utm_source=share'>A</a> <a href='/a.html#detail'>A</a> "
+             "<a href='/a.html'>A</a> <a href='/b.html?x=1&id=2&scm=1007.1'>B</a> <a href='/b.html?id=2&x=1'>B</a>")
+    routes = {
+        "/": html(page.format(t="首页", links=links)),
+        "/a.html": html(page.format(t="A", links="")),
+        "/b.html": html(page.format(t="B", links="")),
+    }
+    with serve_routes(routes) as base:
+        proc = _sweep(tmp_path / "canon.db", "generic", "--base-url", base, "--workers", "0", "--budget", "3")
+    assert proc.returncode == 0, proc.stderr
+    with sqlite3.connect(tmp_path / "canon.db") as conn:
+        urls = sorted(u for (u,) in conn.execute("SELECT url FROM sweep_pages"))
+    # one listing each, and a budget of 3 stores all three pages (links to the same page are not counted)
+    assert urls == sorted([base + "/", base + "/a.html", base + "/b.html?id=2&x=1"])
+
+
+def test_canonical_url() -> None:
+    from mdwatch.crawler.urlcanon import canonical_url
+
+    assert canonical_url("HTTP://Shop.Example/item.htm?id=9&spm=a.b&UTM_Medium=x#sku") == "http://shop.example/item.htm?id=9"
+    assert canonical_url("https://x.test/p?page=2&sort=price") == canonical_url("https://x.test/p?sort=price&page=2")
+    assert canonical_url("https://x.test/p?sku=1") != canonical_url("https://x.test/p?sku=2")  # what a page shows stays
+    assert canonical_url("https://x.test/p?ref=x", extra_params=["ref"]) == "https://x.test/p"

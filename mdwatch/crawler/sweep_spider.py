@@ -51,6 +51,7 @@ from .spiders import (
     is_html,
     qualification_links,
 )
+from .urlcanon import canonical_url
 
 if TYPE_CHECKING:
     from .distributed import DistributedSweep
@@ -148,6 +149,7 @@ class SweepSpider(scrapy.Spider):
         self._image_waiters: dict[str, list[str]] = {}
         self.images_requested = 0
         self._refusals_said: set[str] = set()  # the browser's refused requests, one line each per sweep
+        self._asked: set[str] = set()  # canonical URLs this process has requested (or skipped as done)
 
     # ------------------------------------------------------------------ requests
 
@@ -155,6 +157,12 @@ class SweepSpider(scrapy.Spider):
         return self.budget is None or self.requested < self.budget
 
     def _request(self, url: str, role: Role, shop_url: str | None = None) -> scrapy.Request | None:
+        # one URL per listing: tracking parameters and fragments dropped, parameters in order, and a
+        # URL asked for once (so the page budget counts pages, not links to the same page)
+        url = canonical_url(url)
+        if url in self._asked:
+            return None
+        self._asked.add(url)
         if role == "product" and url in self.done_urls:
             self.skipped_done += 1
             return None
