@@ -18,9 +18,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, Index, String, Table, Text, or_, select
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
-from .config import default_db_url, normalize_db_url
 from .schema import Base, IdType, UTCDateTime
-from .store import create_store_engine
+from .store import EngineStore
 
 __all__ = [
     "CUSTODY_ACTIONS",
@@ -71,31 +70,16 @@ def _entry(row: CustodyRow) -> CustodyEntry:
                         row.manifest_sha256, row.result, row.package, row.detail)
 
 
-class CustodyStore:
+class CustodyStore(EngineStore):
     """The append-only custody log on SQLite or PostgreSQL: :meth:`append` and readers, nothing else."""
 
     def __init__(self, engine_or_url: Engine | str | None = None) -> None:
-        if isinstance(engine_or_url, Engine):
-            self.engine = engine_or_url
-            self._owns_engine = False
-        else:
-            url = normalize_db_url(engine_or_url) if engine_or_url else default_db_url()
-            self.engine = create_store_engine(url)
-            self._owns_engine = True
+        self._open_engine(engine_or_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         table = CustodyRow.__table__
         assert isinstance(table, Table)
         Base.metadata.create_all(self.engine, tables=[table])  # normally there already (migration 0003)
 
-    def close(self) -> None:
-        if self._owns_engine:
-            self.engine.dispose()
-
-    def __enter__(self) -> CustodyStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def append(self, *, operator: str, action: str, target_kind: str, target: str, result: str,
                manifest_sha256: str | None = None, package: str | None = None, detail: str | None = None,

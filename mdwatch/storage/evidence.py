@@ -17,11 +17,11 @@ from pathlib import Path
 from sqlalchemy import BigInteger, Engine, ForeignKey, Index, String, Table, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
-from .config import default_data_dir, default_db_url, normalize_db_url
+from .config import default_data_dir
 from .images import _sha
 from .records import CaptureRecord, StoredFinding, StoredRun
 from .schema import Base, BlobType, Capture, FindingRow, IdType, PageRow, Run, UTCDateTime
-from .store import create_store_engine
+from .store import EngineStore
 
 __all__ = [
     "EVIDENCE_KINDS",
@@ -105,17 +105,11 @@ def _finding(f: FindingRow, page_url: str, sha: str) -> StoredFinding:
                          evidence=list(f.evidence), created_at=f.created_at)
 
 
-class EvidenceStore:
+class EvidenceStore(EngineStore):
     """Repository of evidence files on SQLite or PostgreSQL (thread-safe)."""
 
     def __init__(self, engine_or_url: Engine | str | None = None, *, data_dir: Path | str | None = None) -> None:
-        if isinstance(engine_or_url, Engine):
-            self.engine = engine_or_url
-            self._owns_engine = False
-        else:
-            url = normalize_db_url(engine_or_url) if engine_or_url else default_db_url()
-            self.engine = create_store_engine(url)
-            self._owns_engine = True
+        self._open_engine(engine_or_url)
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         tables = [Base.metadata.tables[name] for name in ("captures", "runs", "shops", "listings", "pages",
@@ -124,15 +118,6 @@ class EvidenceStore:
         assert isinstance(table, Table)
         Base.metadata.create_all(self.engine, tables=[*tables, table])
 
-    def close(self) -> None:
-        if self._owns_engine:
-            self.engine.dispose()
-
-    def __enter__(self) -> EvidenceStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def run_dir(self, run_id: int) -> Path:
         return evidence_dir(run_id, self.data_dir)

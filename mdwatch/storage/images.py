@@ -17,9 +17,8 @@ from sqlalchemy import Engine, Float, Integer, String, Table, Text, UniqueConstr
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
-from .config import default_db_url, normalize_db_url
 from .schema import Base, BlobType, IdType, JsonType, UTCDateTime
-from .store import create_store_engine
+from .store import EngineStore
 
 __all__ = ["ImageRecord", "ImageRow", "ImageStore", "OcrRecord", "OcrRow"]
 
@@ -91,29 +90,14 @@ def _ocr_record(row: OcrRow) -> OcrRecord:
     return OcrRecord(row.sha256, row.engine, row.text, list(row.lines), float(row.seconds), row.created_at)
 
 
-class ImageStore:
+class ImageStore(EngineStore):
     """Repository of images and OCR results on SQLite or PostgreSQL (thread-safe)."""
 
     def __init__(self, engine_or_url: Engine | str | None = None) -> None:
-        if isinstance(engine_or_url, Engine):
-            self.engine = engine_or_url
-            self._owns_engine = False
-        else:
-            url = normalize_db_url(engine_or_url) if engine_or_url else default_db_url()
-            self.engine = create_store_engine(url)
-            self._owns_engine = True
+        self._open_engine(engine_or_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         Base.metadata.create_all(self.engine, tables=[_table(ImageRow), _table(OcrRow)])
 
-    def close(self) -> None:
-        if self._owns_engine:
-            self.engine.dispose()
-
-    def __enter__(self) -> ImageStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
         name = self.engine.dialect.name

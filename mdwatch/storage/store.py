@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import (
     Engine,
@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from .config import default_db_url, normalize_db_url
 from .database import open_engine
 from .records import (
     CaptureRecord,
@@ -43,6 +44,31 @@ from .schema import (
 
 SHOP_KIND = "shop"
 LISTING_KIND = "product"
+
+
+class EngineStore:
+    """A repository's engine: one given (its owner closes it) or one opened from a URL (None: the
+    default database), closed with the repository. Subclasses call :meth:`_open_engine` first."""
+
+    engine: Engine
+    _owns_engine: bool
+
+    def _open_engine(self, engine_or_url: Engine | str | None) -> None:
+        if isinstance(engine_or_url, Engine):
+            self.engine, self._owns_engine = engine_or_url, False
+        else:
+            url = normalize_db_url(engine_or_url) if engine_or_url else default_db_url()
+            self.engine, self._owns_engine = create_store_engine(url), True
+
+    def close(self) -> None:
+        if self._owns_engine:
+            self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def create_store_engine(url: str, *, schema: bool = True) -> Engine:
