@@ -362,9 +362,11 @@ class Store:
                 encoding=row.encoding,
             )
 
-    def runs(self, limit: int = 20) -> list[StoredRun]:
-        """The latest runs, newest first."""
+    def runs(self, limit: int = 20, kind: str | None = None) -> list[StoredRun]:
+        """The latest runs (of ``kind``), newest first."""
         stmt = select(Run).order_by(Run.started_at.desc(), Run.id.desc()).limit(limit)
+        if kind is not None:
+            stmt = stmt.where(Run.kind == kind)
         with self._sessions() as session:
             return [
                 StoredRun(

@@ -29,16 +29,15 @@ class RunLine:
     target: str
 
 
-def recent_runs(db_url: str | None, limit: int = 20) -> list[StoredRun]:
+def recent_runs(db_url: str | None, limit: int = 20, kind: str | None = None) -> list[StoredRun]:
     with Store.open(db_url) as store:
-        return store.runs(limit)
+        return store.runs(limit, kind)
 
 
 def latest_run_id(db_url: str | None, kind: str | None = None) -> int:
     """The newest run (of ``kind``: scan | sweep | demo | campaign), else :class:`RunsError`."""
-    for run in recent_runs(db_url, limit=1000):
-        if kind is None or run.kind == kind:
-            return run.id
+    for run in recent_runs(db_url, limit=1, kind=kind):
+        return run.id
     named = RUN_KIND_ZH.get(kind or "", "") or ""
     raise RunsError(f"数据库中还没有{named}运行记录。")
 

@@ -74,11 +74,17 @@ def _screenshot_page(shooter: Screenshotter, store: EvidenceStore, page: PageRef
         result.failed[page.id] = str(exc)
         return
     note = "live" if live else "rendered-from-capture"
-    result.saved[page.id] = store.save_screenshot(page.id, png, note=note)
+    result.saved[page.id] = keep_screenshot(store, page.id, page.url, page.capture_sha256, png, warc, note=note)
+
+
+def keep_screenshot(store: EvidenceStore, page_id: int, url: str, capture_sha256: str, png: bytes,
+                    warc: WarcWriter | None, *, note: str = "rendered-from-capture") -> str:
+    """Store a page's screenshot and, with ``warc``, write it there as a resource record; its SHA-256."""
+    sha = store.save_screenshot(page_id, png, note=note)
     if warc is not None:
-        warc.write_resource(page.url, "image/png", png,
-                            extra_headers={"WARC-Mdwatch-Kind": "screenshot",
-                                           "WARC-Mdwatch-Capture-SHA256": page.capture_sha256})
+        warc.write_resource(url, "image/png", png, extra_headers={"WARC-Mdwatch-Kind": "screenshot",
+                                                                 "WARC-Mdwatch-Capture-SHA256": capture_sha256})
+    return sha
 
 
 def capture_evidence(

@@ -59,10 +59,10 @@ class LiveShots:
             from mdwatch.storage.evidence import EvidenceStore
 
             self._store = EvidenceStore(self.db_url)
-        self._store.save_screenshot(page_id, png, note="rendered-from-capture")
-        with self.lock:
-            self.writer.write_resource(url, "image/png", png, extra_headers={
-                "WARC-Mdwatch-Kind": "screenshot", "WARC-Mdwatch-Capture-SHA256": capture_sha256})
+        from mdwatch.scheduler.pipeline.capture import keep_screenshot
+
+        with self.lock:  # the WARC is written from the crawl's thread too
+            keep_screenshot(self._store, page_id, url, capture_sha256, png, self.writer)
         self.saved += 1
 
     def finish(self, wait: bool) -> None:
