@@ -39,7 +39,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"sweep with evidence (demo, {stats['pages']} pages, {shots} screenshots): {seconds:.1f} s "
           f"({wall:.1f} s with process start); evidence tail {tail:.1f} s = {tail / seconds:.0%} of the wall time "
-          f"(target ≤ 25 %; 2026-12-05 before screenshots ran with the crawl: ≈ 80 %); load average {load:.1f}")
+          f"(target ≤ 25 %; before screenshots ran with the crawl ≈ 80 %, with Playwright's full-page screenshots ≈ 60 %); load average {load:.1f}")
 
 
 if __name__ == "__main__":

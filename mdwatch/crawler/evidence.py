@@ -19,19 +19,23 @@ Imports nothing else of ours but :mod:`mdwatch.crawler.capture`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import io
 import os
+import re
 import threading
 from collections.abc import Coroutine, Iterable, Mapping
 from concurrent.futures import Future
 from datetime import UTC, datetime
+from html import escape as html_escape
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
+from w3lib.encoding import html_to_unicode
 from warcio.recordbuilder import RecordBuilder
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.utils import Digester
@@ -312,9 +316,12 @@ class Screenshotter:
         self._playwright: Any = None
         self._browser: Any = None
         self._context: Any = None
-        self._free: asyncio.Queue[Any] | None = None
+        # two pools of reusable pages: live pages (loaded through the proxy) and captured-render
+        # pages (every request aborted, set once when the page is made, never undone)
+        self._free: dict[bool, asyncio.Queue[Any]] = {}
         self._start_guard: asyncio.Lock | None = None
-        self._created = 0
+        self._created = {True: 0, False: 0}
+        self._cdp: dict[Any, Any] = {}  # page → its DevTools session (screenshots)
         self._allow_hosts = (*allow_hosts, *allow_hosts_from_env())
         self._proxy: Any = None  # the PinProxy Chromium connects through (private loop)
         self._live_urls: list[str] = []  # pages loaded live: the policy's typed URLs
@@ -358,7 +365,7 @@ class Screenshotter:
         except Exception as exc:
             await self._stop_browser()
             raise ScreenshotError(f"无法启动 Chromium（{self.executable_path}）：{exc}") from exc
-        self._free = asyncio.Queue()
+        self._free = {True: asyncio.Queue(), False: asyncio.Queue()}
 
     async def _stop_browser(self) -> None:
         for closer in (self._context, self._browser):
@@ -371,8 +378,8 @@ class Screenshotter:
         if self._proxy is not None:
             with contextlib.suppress(Exception):
                 await self._proxy.close()
-        self._playwright = self._browser = self._context = self._free = self._proxy = None
-        self._created = 0
+        self._playwright = self._browser = self._context = self._proxy = None
+        self._free, self._created, self._cdp = {}, {True: 0, False: 0}, {}
 
     def _refused(self, refusal: Refusal) -> None:
         if refusal.message not in self.refusals:
@@ -426,7 +433,7 @@ class Screenshotter:
         """
         return self.submit(url, html, content_type).result(timeout=self.timeout_s * 3 + 30)
 
-    async def _page(self) -> Any:
+    async def _page(self, captured: bool) -> Any:
         # several shots submitted at once must start one browser, not one each: the later ones
         # would replace the first's context and queue, and a shot waiting on the old queue
         # would wait for ever
@@ -434,16 +441,22 @@ class Screenshotter:
             self._start_guard = asyncio.Lock()  # created on the loop's own thread
         async with self._start_guard:
             await self._start_browser()
-        assert self._free is not None
-        if self._free.empty() and self._created < self.pages:
-            self._created += 1
-            return await self._context.new_page()
-        return await self._free.get()
+        free = self._free[captured]
+        if free.empty() and self._created[captured] < self.pages:
+            self._created[captured] += 1
+            return await self._new_page(captured)
+        return await free.get()
+
+    async def _new_page(self, captured: bool) -> Any:
+        page = await self._context.new_page()
+        if captured:  # a captured render is the captured bytes alone: no request of it goes out
+            await page.route("**/*", _abort)
+        return page
 
     async def _shoot(self, url: str, html: bytes | None, content_type: str | None) -> bytes:
-        page = await self._page()
-        healthy = True
         live = html is None
+        page = await self._page(captured=not live)
+        healthy = True
         if live:
             assert self._proxy is not None
             self._live += 1
@@ -460,53 +473,78 @@ class Screenshotter:
         finally:
             if live:
                 self._live -= 1
-            await self._release(page, healthy)
+            await self._release(page, healthy, captured=not live)
 
-    async def _release(self, page: Any, healthy: bool) -> None:
-        assert self._free is not None
-        try:
-            await page.unroute("**/*")
-        except Exception:
-            healthy = False
+    async def _release(self, page: Any, healthy: bool, captured: bool) -> None:
         if healthy and not page.is_closed():
-            self._free.put_nowait(page)
+            self._free[captured].put_nowait(page)
             return
+        self._cdp.pop(page, None)
         with contextlib.suppress(Exception):
             await page.close()
-        self._free.put_nowait(await self._context.new_page())
+        self._free[captured].put_nowait(await self._new_page(captured))
 
     async def _render(self, page: Any, url: str, html: bytes | None, content_type: str | None) -> bytes:
         timeout_ms = self.timeout_s * 1000
-        await page.set_viewport_size({"width": self.width, "height": self.viewport_height})
         if html is not None:
-            body = html
-            headers = {"content-type": content_type or "text/html"}
-            target = url.split("#", 1)[0]
-
-            async def fulfil(route: Any) -> None:
-                if route.request.url.split("#", 1)[0] == target and route.request.resource_type == "document":
-                    await route.fulfill(status=200, headers=headers, body=body)
-                else:  # the captured bytes only: nothing of the page reaches the network
-                    await route.abort()
-
-            await page.route("**/*", fulfil)
-        response = await page.goto(url, wait_until="load", timeout=timeout_ms)
-        if response is None and html is None:
-            raise ScreenshotError(f"截图失败：{url} 没有响应。")
-        if html is None:  # a live page: let it settle (pages that keep polling never go idle)
+            # The captured bytes are written into the page (no navigation: a new document per
+            # shot costs more than the picture) under a <base> of their URL, so relative links
+            # behave as on the site, and a Content-Security-Policy that refuses every request
+            # inside the browser; the page's own route aborts whatever else would leave.
+            await page.set_content(captured_document(url, html, content_type), wait_until="load",
+                                   timeout=timeout_ms)
+        else:
+            await page.set_viewport_size({"width": self.width, "height": self.viewport_height})
+            response = await page.goto(url, wait_until="load", timeout=timeout_ms)
+            if response is None:
+                raise ScreenshotError(f"截图失败：{url} 没有响应。")
+            # a live page: let it settle (pages that keep polling never go idle)
             with contextlib.suppress(Exception):
                 await page.wait_for_load_state("networkidle", timeout=min(timeout_ms, 5000))
-        # rendered from the captured bytes every request but the document is refused: nothing can
-        # arrive after "load", and waiting for an idle network would only wait out a poller
-        if self.settle_ms and html is None:  # a captured render has nothing left to arrive
-            await page.wait_for_timeout(self.settle_ms)
+            if self.settle_ms:
+                await page.wait_for_timeout(self.settle_ms)
         height = await page.evaluate(
             "() => Math.max(document.documentElement ? document.documentElement.scrollHeight : 0,"
             " document.body ? document.body.scrollHeight : 0)"
         )
-        height = max(1, min(int(height or 1), self.max_height))
-        png: bytes = await page.screenshot(
-            full_page=True, type="png", timeout=timeout_ms,
-            clip={"x": 0, "y": 0, "width": self.width, "height": height},
-        )
-        return png
+        height = min(max(self.viewport_height, int(height or 1)), self.max_height)
+        return await asyncio.wait_for(self._capture(page, height), timeout=self.timeout_s)
+
+    async def _capture(self, page: Any, height: int) -> bytes:
+        """A PNG of the page's top ``height`` px, straight from DevTools: Playwright's full-page
+        screenshot resizes the viewport and re-lays the page out, which costs more than the
+        picture; ``optimizeForSpeed`` trades a larger file for a faster (still lossless) PNG."""
+        session = self._cdp.get(page)
+        if session is None:
+            session = self._cdp[page] = await page.context.new_cdp_session(page)
+        shot = await session.send("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True, "optimizeForSpeed": True,
+            "clip": {"x": 0, "y": 0, "width": self.width, "height": height, "scale": 1},
+        })
+        return base64.b64decode(shot["data"])
+
+
+async def _abort(route: Any, *_: Any) -> None:
+    with contextlib.suppress(Exception):  # the page closed meanwhile
+        await route.abort()
+
+
+#: what a captured render may load: nothing but what is inside the document itself
+_CAPTURED_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+                 "script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'")
+_DOCTYPE = re.compile(r"\A\s*<!doctype[^>]*>", re.IGNORECASE)
+
+
+def captured_document(url: str, body: bytes, content_type: str | None) -> str:
+    """The captured page as a document to write into a browser page: decoded as a browser would
+    (BOM, the header's charset, the page's own declaration), with a <base> of its URL and a
+    policy that refuses every request placed first (after the doctype, so the page keeps its
+    rendering mode). A <base> or policy of the page's own comes later: the first <base> wins and
+    a second policy can only refuse more."""
+    _encoding, text = html_to_unicode(content_type or "text/html", body)
+    head = (f'<meta http-equiv="Content-Security-Policy" content="{_CAPTURED_CSP}">'
+            f'<base href="{html_escape(url.split("#", 1)[0], quote=True)}">')
+    doctype = _DOCTYPE.match(text)
+    if doctype is None:
+        return head + text
+    return text[:doctype.end()] + head + text[doctype.end():]
