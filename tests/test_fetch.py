@@ -250,7 +250,7 @@ def test_spawn_start_method_works_too(site: LocalSite, monkeypatch: pytest.Monke
 
     from mdwatch.crawler import fetch
 
-    monkeypatch.setattr(fetch, "_context", lambda: multiprocessing.get_context("spawn"))
+    monkeypatch.setattr(fetch, "_context", lambda warm=True: multiprocessing.get_context("spawn"))
     [result] = fetch_pages([site.url("/shop")], FAST)
     assert _capture(result).status == 200 and len(result.related) == 2
 

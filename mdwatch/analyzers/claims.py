@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
+from mdwatch.analyzers.buildcache import cached_build
 from mdwatch.analyzers.catalogue import finding
 from mdwatch.analyzers.evasion import LineOffsetMap, fold_for_matching
 from mdwatch.analyzers.model import Context, Evidence, EvidenceSource, Finding, Page, PageKind
@@ -105,6 +106,14 @@ def variants(term: str, homophones: dict[str, list[str]], pinyin: bool) -> list[
 
 @cache
 def _lexicon() -> _Lexicon:
+    """The claim automaton, built once per installation and lexicon version (``buildcache``;
+    modules are named by top-level package: finding a submodule would import its package)."""
+    return cached_build("claims", _build_lexicon, lexicons=[*LEXICON_FILES.values(), "claims/common.yaml"],
+                        modules=(__name__, "mdwatch.analyzers.evasion", "mdwatch.analyzers.normalize",
+                                 "pypinyin", "ahocorasick"))
+
+
+def _build_lexicon() -> _Lexicon:
     import ahocorasick  # third-party, C extension
 
     common = load_yaml("claims/common.yaml")

@@ -86,18 +86,21 @@ def fetch_rendered(
     *,
     browser: bool = True,
     options: BrowserOptions | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> RenderedFetch:
     """Fetch ``urls`` as :func:`fetch_pages` does; render the pages that need a browser as the sweep does.
 
     ``progress`` is called once per URL with its final result. A static page never starts the
-    browser (nor its driver); ``browser=False`` never does either.
+    browser (nor its driver); ``browser=False`` never does either. ``meanwhile`` runs while the
+    first crawl does (:func:`fetch_pages`).
     """
 
     def first_progress(result: FetchResult) -> None:
         if progress is not None and not (browser and result_needs_browser(result)):
             progress(result)  # a page going to the browser is reported once rendered
 
-    results = fetch_pages(urls, settings, progress=first_progress if progress is not None else None)
+    results = fetch_pages(urls, settings, progress=first_progress if progress is not None else None,
+                          meanwhile=meanwhile)
     wanted = [n for n, r in enumerate(results) if result_needs_browser(r)]
     if not wanted:
         return RenderedFetch(results)

@@ -110,10 +110,14 @@ def _child_main(conn: Connection, jobs: list[tuple[int, str]], settings: FetchSe
         conn.close()
 
 
-def _context() -> ForkContext | SpawnContext:
-    """``fork`` is fast (Scrapy already imported); unsafe once a reactor exists, or off Linux."""
+def _context(warm: bool = True) -> ForkContext | SpawnContext:
+    """``fork`` is fast (Scrapy already imported); unsafe once a reactor exists, or off Linux.
+
+    Without ``warm`` the child imports Scrapy itself, while the parent does other work.
+    """
     if sys.platform.startswith("linux") and "twisted.internet.reactor" not in sys.modules:
-        _warm_imports()
+        if warm:
+            _warm_imports()
         if "twisted.internet.reactor" not in sys.modules:
             return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
@@ -173,11 +177,15 @@ def fetch_pages(
     urls: Sequence[str],
     settings: FetchSettings = FetchSettings(),  # noqa: B008 - frozen, safe as a default
     progress: Progress | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[FetchResult]:
     """Fetch every URL (and its qualification pages) in one crawl; results in input order.
 
     Never raises for a failed fetch: each failure is a ``FetchResult`` with ``error`` set.
-    ``progress`` is called in the caller's process once per finished URL.
+    ``progress`` is called in the caller's process once per finished URL. ``meanwhile`` is
+    called in the caller's process while the crawl runs in its own (a one-page scan readies
+    its analyzers there instead of after the fetch); it is called once, even with nothing to
+    fetch, and what it raises is not the fetch's concern.
     """
     results: list[FetchResult | None] = [None] * len(urls)
     jobs: list[tuple[int, str]] = []
@@ -197,7 +205,7 @@ def fetch_pages(
 
     fatal = ""
     if jobs:
-        ctx = _context()
+        ctx = _context(warm=meanwhile is None)
         receiver, sender = ctx.Pipe(duplex=False)
         process = ctx.Process(
             target=_child_main,
@@ -207,6 +215,8 @@ def fetch_pages(
         )
         process.start()
         sender.close()
+        _call(meanwhile)
+        meanwhile = None
         try:
             while True:
                 try:
@@ -230,4 +240,11 @@ def fetch_pages(
             detail = f"抓取进程出错（{fatal.strip().splitlines()[-1]}）" if fatal.strip() else "抓取进程意外退出"
             finish(index, FetchResult(url, None, FetchError(url, "other", f"无法获取 {url}：{detail}。")))
 
+    _call(meanwhile)
     return [r for r in results if r is not None]
+
+
+def _call(meanwhile: Callable[[], object] | None) -> None:
+    if meanwhile is not None:
+        with contextlib.suppress(Exception):  # the work is done again, and fails there, when needed
+            meanwhile()

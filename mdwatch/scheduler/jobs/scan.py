@@ -115,7 +115,23 @@ def _fetch(urls: Sequence[str], settings: FetchSettings | None, with_ocr: bool,
     fetch_settings = settings or FetchSettings()
     if with_ocr and not fetch_settings.fetch_images:
         fetch_settings = replace(fetch_settings, fetch_images=True)
-    return fetch_rendered(list(urls), fetch_settings, progress=progress, browser=browser)
+    return fetch_rendered(list(urls), fetch_settings, progress=progress, browser=browser,
+                          meanwhile=_ready_analyzers)
+
+
+#: a page that wakes every analyzer: a product page with a number, a claim, a warning and a shop
+_WAKE_PAGE = ("<html><head><title>电子血压计</title></head><body><h1>电子血压计</h1>"
+              "<p>注册证编号：苏械注准20172070123</p><p>最好的血压计，三天见效。</p>"
+              "<p>请仔细阅读产品说明书或者在医务人员的指导下购买和使用。</p>"
+              "<p>店铺：康瑞医疗器械旗舰店 营业执照 医疗器械经营许可证</p></body></html>").encode()
+
+
+def _ready_analyzers() -> None:
+    """Build what the analyzers build once per process (automata, word lists, patterns) by
+    analysing a small page: run while the crawl fetches, it takes that time off the answer."""
+    capture = Capture.build(url="http://mdwatch.invalid/p.html", final_url="http://mdwatch.invalid/p.html",
+                            status=200, headers={"content-type": "text/html; charset=utf-8"}, body=_WAKE_PAGE)
+    analyze_result(FetchResult(capture.url, capture, None), make_context(datetime.now(UTC)), "product")
 
 
 def _read_images(results: Sequence[FetchResult], ocr_engine: str | None, ocr_workers: int | None,

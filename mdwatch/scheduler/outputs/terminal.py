@@ -5,14 +5,17 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from mdwatch.analyzers.catalogue import rules
 from mdwatch.scheduler.outputs.labels import KIND_ZH, SEVERITIES, SEVERITY_STYLE, SEVERITY_ZH
-from mdwatch.scheduler.pipeline import ScanOutcome
 from mdwatch.scheduler.settings import BEIJING
+
+if TYPE_CHECKING:  # the pipeline (and the storage under it) is not imported to print
+    from mdwatch.scheduler.pipeline import ScanOutcome
 
 DISPLAY_TZ = BEIJING  # reports and evidence say Beijing time (settings.BEIJING)
 
