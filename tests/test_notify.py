@@ -251,3 +251,66 @@ def test_cli_notify(runs: tuple[str, int, int], smtp: tuple[_Mailbox, int], tmp_
     assert "已发送：邮件" in sent.output and len(box.messages) == 1
     quiet = runner.invoke(cli, ["notify", str(calm), "--notify-config", str(path), "--db", db])
     assert quiet.exit_code == 0 and "没有严重问题" in quiet.output and len(box.messages) == 1
+
+
+def test_critical_run_reaches_the_bots_and_the_log(runs: tuple[str, int, int],
+                                                   webhook: tuple[list[Any], str, type[_Receiver]]) -> None:
+    from mdwatch.scheduler.outputs.notify import BotConfig
+    from mdwatch.storage.notifications import NotificationStore
+
+    db, critical, _ = runs
+    received, url, _ = webhook
+    gateway = url.removesuffix("/hook") + "/gw"
+    config = NotifyConfig(report_url="https://reports.example.org/最新", bots=(
+        BotConfig(kind="wecom", name="wecom", token="k-1", endpoint=gateway, timeout=5),
+        BotConfig(kind="dingtalk", name="值班群", token="abc123", endpoint=gateway, timeout=5)))
+    result = notify_run(db, critical, config)
+    assert result.ok and result.sent == ["wecom", "值班群"], result
+    assert "已发送：企业微信、钉钉（值班群）" in result.summary_zh()
+    assert [path.split("?")[0] for path, _, _ in received] == ["/gw/cgi-bin/webhook/send", "/gw/robot/send"]
+    for _, _, body in received:
+        payload = json.loads(body.decode("utf-8"))
+        text = payload["text"]["content"]
+        assert text.startswith(f"【mdwatch 监测预警】巡查 {critical} 发现严重问题 3 项")
+        assert "级别统计：严重 3，高 1，中 1，低 0，提示 0" in text and "报告：https://reports.example.org/最新" in text
+        for page in ("p1", "p2", "p3"):
+            assert f"http://shop.example/{page}.html" in text
+        assert "【疑似未注册产品】" in text
+    log = NotificationStore(db).recent()
+    assert [(r.channel, r.ok, r.run_id) for r in log] == [("dingtalk", True, critical), ("wecom", True, critical)]
+    assert all(r.title.startswith("【mdwatch 监测预警】") for r in log) and "k-1" not in log[1].target
+
+
+def test_failed_sends_are_logged_for_the_run(runs: tuple[str, int, int],
+                                             webhook: tuple[list[Any], str, type[_Receiver]]) -> None:
+    from mdwatch.storage.notifications import NotificationStore
+
+    db, critical, _ = runs
+    _, url, handler = webhook
+    handler.status = 500
+    config = NotifyConfig(smtp=SmtpConfig(host="127.0.0.1", port=_free_port(), sender="a@example.org",
+                                          to=("b@example.org",), timeout=3), webhook=WebhookConfig(url=url, timeout=3))
+    result = notify_run(db, critical, config)
+    assert set(result.failed) == {"smtp", "webhook"} and "连接被拒绝" in result.failed["smtp"]
+    log = NotificationStore(db).recent()
+    assert {(r.channel, r.ok, r.run_id) for r in log} == {("email", False, critical), ("webhook", False, critical)}
+    assert {r.detail for r in log} == set(result.failed.values())
+
+
+def test_chat_text_fits_wecom_and_lists_the_first_findings() -> None:
+    from mdwatch.scheduler.outputs.notify import RunDigest, build_notification
+    from mdwatch.scheduler.outputs.notify.message import CHAT_MAX_BYTES
+
+    critical = [{"finding_id": i, "rule": "PRODUCT_UNREGISTERED", "title": "疑似未注册产品",
+                 "url": f"http://shop.example/商品/{i:03d}.html?来源=搜索&页=很长的中文参数" * 2, "message": "…",
+                 "article": "…"} for i in range(60)]
+    digest = RunDigest(run_id=9, kind="sweep", kind_zh="巡查", target="demo", status="done",
+                       started_at="2026-12-01 10:00:00", finished_at="2026-12-01 10:05:00",
+                       counts={"critical": 60, "high": 0, "medium": 0, "low": 0, "info": 0}, total=60, critical=critical)
+    message = build_notification(digest, NotifyConfig())
+    assert len(message.chat.encode("utf-8")) <= CHAT_MAX_BYTES
+    assert len((message.title + "\r\n" + message.chat).encode("utf-8")) <= 2048
+    assert "1. 【疑似未注册产品】http://shop.example/商品/000.html" in message.chat
+    assert message.chat.endswith("……另有 50 项严重问题，详见报告。\n生成报告：mdwatch report --run 9")
+    assert "严重问题 60 项" in message.title  # the e-mail lists MAX_LISTED of them
+    assert "50. 【疑似未注册产品】" in message.body and "另有 10 项严重问题" in message.body

@@ -302,7 +302,8 @@ def profile_check(profile: str, url: str, timeout: float) -> int:
 # the command groups defined in their own modules, added in one place
 from mdwatch.scheduler.cli.campaign import campaign, lead  # noqa: E402
 from mdwatch.scheduler.cli.evidence import evidence  # noqa: E402
-from mdwatch.scheduler.cli.report import notify, report  # noqa: E402
+from mdwatch.scheduler.cli.notify import notify  # noqa: E402
+from mdwatch.scheduler.cli.report import report  # noqa: E402
 from mdwatch.scheduler.cli.runs import runs  # noqa: E402
 from mdwatch.scheduler.cli.schedule import schedule, scheduler_group  # noqa: E402
 

@@ -16,6 +16,7 @@ MODEL_MODULES = (
     "mdwatch.storage.schedule_tables",
     "mdwatch.storage.registry_schema",
     "mdwatch.storage.custody",
+    "mdwatch.storage.notifications",
 )
 
 

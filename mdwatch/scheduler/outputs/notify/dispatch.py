@@ -1,18 +1,27 @@
-"""The entry points: send a run's critical findings to every configured channel, never raising."""
+"""The entry points: send a run's critical findings (or a test message) to the configured
+channels, record every send in the notification log, never raise."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mdwatch.scheduler.outputs.notify.channels import failure_reason, post_webhook, send_email
+from mdwatch.scheduler.outputs.notify.channels import KIND_ZH, Channel, Delivery, channels_of
 from mdwatch.scheduler.outputs.notify.config import NotifyConfig, NotifyConfigError, load_notify_config
-from mdwatch.scheduler.outputs.notify.message import build_message, load_digest
+from mdwatch.scheduler.outputs.notify.message import Message, build_notification, load_digest, trial_message
+from mdwatch.scheduler.outputs.notify.reasons import failure_reason
 
-__all__ = ["NotifyResult", "notify_after_run", "notify_run"]
+__all__ = ["NotifyResult", "TrialResult", "deliver", "notify_after_run", "notify_run", "notify_test"]
 
 _CHANNEL_ZH = {"smtp": "邮件", "webhook": "Webhook"}
+
+
+def _channel_zh(name: str, deliveries: Sequence[Delivery]) -> str:
+    for d in deliveries:
+        if d.channel == name:
+            return d.label if name in (d.kind, "smtp") else f"{d.label}（{name}）"
+    return _CHANNEL_ZH.get(name, name)
 
 
 @dataclass(slots=True)
@@ -20,9 +29,11 @@ class NotifyResult:
     run_id: int
     counts: dict[str, int] = field(default_factory=dict)  # findings by severity
     critical: int = 0
-    sent: list[str] = field(default_factory=list)  # channels that accepted the message: "smtp", "webhook"
-    failed: dict[str, str] = field(default_factory=dict)  # channel → reason (Chinese)
+    sent: list[str] = field(default_factory=list)  # channels that accepted the message: "smtp", "webhook", "wecom" …
+    failed: dict[str, str] = field(default_factory=dict)  # channel (or step) → reason (Chinese)
     skipped: str | None = None  # why nothing was sent (no critical findings, no channel, unknown run)
+    deliveries: list[Delivery] = field(default_factory=list)
+    log_error: str | None = None  # the sends went out but could not be recorded in the notification log
 
     @property
     def ok(self) -> bool:
@@ -33,10 +44,45 @@ class NotifyResult:
             return f"运行 {self.run_id}：未发送通知（{self.skipped}）。"
         parts = [f"运行 {self.run_id}：严重问题 {self.critical} 项"]
         if self.sent:
-            parts.append("已发送：" + "、".join(_CHANNEL_ZH.get(c, c) for c in self.sent))
+            parts.append("已发送：" + "、".join(_channel_zh(c, self.deliveries) for c in self.sent))
         for channel, reason in self.failed.items():
-            parts.append(f"{_CHANNEL_ZH.get(channel, channel)}发送失败：{reason}")
+            parts.append(f"{_channel_zh(channel, self.deliveries)}发送失败：{reason}")
+        if self.log_error:
+            parts.append(f"未能写入通知记录：{self.log_error}")
         return "；".join(parts) + "。"
+
+
+@dataclass(frozen=True, slots=True)
+class TrialResult:
+    deliveries: list[Delivery]
+    log_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(d.ok for d in self.deliveries)
+
+
+def _record(db_url: str | None, deliveries: Sequence[Delivery], title: str, run_id: int | None) -> str | None:
+    """Write ``deliveries`` to the notification log; the reason when that failed (None: written)."""
+    if not deliveries:
+        return None
+    from mdwatch.storage.notifications import NotificationStore
+
+    try:
+        with NotificationStore(db_url) as store:
+            for d in deliveries:
+                store.record(channel=d.kind, target=d.target, title=title, ok=d.ok, detail=d.detail,
+                             run_id=run_id, sent_at=d.sent_at)
+    except Exception as exc:  # the log must not turn a delivered notification into an error
+        return failure_reason(exc)
+    return None
+
+
+def deliver(channels: Sequence[Channel], message: Message, *, db_url: str | None,
+            run_id: int | None = None) -> tuple[list[Delivery], str | None]:
+    """Send ``message`` on each channel in turn and log every send: (deliveries, log error)."""
+    deliveries = [channel.send(message) for channel in channels]
+    return deliveries, _record(db_url, deliveries, message.title, run_id)
 
 
 def notify_run(db_url: str | None, run_id: int, config: NotifyConfig | None = None) -> NotifyResult:
@@ -71,23 +117,35 @@ def notify_run(db_url: str | None, run_id: int, config: NotifyConfig | None = No
         result.skipped = "没有严重问题"
         return result
     try:
-        subject, body, payload = build_message(digest, cfg)
+        message = build_notification(digest, cfg)
+        channels = channels_of(cfg)
     except Exception as exc:
         result.failed["message"] = failure_reason(exc)
         return result
-    if cfg.smtp is not None:
-        try:
-            send_email(cfg.smtp, subject, body)
-            result.sent.append("smtp")
-        except Exception as exc:
-            result.failed["smtp"] = failure_reason(exc)
-    if cfg.webhook is not None:
-        try:
-            post_webhook(cfg.webhook, payload)
-            result.sent.append("webhook")
-        except Exception as exc:
-            result.failed["webhook"] = failure_reason(exc)
+    result.deliveries, result.log_error = deliver(channels, message, db_url=db_url, run_id=run_id)
+    for d in result.deliveries:
+        if d.ok:
+            result.sent.append(d.channel)
+        else:
+            result.failed[d.channel] = d.detail
     return result
+
+
+def notify_test(config: NotifyConfig, db_url: str | None, channel: str | None = None) -> TrialResult:
+    """Send the test message to every channel of ``config`` (or those whose name or kind is
+    ``channel``), logged like any other. Raises NotifyConfigError (Chinese) when none matches."""
+    channels = channels_of(config)
+    if not channels:
+        raise NotifyConfigError("未配置通知渠道（--notify-config 或 MDWATCH_NOTIFY_* 环境变量）。")
+    if channel is not None:
+        wanted = {zh: kind for kind, zh in KIND_ZH.items()}.get(channel, channel)  # 钉钉 → dingtalk
+        chosen = [c for c in channels if wanted in (c.name, c.kind)]
+        if not chosen:
+            names = "、".join(c.name for c in channels)
+            raise NotifyConfigError(f"没有名为 {channel} 的通知渠道（已配置：{names}）。")
+        channels = chosen
+    deliveries, log_error = deliver(channels, trial_message(), db_url=db_url)
+    return TrialResult(deliveries, log_error)
 
 
 def notify_after_run(db_url: str | None, run_id: int | None, config_path: Path | str | None = None,

@@ -1,20 +1,43 @@
 """What a notification says: a run's digest (counts by severity, its critical findings) and the
-e-mail subject, body and webhook payload built from it, in Chinese."""
+e-mail subject, body, chat text and webhook payload built from it, in Chinese; and the test message."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from mdwatch.scheduler.outputs.notify.config import NotifyConfig
 from mdwatch.scheduler.outputs.reports import RUN_KIND_ZH, SEVERITY_ORDER, SEVERITY_ZH, shanghai, template_env
 
-__all__ = ["MAX_LISTED", "TRIGGER_SEVERITY", "RunDigest", "build_message", "load_digest"]
+__all__ = [
+    "CHAT_MAX_BYTES",
+    "MAX_LISTED",
+    "TRIGGER_SEVERITY",
+    "Message",
+    "RunDigest",
+    "build_message",
+    "build_notification",
+    "load_digest",
+    "trial_message",
+]
 
 TRIGGER_SEVERITY = "critical"
 MAX_LISTED = 50  # critical findings listed in a message (all are counted)
+CHAT_MAX_BYTES = 1800  # 企业微信 refuses text over 2048 bytes (UTF-8); the title goes on top of this
+CHAT_LISTED = 10  # critical findings listed in a chat message
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One notification in the forms the channels take."""
+
+    title: str
+    body: str  # e-mail: the full text
+    chat: str  # group bots and the webhook's ``message``: short, at most CHAT_MAX_BYTES
+    payload: dict[str, Any] = field(default_factory=dict)  # the webhook's structured fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +106,41 @@ def build_message(digest: RunDigest, config: NotifyConfig) -> tuple[str, str, di
     if config.report_url:
         payload["report_url"] = config.report_url
     return subject, body, payload
+
+
+def _fit(lines: list[str], tail: list[str], max_bytes: int) -> str:
+    """``lines`` then ``tail``, dropping lines from the end of ``lines`` until it fits in ``max_bytes``."""
+    kept = list(lines)
+    while kept and len("\n".join(kept + tail).encode("utf-8")) > max_bytes:
+        kept.pop()
+    text = "\n".join(kept + tail)
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
+
+
+def _chat(digest: RunDigest, config: NotifyConfig) -> str:
+    head = [f"{digest.kind_zh} {digest.run_id}（{digest.target}）发现严重问题 {len(digest.critical)} 项，"
+            f"共 {digest.total} 项问题。",
+            f"级别统计：{_counts_zh(digest.counts)}",
+            f"开始时间：{digest.started_at}（北京时间）"]
+    listed = [f"{i}. 【{f['title']}】{f['url']}" for i, f in enumerate(digest.critical[:CHAT_LISTED], 1)]
+    tail = []
+    if len(digest.critical) > CHAT_LISTED:
+        tail.append(f"……另有 {len(digest.critical) - CHAT_LISTED} 项严重问题，详见报告。")
+    tail.append(f"报告：{config.report_url}" if config.report_url
+                else f"生成报告：mdwatch report --run {digest.run_id}")
+    return _fit(head + listed, tail, CHAT_MAX_BYTES)
+
+
+def build_notification(digest: RunDigest, config: NotifyConfig) -> Message:
+    """A run's notification for every channel."""
+    subject, body, payload = build_message(digest, config)
+    return Message(title=subject, body=body, chat=_chat(digest, config), payload=payload)
+
+
+def trial_message(now: datetime | None = None) -> Message:
+    """The short message ``mdwatch notify test`` sends."""
+    when = shanghai(now or datetime.now(UTC))
+    text = (f"这是一条来自 mdwatch 的测试消息，发送于 {when}（北京时间）。"
+            "收到即表示本通知渠道配置正确，监测发现严重问题时将通过本渠道预警，无需回复。")
+    return Message(title="【mdwatch 监测预警】通知渠道测试", body=text + "\n\n（本邮件由 mdwatch 自动发送。）",
+                   chat=text, payload={"event": "mdwatch.notify.test", "sent_at": when, "timezone": "Asia/Shanghai"})
