@@ -34,26 +34,48 @@ class LiveShots:
         self.db_url, self.writer, self.lock = db_url, writer, lock
         self.shooter: Screenshotter = Screenshotter(pages=6)  # captured renders are short: keep Chromium busy
         self.saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mdwatch-shot-saver")
-        self.pending: list[Future[bytes]] = []  # screenshots submitted
-        self.saves: list[Future[None]] = []  # their saves
+        # in flight only: a screenshot leaves once saved, so a sweep of any length holds at most
+        # MAX_IN_FLIGHT pictures and page bodies, never all of them
+        self.pending: set[Future[bytes]] = set()
+        self._pending_lock = threading.Lock()
+        self.deferred = 0  # pages left to the final pass because too many shots were in flight
         self.saved = 0
         self.failed: list[str] = []
         self._store: Any = None
 
+    MAX_IN_FLIGHT = 64
+
     def add(self, page_id: int, url: str, body: bytes, content_type: str, capture_sha256: str) -> None:
-        shot = self.shooter.submit(url, body, content_type)
-        self.pending.append(shot)
+        with self._pending_lock:
+            if len(self.pending) >= self.MAX_IN_FLIGHT:  # the crawl outruns Chromium: the final pass takes it
+                self.deferred += 1
+                return
+            shot = self.shooter.submit(url, body, content_type)
+            self.pending.add(shot)
         shot.add_done_callback(lambda f: self._queue_save(page_id, url, capture_sha256, f))
 
     def _queue_save(self, page_id: int, url: str, capture_sha256: str, shot: Future[bytes]) -> None:
-        with contextlib.suppress(RuntimeError):  # the saver closed (an interrupted sweep): the resumed part takes it
-            self.saves.append(self.saver.submit(self._save, page_id, url, capture_sha256, shot))
+        try:
+            self.saver.submit(self._save, page_id, url, capture_sha256, shot)
+        except RuntimeError:  # the saver closed (an interrupted sweep): the resumed part takes it
+            self._done(shot)
+
+    def _done(self, shot: Future[bytes]) -> None:
+        with self._pending_lock:
+            self.pending.discard(shot)
 
     def _save(self, page_id: int, url: str, capture_sha256: str, shot: Future[bytes]) -> None:
         try:
+            self._keep(page_id, url, capture_sha256, shot)
+        finally:
+            self._done(shot)
+
+    def _keep(self, page_id: int, url: str, capture_sha256: str, shot: Future[bytes]) -> None:
+        try:
             png = shot.result()
         except Exception as exc:  # the final pass tries it again
-            self.failed.append(f"页面 {page_id} 截图失败：{exc}")
+            if len(self.failed) < 20:  # a few lines say it; the final pass redoes them all
+                self.failed.append(f"页面 {page_id} 截图失败：{exc}")
             return
         if self._store is None:
             from mdwatch.storage.evidence import EvidenceStore
@@ -69,7 +91,9 @@ class LiveShots:
         """Wait for what is running (``wait``) or drop it; then close the browser and the store."""
         if wait:
             deadline = time.monotonic() + 300  # one bound for all: a stuck shot never holds the sweep long
-            for fut in list(self.pending):
+            with self._pending_lock:
+                running = list(self.pending)
+            for fut in running:
                 with contextlib.suppress(Exception):  # a failed shot is retried by the final pass
                     fut.result(timeout=max(0.0, deadline - time.monotonic()))
             time.sleep(0.05)  # the last done callbacks queue their saves
