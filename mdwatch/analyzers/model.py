@@ -13,8 +13,13 @@ from typing import Literal, Protocol
 
 from mdwatch.records import ListingSnapshot, Registration
 
-PageKind = Literal["platform", "shop", "product"]
-PAGE_KINDS: tuple[PageKind, ...] = ("platform", "shop", "product")
+# platform / shop / product pages are judged by the rules (RULES.md "Page kinds"). listing (a list
+# of listings: category, search-result, filter or paginated index page) and navigation (a shop
+# directory, a calendar, a site map) only lead to them: stored as crawled navigation, judged by
+# no rule, never a listing themselves (lexicons/page_kinds.yaml).
+PageKind = Literal["platform", "shop", "product", "listing", "navigation"]
+PAGE_KINDS: tuple[PageKind, ...] = ("platform", "shop", "product", "listing", "navigation")
+NAVIGATION_KINDS: tuple[PageKind, ...] = ("listing", "navigation")
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
 EvidenceSource = Literal["text", "ocr", "structure"]

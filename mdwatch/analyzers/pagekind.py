@@ -1,4 +1,11 @@
-"""Guess a page's kind (platform / shop / product) from the parsed page; cues in lexicons/page_kinds.yaml."""
+"""Guess a page's kind from the parsed page; cues in lexicons/page_kinds.yaml.
+
+platform / shop / product pages are judged by the rules; listing (category, search-result, filter
+or paginated index) and navigation (shop directory, calendar) pages only lead to them. A listing
+shares its grid of listings with a shop's home page, so listing and navigation are decided by
+their controls (pagination, sort and filter links, result counts, date links) against a shop's or
+a platform's identity, and only win where they have controls and beat every other kind.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +30,14 @@ class KindScores:
     shop: int
     platform: int
     reasons: tuple[str, ...] = ()
+    listing: int = 0  # 0 unless the page has controls_min of listing controls
+    navigation: int = 0  # 0 unless the page has controls_min of navigation controls
 
     def best(self) -> PageKind:
-        """Highest score; ties go to product, then shop, then platform."""
-        scores: dict[PageKind, int] = {"product": self.product, "shop": self.shop, "platform": self.platform}
-        order: tuple[PageKind, ...] = ("product", "shop", "platform")
+        """Highest score; ties go to product, then shop, platform, listing, navigation."""
+        scores: dict[PageKind, int] = {"product": self.product, "shop": self.shop, "platform": self.platform,
+                                       "listing": self.listing, "navigation": self.navigation}
+        order: tuple[PageKind, ...] = ("product", "shop", "platform", "listing", "navigation")
         return max(order, key=lambda k: (scores[k], -order.index(k)))
 
 
@@ -39,6 +49,7 @@ class _Cues:
     platform_patterns: tuple[re.Pattern[str], ...]
     detail_items: tuple[re.Pattern[str], ...]  # one pattern per detail item written in sentences
     registration_number: re.Pattern[str] | None
+    pagination_url: re.Pattern[str]
 
 
 @cache
@@ -50,7 +61,70 @@ def _cues() -> _Cues:
     items: Mapping[str, Any] = load_yaml("detail_items.yaml")
     detail_items = tuple(re.compile("|".join(f"(?:{p})" for p in spec["text"])) for spec in items.values())
     reg = raw["product"].get("registration_number")
-    return _Cues(raw, product_url, shop_url, platform_patterns, detail_items, re.compile(reg) if reg else None)
+    pagination_url = re.compile(raw["listing"]["pagination_url"], re.I)
+    return _Cues(raw, product_url, shop_url, platform_patterns, detail_items, re.compile(reg) if reg else None,
+                 pagination_url)
+
+
+# a date in a link: ?date=2026-12-06, /2026/12/07/, ?month=2026-12
+_DATE_LINK = re.compile(r"(?<!\d)(?:19|20)\d{2}([-/_.])(?:0?[1-9]|1[0-2])(?:\1(?:0?[1-9]|[12]\d|3[01]))?(?!\d)")
+
+
+def _capped_words(cfg: Mapping[str, Any], text: str, kind: str, reasons: list[str]) -> int:
+    return min(_word_score(cfg, text, kind, reasons), int(cfg.get("words_cap", 10**9)))
+
+
+def _same_path_queries(page: Page) -> set[str]:
+    """Links to this page's own path with another query (sort and filter controls, page numbers)."""
+    own = urlsplit(page.url)
+    queries: set[str] = set()
+    for link in page.links:
+        parts = urlsplit(link.href)
+        if parts.netloc == own.netloc and parts.path == own.path and parts.query and parts.query != own.query:
+            queries.add(parts.query)
+    return queries
+
+
+def _pager_text(text: str, words: tuple[str, ...]) -> bool:
+    """A pager's link: short, with a pagination word (下一页, 下一页 >, 【上一页】)."""
+    text = text.strip()
+    return len(text) <= 8 and any(w in text for w in words)
+
+
+_CHROME = frozenset({"header", "nav", "footer", "menu", "aside"})  # the site's frame, the same on every page
+
+
+def _list_controls(page: Page, cues: _Cues, reasons: list[str]) -> tuple[int, int]:
+    """The listing and the navigation control scores of ``page`` (0: it has no list structure).
+
+    Words alone never make a list page: a listing needs pagination or filter links, a navigation
+    page pagination or date links; words (outside the site's header, menus and footer) add to them.
+    """
+    lcfg, ncfg = cues.raw["listing"], cues.raw["navigation"]
+    text = "\n".join([page.title, *(b.text for b in page.blocks if b.tag not in _CHROME)])
+    words = tuple(lcfg.get("pagination_words", ()))
+    own = urlsplit(page.url)
+    paged = any(_pager_text(link.text, words) for link in page.links) or any(
+        cues.pagination_url.search(link.href) and urlsplit(link.href).path == own.path for link in page.links
+    )
+    listing = navigation = 0
+    if paged:
+        listing = navigation = int(lcfg["pagination_weight"])
+        reasons.append("listing:pagination")
+    queries = _same_path_queries(page)
+    facets = {q for q in queries if not cues.pagination_url.search("?" + q)}
+    if len(facets) >= int(lcfg["facet_links_min"]):
+        listing += int(lcfg["facet_weight"])
+        reasons.append(f"listing:facet_links={len(facets)}")
+    dates = {m.group(0) for link in page.links if (m := _DATE_LINK.search(link.href.split("#", 1)[0]))}
+    if len(dates) >= int(ncfg["date_links_min"]):
+        navigation += int(ncfg["date_links_weight"])  # a calendar's date links are its controls
+        reasons.append(f"navigation:date_links={len(dates)}")
+    if listing:
+        listing += _capped_words(lcfg, text, "listing", reasons)
+    if navigation:
+        navigation += _capped_words(ncfg, text, "navigation", reasons)
+    return listing, navigation
 
 
 def _word_score(cfg: Mapping[str, Any], text: str, kind: str, reasons: list[str]) -> int:
@@ -140,6 +214,7 @@ def kind_scores(page: Page) -> KindScores:
         if pattern.search(text):
             platform += int(lcfg["pattern_weight"])
             reasons.append(f"platform:{pattern.pattern[:12]}")
+    site_wide = platform  # the operator's footer: on every page of the site, not only its home page
     suffixes = tuple(lcfg["shop_link_text_suffixes"])
     shops = {
         _shop_key(link.href)
@@ -151,10 +226,34 @@ def kind_scores(page: Page) -> KindScores:
         platform += int(lcfg["shop_links_weight"])
         reasons.append(f"platform:shop_links={len(shops)}")
     parts = urlsplit(page.url)
-    if parts.path in {"", "/", "/index.html", "/index.htm", "/index.php"} and not parts.query:
+    root = parts.path in {"", "/", "/index.html", "/index.htm", "/index.php"} and not parts.query
+    if root:
         platform += int(lcfg["root_url_weight"])
         reasons.append("platform:root_url")
-    return KindScores(product, shop, platform, tuple(reasons))
+
+    # listing and navigation: controls first; without them a page stays what it was
+    listing_controls, navigation_controls = _list_controls(page, cues, reasons)
+    listing = navigation = 0
+    icfg, ncfg = raw["listing"], raw["navigation"]
+    if listing_controls >= int(icfg["controls_min"]) and not root:
+        listing = listing_controls
+        if len(product_links) >= int(icfg["product_links_min"]):
+            listing += int(icfg["product_links_weight"])
+        if priced >= int(icfg["priced_blocks_min"]):
+            listing += int(icfg["priced_blocks_weight"])
+        if len(shops) >= int(icfg["shop_links_min"]):
+            listing += int(icfg["shop_links_weight"])
+            reasons.append(f"listing:shop_links={len(shops)}")
+    if navigation_controls >= int(ncfg["controls_min"]) and not root:
+        navigation = navigation_controls
+        if len(shops) >= int(ncfg["shop_links_min"]):
+            navigation += int(ncfg["shop_links_weight"])
+            reasons.append(f"navigation:shop_links={len(shops)}")
+    if (listing or navigation) and site_wide:
+        # a list page below the root: the footer it shares with the home page says nothing of its kind
+        platform -= site_wide
+        reasons.append("platform:site_wide_discounted")
+    return KindScores(product, shop, platform, tuple(reasons), listing, navigation)
 
 
 def detect_kind(page: Page) -> PageKind:

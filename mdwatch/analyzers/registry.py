@@ -1,7 +1,8 @@
 """The ordered list of analyzer modules, and ``analyze(page, ctx)`` that runs them.
 
 Each analyzer module exposes ``RULES`` (the rule IDs it can emit), ``KINDS`` (page kinds it
-looks at) and a pure function ``analyze(page, ctx) -> list[Finding]``; one with
+looks at; never a navigation kind, ``model.NAVIGATION_KINDS``: no rule judges a listing index or a
+shop directory) and a pure function ``analyze(page, ctx) -> list[Finding]``; one with
 ``AFTER_OTHERS = True`` gets the findings of the analyzers before it as ``ctx.prior``. Order matters only for
 the order of findings in the output. Set a module to ``None`` in ``ANALYZER_MODULES`` to switch it off.
 """
@@ -13,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from functools import cache
 
-from mdwatch.analyzers.model import Analyzer, Context, Finding, Page, PageKind
+from mdwatch.analyzers.model import NAVIGATION_KINDS, Analyzer, Context, Finding, Page, PageKind
 
 ANALYZER_MODULES: dict[str, int | None] = {
     "mdwatch.analyzers.platform": 100,
@@ -46,7 +47,8 @@ def analyzers() -> tuple[AnalyzerSpec, ...]:
         ((n, p) for n, p in ANALYZER_MODULES.items() if p is not None), key=lambda item: item[1]
     ):
         mod = importlib.import_module(name)
-        specs.append(AnalyzerSpec(name, tuple(mod.RULES), tuple(mod.KINDS), mod.analyze,
+        kinds = tuple(k for k in mod.KINDS if k not in NAVIGATION_KINDS)
+        specs.append(AnalyzerSpec(name, tuple(mod.RULES), kinds, mod.analyze,
                                   bool(getattr(mod, "AFTER_OTHERS", False))))
     return tuple(specs)
 
@@ -57,6 +59,8 @@ def implemented_rules() -> frozenset[str]:
 
 def analyze(page: Page, ctx: Context) -> list[Finding]:
     """Run every analyzer that applies to ``page.kind``; keep findings of enabled rules."""
+    if page.kind in NAVIGATION_KINDS:
+        return []
     out: list[Finding] = []
     for spec in analyzers():
         if page.kind not in spec.kinds:

@@ -9,7 +9,12 @@
 - :func:`page_needs_browser` is the middleware's automatic decision, shared with ``mdwatch scan``
   (:mod:`mdwatch.crawler.browser_fetch`); :func:`browser_unavailable` says why Chromium cannot run;
 - :func:`render_html` renders one URL outside Scrapy (``mdwatch profile check``, tests), behind
-  the same pinning proxy and fetch policy as a crawl's browser.
+  the same pinning proxy and fetch policy as a crawl's browser;
+- :func:`wait_until_ready` runs on every rendered page after ``load``: until the CSS selector of
+  ``meta["mdwatch_ready"]`` (a profile's ``content_selector``) is on the page, or else until the
+  DOM has settled (no mutation for :data:`READY_QUIET_MS`, no loading placeholder such as 加载中,
+  visible text, no empty app root), at most :data:`READY_CAP_S`; then the page is captured
+  as it is. Content injected shortly after ``load`` is captured, not the empty shell.
 
 Chromium is launched as ``/usr/lib/chromium/chromium`` (the ``/usr/bin/chromium`` wrapper adds
 flags and noise) with the background-networking flags off, so it opens no connections of its own.
@@ -45,7 +50,11 @@ __all__ = [
     "BROWSER_FAILED_META",
     "BROWSER_META",
     "CHROMIUM_ARGS",
+    "LOADING_WORDS",
     "MIDDLEWARE_PATH",
+    "READY_CAP_S",
+    "READY_META",
+    "READY_QUIET_MS",
     "SCREENSHOT_META",
     "VIA_BROWSER_META",
     "BrowserOptions",
@@ -58,6 +67,7 @@ __all__ = [
     "page_needs_browser",
     "render_html",
     "visible_text",
+    "wait_until_ready",
 ]
 
 #: request meta: the profile says this URL always needs the browser
@@ -70,6 +80,8 @@ VIA_BROWSER_META = "mdwatch_via_browser"
 BROWSER_FAILED_META = "mdwatch_browser_failed"
 #: request meta: this request is the browser retry of a static fetch (never retried again)
 _RETRIED_META = "mdwatch_browser_retry"
+#: request meta: the CSS selector a rendered page shows once its content is in (a profile's content_selector)
+READY_META = "mdwatch_ready"
 
 MIDDLEWARE_PATH = "mdwatch.crawler.browser.NeedsBrowserMiddleware"
 _HANDLER_PATH = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
@@ -238,6 +250,82 @@ def needs_browser(body: bytes) -> bool:
     return False
 
 
+# ----------------------------------------------------------------------------- readiness
+
+READY_CAP_S = 3.0  # the longest a rendered page is waited for after load
+READY_QUIET_MS = 300  # no DOM mutation this long: the page has settled
+#: visible text that says the content is still on its way (lower case; compared case-insensitively)
+LOADING_WORDS: tuple[str, ...] = ("加载中", "正在加载", "载入中", "努力加载", "loading...", "loading…")
+
+# Resolves (never rejects) with how the wait ended: "selector", "settled" or "cap". Without a
+# selector a page is ready when nothing changed for quietMs and it no longer looks like a shell:
+# no loading word in its visible text, enough visible characters, no empty app root.
+_READY_JS = r"""
+async ([selector, capMs, quietMs, words, minChars, rootIds]) => {
+  const t0 = performance.now();
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  if (selector) {
+    while (performance.now() - t0 < capMs) {
+      try { if (document.querySelector(selector)) return "selector"; } catch (e) { return "cap"; }
+      await sleep(50);
+    }
+    return "cap";
+  }
+  let last = performance.now();
+  const observer = new MutationObserver(() => { last = performance.now(); });
+  observer.observe(document, {subtree: true, childList: true, characterData: true});
+  const shell = () => {
+    const text = document.body ? (document.body.innerText || "") : "";
+    const lower = text.toLowerCase();
+    if (words.some((w) => lower.includes(w))) return true;
+    if (text.replace(/\s+/g, "").length < minChars) return true;
+    return rootIds.some((id) => {
+      const el = document.getElementById(id);
+      return el !== null && el.children.length === 0 && !(el.textContent || "").trim();
+    });
+  };
+  try {
+    while (performance.now() - t0 < capMs) {
+      if (performance.now() - last >= quietMs && !shell()) return "settled";
+      await sleep(50);
+    }
+    return "cap";
+  } finally {
+    observer.disconnect();
+  }
+}
+"""
+
+
+async def wait_until_ready(page: Page, selector: str | None = None, cap_s: float = READY_CAP_S) -> str:
+    """Wait until ``page`` shows ``selector``, or else has settled; at most ``cap_s`` (see module docstring).
+
+    Returns how the wait ended (``selector``, ``settled``, ``cap``; ``error`` when the page could
+    not be asked, e.g. it navigated away): the page is captured as it then is in every case.
+    """
+    try:
+        how = await page.evaluate(_READY_JS, [selector or "", cap_s * 1000, READY_QUIET_MS, list(LOADING_WORDS),
+                                              MIN_VISIBLE_CHARS, sorted(_APP_ROOT_IDS)])
+    except Exception:  # a navigation during the wait, a closed page: capture what there is
+        return "error"
+    return str(how)
+
+
+def _with_readiness(meta: dict[str, Any]) -> None:
+    """Put :func:`wait_until_ready` first in the request's scrapy-playwright page methods (in place)."""
+    from scrapy_playwright.page import PageMethod
+
+    methods = meta.get("playwright_page_methods") or []
+    listed = list(methods.values()) if isinstance(methods, dict) else list(methods)
+    if any(getattr(m, "method", None) is wait_until_ready for m in listed):
+        return
+    ready = PageMethod(wait_until_ready, meta.get(READY_META) or None)
+    if isinstance(methods, dict):
+        meta["playwright_page_methods"] = {"mdwatch_ready": ready, **methods}
+    else:
+        meta["playwright_page_methods"] = [ready, *listed]
+
+
 # ----------------------------------------------------------------------------- the middleware
 
 
@@ -280,6 +368,7 @@ def _browser_meta(meta: dict[str, Any]) -> None:
     meta["playwright"] = True
     meta.setdefault("playwright_context", _CONTEXT_NAME)
     meta.setdefault("playwright_context_kwargs", dict(_CONTEXT_KWARGS))
+    _with_readiness(meta)
     if meta.get(SCREENSHOT_META):
         meta.setdefault("playwright_page_init_callback", "mdwatch.crawler.browser.keep_images")
 
@@ -343,7 +432,7 @@ class NeedsBrowserMiddleware:
 
 
 async def _render(url: str, opts: BrowserOptions, screenshot: bool, policy: FetchPolicy,
-                  refusals: list[str]) -> tuple[str, str]:
+                  refusals: list[str], ready_selector: str | None = None) -> tuple[str, str]:
     from playwright.async_api import Route, async_playwright
 
     from .netguard import browser_own_request
@@ -378,6 +467,7 @@ async def _render(url: str, opts: BrowserOptions, screenshot: bool, policy: Fetc
 
                 await page.route("**/*", route)
                 await page.goto(url, wait_until="load")
+                await wait_until_ready(page, ready_selector)
                 return await page.content(), page.url
             finally:
                 await browser.close()
@@ -392,8 +482,12 @@ def render_html(
     screenshot: bool = False,
     allow_hosts: Iterable[str] = (),
     refusals: list[str] | None = None,
+    ready_selector: str | None = None,
 ) -> tuple[str, str]:
     """Render ``url`` in a fresh headless Chromium: ``(html after scripts ran, final URL)``.
+
+    The page is captured once it is ready (:func:`wait_until_ready`; ``ready_selector``: a
+    profile's ``content_selector``).
 
     ``url`` is the user's (typed); every other request of the page and every redirect goes
     through a :class:`~mdwatch.crawler.pinproxy.PinProxy` judged by the fetch policy (internal
@@ -411,7 +505,7 @@ def render_html(
 
     def work() -> None:
         try:
-            outcome["value"] = asyncio.run(_render(url, opts, screenshot, policy, lines))
+            outcome["value"] = asyncio.run(_render(url, opts, screenshot, policy, lines, ready_selector))
         except BaseException as exc:  # re-raised in the caller's thread
             outcome["error"] = exc
 

@@ -177,3 +177,7 @@ class FetchSettings:
     max_image_bytes: int = 20 * 1024 * 1024  # a larger image is recorded as skipped
     # hosts that may be internal addresses when reached from a page (besides MDWATCH_ALLOW_HOSTS)
     allow_hosts: tuple[str, ...] = ()
+    # URLs whose host and port may be any address. None: the URLs fetched (an address typed at
+    # the terminal is the user's); a web form's URLs are not, so the console passes only its
+    # allow-listed origins and every other target must resolve to a public address
+    trusted_urls: tuple[str, ...] | None = None

@@ -68,7 +68,8 @@ def scrapy_settings(settings: FetchSettings, typed_urls: Sequence[str] = ()) -> 
     result.update(dict(settings.extra_scrapy_settings))
     from .netguard import apply_fetch_policy
 
-    return apply_fetch_policy(result, typed_urls, settings.allow_hosts)
+    trusted = typed_urls if settings.trusted_urls is None else settings.trusted_urls
+    return apply_fetch_policy(result, trusted, settings.allow_hosts)
 
 
 def _silence_output() -> None:
@@ -82,8 +83,11 @@ def _silence_output() -> None:
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115
 
 
-def _child_main(conn: Connection, jobs: list[tuple[int, str]], settings: FetchSettings) -> None:
+def _child_main(conn: Connection, jobs: list[tuple[int, str]], settings: FetchSettings, parent: int) -> None:
     """Entry point of the crawl process: run one crawl, send each result as it finishes."""
+    from .lifeline import die_with_parent
+
+    die_with_parent(parent)  # the caller's thread waits for this process: it outlives it
     _silence_output()
     try:
         from scrapy.crawler import CrawlerProcess
@@ -209,7 +213,7 @@ def fetch_pages(
         receiver, sender = ctx.Pipe(duplex=False)
         process = ctx.Process(
             target=_child_main,
-            args=(sender, jobs, settings),
+            args=(sender, jobs, settings, os.getpid()),
             name="mdwatch-crawl",
             daemon=not multiprocessing.current_process().daemon,
         )

@@ -2,8 +2,9 @@
 
 A profile is YAML in ``mdwatch/crawler/profiles/`` (or any file): start URLs, link patterns
 (regular expressions searched in absolute URLs), qualification link words, URL patterns of pages
-that always need the browser, and optional field selectors. ``docs/design/sweeps.md`` is the
-contract. ``{base}`` in a start URL is filled from ``base_url`` (``mdwatch sweep --base-url``).
+that always need the browser, of listing and navigation pages (judged by no rule), the content
+selector a rendered page is ready with, crawl-trap limits (``traps:``, crawler/traps.py) and
+optional field selectors. ``docs/design/sweeps.md`` is the contract. ``{base}`` in a start URL is filled from ``base_url`` (``mdwatch sweep --base-url``).
 
 Plain data and pure functions only: :meth:`Profile.role_of` and :meth:`Profile.links_of` are
 what the sweep spider and ``mdwatch profile check`` use to classify a URL and the links of a page.
@@ -21,6 +22,8 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import yaml
 
+from .traps import TrapLimits
+
 __all__ = [
     "PROFILE_DIR",
     "LinkSet",
@@ -31,8 +34,11 @@ __all__ = [
     "load_profile",
 ]
 
-#: What a URL is to a sweep. "page" is an unclassified same-site page (generic profile).
+#: What a URL is to a sweep. "page" is an unclassified same-site page (generic profile), or a
+#: listing / navigation page the profile declares.
 Role = Literal["platform", "shop", "product", "pagination", "page"]
+#: The page kind a profile hands to extraction (analyzers/model.py PAGE_KINDS).
+KindHint = Literal["platform", "shop", "product", "listing", "navigation"]
 
 PROFILE_DIR = "profiles"
 _DEFAULT_QUALIFICATION_WORDS = (
@@ -86,6 +92,13 @@ class Profile:
     pagination: tuple[re.Pattern[str], ...] = ()
     qualification_link_words: tuple[str, ...] = _DEFAULT_QUALIFICATION_WORDS
     browser: tuple[re.Pattern[str], ...] = ()  # URLs that always need the browser
+    # listing indexes, category / search-result / filter pages; shop directories, calendars: judged by no rule
+    listing_links: tuple[re.Pattern[str], ...] = ()
+    navigation_links: tuple[re.Pattern[str], ...] = ()
+    # CSS selector a page rendered in the browser shows once its content is in (crawler/browser.py);
+    # empty: wait until the page settles
+    content_selector: str = ""
+    traps: TrapLimits = field(default_factory=TrapLimits)  # crawl-trap limits (crawler/traps.py)
     fields: Mapping[str, str] = field(default_factory=dict)  # CSS selectors per field
     follow_all: bool = False  # follow every same-site link (generic profile)
     classify: Literal["patterns", "heuristic"] = "patterns"  # how a page's kind is decided
@@ -117,6 +130,16 @@ class Profile:
             return "shop"
         if any(p.search(url) for p in self.pagination):
             return "pagination"
+        if self.declared_kind(url) is not None:
+            return "page"
+        return None
+
+    def declared_kind(self, url: str) -> Literal["listing", "navigation"] | None:
+        """``listing`` / ``navigation`` when the profile declares ``url`` such a page."""
+        if any(p.search(url) for p in self.listing_links):
+            return "listing"
+        if any(p.search(url) for p in self.navigation_links):
+            return "navigation"
         return None
 
     def needs_browser(self, url: str) -> bool:
@@ -141,12 +164,18 @@ class Profile:
                 shops.setdefault(url, None)
             elif role == "pagination":
                 pages.setdefault(url, None)
-            elif self.follow_all and not urlsplit(url).path.lower().endswith(_ASSET_SUFFIXES):
-                other.setdefault(url, None)
+            elif role == "page" or (self.follow_all and not urlsplit(url).path.lower().endswith(_ASSET_SUFFIXES)):
+                other.setdefault(url, None)  # a declared listing / navigation page, or any page (follow_all)
         return LinkSet(tuple(shops), tuple(products), tuple(pages), tuple(other))
 
-    def page_kind(self, role: Role) -> Literal["platform", "shop", "product"] | None:
-        """The page kind handed to extraction for a page of ``role`` (None: the heuristic decides)."""
+    def page_kind(self, role: Role, url: str | None = None) -> KindHint | None:
+        """The page kind handed to extraction for a page of ``role`` at ``url`` (None: the heuristic decides).
+
+        A URL the profile declares a listing or navigation page is one whatever the classification.
+        """
+        declared = self.declared_kind(url) if url is not None else None
+        if declared is not None and role not in ("platform", "shop", "product"):
+            return declared
         if self.classify == "heuristic":
             return None
         if role in ("platform", "shop", "product"):
@@ -184,6 +213,15 @@ def _strings(raw: Mapping[str, Any], key: str, name: str) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
+def _check_selector(selector: str, name: str) -> None:
+    from cssselect import GenericTranslator, SelectorError
+
+    try:
+        GenericTranslator().css_to_xpath(selector)
+    except SelectorError as exc:
+        raise ProfileError(f"配置 {name} 的 content_selector 不是有效的 CSS 选择器：{selector}（{exc}）。") from exc
+
+
 def profile_from_mapping(raw: Mapping[str, Any], base_url: str | None = None, source: str = "") -> Profile:
     """A :class:`Profile` from parsed YAML; ``{base}`` in start URLs becomes ``base_url``."""
     name = str(raw.get("name") or Path(source).stem or "profile")
@@ -205,6 +243,16 @@ def profile_from_mapping(raw: Mapping[str, Any], base_url: str | None = None, so
     classify = str(raw.get("classify") or "patterns")
     if classify not in ("patterns", "heuristic"):
         raise ProfileError(f"配置 {name} 的 classify 只能是 patterns 或 heuristic。")
+    selector = str(raw.get("content_selector") or "").strip()
+    if selector:
+        _check_selector(selector, name)
+    traps_raw = raw.get("traps") or {}
+    if not isinstance(traps_raw, Mapping):
+        raise ProfileError(f"配置 {name} 的 traps 应为映射（max_depth、max_per_pattern、max_dates 等）。")
+    try:
+        traps = TrapLimits.from_mapping(traps_raw, name)
+    except ValueError as exc:
+        raise ProfileError(str(exc)) from exc
     guard = raw.get("precision_guard") or {}
     if not isinstance(guard, Mapping):
         raise ProfileError(f"配置 {name} 的 precision_guard 应为映射（share、min_pages、rules）。")
@@ -221,6 +269,10 @@ def profile_from_mapping(raw: Mapping[str, Any], base_url: str | None = None, so
         pagination=_compile(_strings(raw, "pagination", name), "pagination", name),
         qualification_link_words=words,
         browser=_compile(_strings(raw, "browser", name), "browser", name),
+        listing_links=_compile(_strings(raw, "listing_links", name), "listing_links", name),
+        navigation_links=_compile(_strings(raw, "navigation_links", name), "navigation_links", name),
+        content_selector=selector,
+        traps=traps,
         fields={str(k): str(v) for k, v in fields.items()},
         follow_all=bool(raw.get("follow_all", False)),
         classify=classify,  # type: ignore[arg-type]

@@ -5,6 +5,13 @@ page is yielded as a :class:`SweepItem` for the item pipeline (``mdwatch.schedul
 every page that could not be captured as a :class:`SweepFailure`. A shop's item is yielded
 once its qualification pages are in (or failed), so the shop is judged with them as in ``scan``.
 
+Crawl traps (crawler/traps.py): every link is asked of the spider's :class:`TrapGuard` before it
+is requested (depth in ``meta["mdwatch_depth"]``: link hops from a start URL, pagination hops not
+counted); what it stops is logged once per rule and pattern and counted in ``spider.traps``.
+Listing and navigation pages the profile declares get their kind as ``kind_hint``; a profile's
+``content_selector`` goes with every request (``meta["mdwatch_ready"]``) so that a page rendered in
+the browser is captured once it shows it.
+
 Resume: ``done_urls`` are pages already stored by this sweep. A done product page is not
 requested again; a done platform / shop / listing page is fetched (to rediscover its links) but
 not yielded. ``budget`` caps the pages yielded; once reached no new page is requested.
@@ -40,7 +47,7 @@ from twisted.python.failure import Failure
 from .capture import Capture, FetchSettings
 from .images import ImageCapture, decode_data_uri, image_urls, is_data_uri
 from .netguard import BROWSER_REFUSALS_META, FetchRefused
-from .profile import Profile, Role
+from .profile import KindHint, Profile, Role
 from .spiders import (
     _content_type,
     _headers_of,
@@ -51,6 +58,7 @@ from .spiders import (
     is_html,
     qualification_links,
 )
+from .traps import TrapGuard
 from .urlcanon import canonical_url
 
 if TYPE_CHECKING:
@@ -66,6 +74,8 @@ IMAGE_CACHE_BYTES = 64 * 1024 * 1024  # downloaded images kept for other pages o
 LOCAL_META = "mdwatch_local"  # crawler/distributed.py: stays in this process (a shop's qualification pages)
 BROWSER_META = "mdwatch_browser"  # the names of crawler/browser.py (docs/design/sweeps.md)
 VIA_BROWSER_META = "mdwatch_via_browser"
+READY_META = "mdwatch_ready"  # crawler/browser.py: the CSS selector a rendered page is ready with
+DEPTH_META = "mdwatch_depth"  # link hops from a start URL (crawler/traps.py)
 
 # Products first (they are the bulk and need nothing more), then qualification pages (a shop
 # waits for them), then shops, listing pages and home pages: the frontier stays small.
@@ -79,7 +89,7 @@ class SweepItem:
 
     capture: Capture
     role: str  # platform | shop | product | page
-    kind_hint: str | None  # page kind for extraction; None: the heuristic decides
+    kind_hint: KindHint | None  # page kind for extraction; None: the heuristic decides
     shop_url: str | None = None  # the shop a product / listing page was found on
     related: tuple[Capture, ...] = ()  # qualification pages of a shop, one hop away
     via_browser: bool = False
@@ -102,7 +112,7 @@ class _PendingPage:
 
     capture: Capture
     role: str
-    kind_hint: str | None
+    kind_hint: KindHint | None
     shop_url: str | None
     via_browser: bool
     links: list[str]
@@ -150,29 +160,38 @@ class SweepSpider(scrapy.Spider):
         self.images_requested = 0
         self._refusals_said: set[str] = set()  # the browser's refused requests, one line each per sweep
         self._asked: set[str] = set()  # canonical URLs this process has requested (or skipped as done)
+        self.traps = TrapGuard(profile.traps)
 
     # ------------------------------------------------------------------ requests
 
     def _budget_left(self) -> bool:
         return self.budget is None or self.requested < self.budget
 
-    def _request(self, url: str, role: Role, shop_url: str | None = None) -> scrapy.Request | None:
+    def _request(self, url: str, role: Role, shop_url: str | None = None, depth: int = 0,
+                 start: bool = False) -> scrapy.Request | None:
         # one URL per listing: tracking parameters and fragments dropped, parameters in order, and a
         # URL asked for once (so the page budget counts pages, not links to the same page)
         url = canonical_url(url)
         if url in self._asked:
             return None
-        self._asked.add(url)
         if role == "product" and url in self.done_urls:
+            self._asked.add(url)
             self.skipped_done += 1
             return None
         if not self._budget_left():
             return None
+        if start:
+            self.traps.admit_start(url)
+        elif self.traps.check(url, role, depth) is not None:
+            return None  # not asked: a shorter way to a page stopped for its depth may turn up
+        self._asked.add(url)
         if role in STORED_ROLES and url not in self.done_urls:
             self.requested += 1
-        meta: dict[str, Any] = {_ROLE: role, _SHOP: shop_url}
+        meta: dict[str, Any] = {_ROLE: role, _SHOP: shop_url, DEPTH_META: depth}
         if self.profile.needs_browser(url):
             meta[BROWSER_META] = True  # NeedsBrowserMiddleware (crawler/browser.py) routes it
+        if self.profile.content_selector:
+            meta[READY_META] = self.profile.content_selector
         return scrapy.Request(
             url, callback=self.parse, errback=self.failed, priority=PRIORITY[role], meta=meta
         )
@@ -181,7 +200,7 @@ class SweepSpider(scrapy.Spider):
         if self.distributed is not None and not self.distributed.seeder:
             return  # a worker takes its requests from the shared queue
         for url in self.profile.start_urls:
-            request = self._request(url, "platform")
+            request = self._request(url, "platform", start=True)
             if request is not None:
                 yield request
         if self.distributed is not None:
@@ -233,15 +252,17 @@ class SweepSpider(scrapy.Spider):
         url = capture.url
         links = self.profile.links_of(response.url, hrefs)
         own_shop = url if role == "shop" else shop_url
+        depth = int(response.meta.get(DEPTH_META) or 0)
         follow: list[scrapy.Request | None] = []
-        follow += [self._request(u, "product", own_shop) for u in links.products]
-        follow += [self._request(u, "pagination", own_shop) for u in links.pagination]
-        follow += [self._request(u, "shop") for u in links.shops]
+        follow += [self._request(u, "product", own_shop, depth + 1) for u in links.products]
+        # the next page of an index is no deeper than the index: a long index is no trap
+        follow += [self._request(u, "pagination", own_shop, depth) for u in links.pagination]
+        follow += [self._request(u, "shop", None, depth + 1) for u in links.shops]
         other = [u for u in links.other if u not in self._related_urls]
         if other and self.distributed is not None:
             claimed = self.distributed.related(other)  # qualification pages of shops parsed elsewhere
             other = [u for u in other if u not in claimed]
-        follow += [self._request(u, "page") for u in other]
+        follow += [self._request(u, "page", None, depth + 1) for u in other]
 
         if role in STORED_ROLES and url not in self.done_urls:
             item = self._item_or_wait(page, capture, role, shop_url)
@@ -254,7 +275,7 @@ class SweepSpider(scrapy.Spider):
     def _item_or_wait(
         self, page: TextResponse, capture: Capture, role: Role, shop_url: str | None
     ) -> SweepItem | list[scrapy.Request]:
-        kind_hint = self.profile.page_kind(role)
+        kind_hint = self.profile.page_kind(role, capture.url)
         via_browser = capture.method == "browser"
         links: list[str] = []
         if role in ("shop", "page") and self.profile.qualification_link_words:

@@ -122,8 +122,13 @@ def ocr_lines_json(lines: Iterable[Any]) -> tuple[dict[str, Any], ...]:
 # ----------------------------------------------------------------------------- worker side
 
 
-def _init_worker() -> None:
-    """Pool initializer: one thread per worker for the numeric libraries (the pool is the parallelism)."""
+def _init_worker(owner: int | None = None) -> None:
+    """Pool initializer: one thread per worker for the numeric libraries (the pool is the parallelism);
+    the worker ends with ``owner``, the process whose pool it is (``kill -9`` of a sweep leaves none behind)."""
+    from mdwatch.crawler.lifeline import die_with_parent
+
+    # the pool may be started from a short-lived thread (spawn, fork): the owner is watched, no kernel signal
+    die_with_parent(owner=owner, kernel=False)
     for name in ("OMP_THREAD_LIMIT", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
 
@@ -211,7 +216,8 @@ class OcrStage:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=get_context(self._mp_context), initializer=_init_worker
+                max_workers=self.workers, mp_context=get_context(self._mp_context), initializer=_init_worker,
+                initargs=(os.getpid(),),
             )
         return self._pool
 

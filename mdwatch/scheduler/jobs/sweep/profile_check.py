@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 __all__ = ["check_profile"]
 
 _ROLE_ZH = {"platform": "平台首页（起始网址）", "shop": "店铺页", "product": "商品页",
-            "pagination": "列表分页", None: "未匹配任何链接规则"}
+            "pagination": "列表分页", "page": "列表页或导航页（平台配置声明，不适用规则）",
+            None: "未匹配任何链接规则"}
 
 
 def _browser_verdict(body: bytes) -> bool | None:
@@ -28,7 +29,8 @@ def _browser_verdict(body: bytes) -> bool | None:
     return bool(needs_browser(body))
 
 
-def _check_rendered(url: str, allow_hosts: tuple[str, ...], console: Console, timeout_s: float) -> None:
+def _check_rendered(url: str, allow_hosts: tuple[str, ...], console: Console, timeout_s: float,
+                    ready_selector: str = "") -> None:
     """Render the page as the sweep would (pinned browser, fetch policy); each refused request on stderr."""
     from mdwatch.crawler.browser import BrowserOptions, browser_unavailable, render_html, visible_text
 
@@ -39,7 +41,8 @@ def _check_rendered(url: str, allow_hosts: tuple[str, ...], console: Console, ti
         return
     refusals: list[str] = []
     try:
-        html, final_url = render_html(url, opts, allow_hosts=allow_hosts, refusals=refusals)
+        html, final_url = render_html(url, opts, allow_hosts=allow_hosts, refusals=refusals,
+                                      ready_selector=ready_selector or None)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         console.print(f"浏览器渲染失败：{first}", markup=False)
@@ -79,7 +82,7 @@ def check_profile(profile_name: str, url: str, console: Console, timeout_s: floa
     role = "platform" if url in profile.start_urls else profile.role_of(capture.final_url)
     _print_page(console, profile, url, capture, role)
     try:
-        page = page_from_capture(capture, profile.page_kind(role) if role else None)
+        page = page_from_capture(capture, profile.page_kind(role, capture.final_url) if role else None)
         detected = page_from_capture(capture).kind
     except ExtractError as exc:
         console.print(f"[red]无法解析页面：{exc}[/red]")
@@ -134,4 +137,4 @@ def _print_browser(console: Console, profile: Profile, url: str, capture: Captur
         verdict = "否（静态 HTML 已包含内容）"
     console.print(f"使用浏览器：{verdict}")
     if marked or auto:
-        _check_rendered(url, profile.allow_hosts, console, timeout_s)
+        _check_rendered(url, profile.allow_hosts, console, timeout_s, profile.content_selector)

@@ -17,6 +17,7 @@ from mdwatch.crawler.capture import FetchSettings
 from mdwatch.crawler.netguard import apply_fetch_policy
 from mdwatch.crawler.profile import Profile, ProfileError, load_profile
 from mdwatch.crawler.sweep_spider import SweepSpider
+from mdwatch.crawler.traps import TRAP_LOGGER, TrapCount
 from mdwatch.scheduler.jobs.sweep.distributed import (
     finished_elsewhere_message,
     join_distributed,
@@ -70,6 +71,22 @@ class _Crawl:
     workers: int
     seconds: float
     failures: list[str]  # the crawl engine's own errors
+    traps: list[TrapCount]  # URLs the spider's trap guard stopped, per rule and pattern
+
+
+class _TrapLines(logging.Handler):
+    """Each crawl-trap stop's one line (crawler/traps.py logs it once per pattern) as it happens."""
+
+    def __init__(self, console: Console | None) -> None:
+        super().__init__(logging.WARNING)
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = record.getMessage()
+        if self.console is not None:
+            self.console.print(line, style="yellow", markup=False, highlight=False, soft_wrap=True)
+        else:
+            print(f"mdwatch: {line}", file=sys.stderr, flush=True)
 
 
 def _load(profile: Profile | str, base_url: str | None) -> Profile:
@@ -189,14 +206,22 @@ def _crawl(options: SweepOptions, run: _Run, db_url: str, settings: dict[str, An
 
     t0 = time.monotonic()
     process = CrawlerProcess(settings)
+    crawler = process.create_crawler(SweepSpider)
     failures: list[str] = []
-    with progress:
-        done = process.crawl(SweepSpider, profile=run.profile, done_urls=run.already, budget=budget,
-                             fetch_settings=fetch, sweep_runtime=runtime, distributed=distributed)
-        done.addErrback(lambda failure: failures.append(failure.getErrorMessage()))
-        process.start()
-        progress.final(runtime)
-    return _Crawl(runtime, workers, time.monotonic() - t0, failures)
+    lines, trap_log = _TrapLines(console), logging.getLogger(TRAP_LOGGER)
+    trap_log.addHandler(lines)
+    try:
+        with progress:
+            done = process.crawl(crawler, profile=run.profile, done_urls=run.already, budget=budget,
+                                 fetch_settings=fetch, sweep_runtime=runtime, distributed=distributed)
+            done.addErrback(lambda failure: failures.append(failure.getErrorMessage()))
+            process.start()
+            progress.final(runtime)
+    finally:
+        trap_log.removeHandler(lines)
+    guard = getattr(crawler.spider, "traps", None)
+    traps = guard.report() if guard is not None else []
+    return _Crawl(runtime, workers, time.monotonic() - t0, failures, traps)
 
 
 def _crawl_status(crawl: _Crawl, run_id: int, options: SweepOptions) -> str:
@@ -218,7 +243,9 @@ def _crawl_stats(crawl: _Crawl) -> dict[str, Any]:
              "responses_this_run": int(runtime.extra.get("responses", 0))}
     if "ocr" in runtime.extra:
         stats["ocr_this_run"] = runtime.extra["ocr"]
-    for key in ("screenshots", "screenshots_during_crawl", "evidence_tail_s"):
+    if crawl.traps:  # this process's trap stops (a distributed sweep applies the limits per process)
+        stats["traps_this_run"] = [count.to_stats() for count in crawl.traps]
+    for key in ("screenshots", "screenshots_during_crawl", "evidence_tail_s", "cpu_s"):  # cpu_s: pipeline/sweep/cputime.py
         if key in runtime.extra:
             stats[f"{key}_this_run" if key != "evidence_tail_s" else key] = runtime.extra[key]
     return stats

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.console import Console
 from rich.table import Table
 
 from mdwatch.analyzers.catalogue import rules
+from mdwatch.analyzers.model import NAVIGATION_KINDS, PAGE_KINDS
+from mdwatch.crawler.traps import TrapCount
 from mdwatch.scheduler.jobs.sweep.model import SweepResult
 from mdwatch.scheduler.outputs import precision_guard as pguard
+from mdwatch.scheduler.outputs.labels import KIND_ZH
 from mdwatch.scheduler.outputs.terminal import SEVERITY_ORDER, SEVERITY_STYLE, SEVERITY_ZH
 
 __all__ = ["print_sweep_summary"]
@@ -21,6 +26,8 @@ def print_sweep_summary(console: Console, result: SweepResult, max_errors: int =
         console.print(f"[yellow]…另有 {len(result.error_messages) - max_errors} 个错误[/yellow]")
     _print_totals(console, result)
     verdict = pguard.guard_result(result.stats)
+    _print_kinds(console, verdict.pages_by_kind if verdict is not None else {})
+    _print_traps(console, result)
     held = verdict.held_rules if verdict is not None else frozenset()
     for line in verdict.lines() if verdict is not None else ():
         console.print(line, style="bold yellow", soft_wrap=True, markup=False, highlight=False)
@@ -47,6 +54,26 @@ def _print_totals(console: Console, result: SweepResult) -> None:
         f"运行编号 {result.run_id}（已写入数据库）。",
         soft_wrap=True,
     )
+
+
+def _print_kinds(console: Console, pages_by_kind: Mapping[str, int]) -> None:
+    """Stored pages per kind; listing and navigation pages are said apart: they are no listings."""
+    judged = [f"{KIND_ZH[k]} {pages_by_kind[k]} 个" for k in PAGE_KINDS
+              if k not in NAVIGATION_KINDS and pages_by_kind.get(k)]
+    navigation = [f"{KIND_ZH[k]} {pages_by_kind[k]} 个" for k in NAVIGATION_KINDS if pages_by_kind.get(k)]
+    if not judged and not navigation:
+        return
+    line = "页面类型：" + ("、".join(judged) or "无商品、店铺或平台页面")
+    if navigation:
+        line += f"；另有{'、'.join(navigation)}（仅作抓取导航，不计为商品，不适用规则）"
+    console.print(line + "。", soft_wrap=True, markup=False, highlight=False)
+
+
+def _print_traps(console: Console, result: SweepResult) -> None:
+    """What the crawl-trap guard stopped in this run: one line per rule and URL pattern."""
+    for raw in result.stats.get("traps_this_run") or ():
+        console.print(TrapCount.from_stats(raw).line(), style="yellow", soft_wrap=True, markup=False,
+                      highlight=False)
 
 
 def _print_rule_table(console: Console, result: SweepResult, held: frozenset[str]) -> None:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import threading
-import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 
+from mdwatch.crawler.lifeline import die_with_parent
 from mdwatch.crawler.sweep_spider import SweepItem
 from mdwatch.scheduler.pipeline.ocr import ImageOutcome
 from mdwatch.scheduler.pipeline.sweep.processor import PageDone, PageProcessor, ProcessorConfig
@@ -23,16 +22,11 @@ __all__ = ["start_pool", "submit_page"]
 _worker: PageProcessor | None = None  # this worker process's processor (set by _init_worker)
 
 
-def _watch_parent(parent: int) -> None:
-    while True:
-        time.sleep(0.5)
-        if os.getppid() != parent:
-            os._exit(0)  # the sweep was killed: stop, leaving committed pages as they are
-
-
 def _init_worker(config: ProcessorConfig, parent: int) -> None:
     global _worker
-    threading.Thread(target=_watch_parent, args=(parent,), name="mdwatch-parent-watch", daemon=True).start()
+    # the sweep was killed: stop, leaving committed pages as they are (the pool's processes are
+    # started by the crawl's reactor thread, which lives as long as the sweep)
+    die_with_parent(parent)
     _worker = PageProcessor(config)
 
 
