@@ -45,3 +45,17 @@ def test_the_report_states_what_a_bureau_needs(demo: DemoServer, tmp_path: Path,
     assert "".join(finding.article.split())[:12] in squeezed
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert "Pages:" in info
+
+
+def test_page_text_in_the_report_is_escaped() -> None:
+    from mdwatch.scheduler.jobs.evidence.pdf_report import ReportFacts, render_html
+
+    hostile = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    facts = ReportFacts(finding_id=1, run_id=1, run_kind="scan", url="http://shop.test/p?a=<b>", platform="平台",
+                        shop=hostile, rule="CLAIM_ABSOLUTE", rule_title="绝对化用语", severity_zh="中",
+                        article="广告法 9(3)", message=hostile,
+                        evidence=[{"before": hostile, "match": "最好", "after": "</mark><b>"}],
+                        captured_at="2026-12-05 10:00", files=[], operator="测试", timestamp_status="本机时间")
+    html = render_html(facts)
+    assert "<script>" not in html and "<img src=x" not in html and "</mark><b>" not in html
+    assert "&lt;script&gt;" in html

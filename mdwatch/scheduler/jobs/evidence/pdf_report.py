@@ -128,7 +128,10 @@ def finding_facts(db_url: str | None, finding_id: int, *, operator: str | None =
 
 def render_html(facts: ReportFacts | list[ReportFacts], title: str = "") -> str:
     reports = facts if isinstance(facts, list) else [facts]
-    env = Environment(loader=PackageLoader("mdwatch.scheduler", "templates"), autoescape=select_autoescape())
+    # *.html.j2 must be named: select_autoescape() alone escapes only *.html, and the report
+    # carries text the monitored seller wrote
+    env = Environment(loader=PackageLoader("mdwatch.scheduler", "templates"),
+                      autoescape=select_autoescape(enabled_extensions=("html", "html.j2")))
     shown = title or f"问题 {reports[0].finding_id}"
     return env.get_template("evidence_report.html.j2").render(reports=reports, title=shown)
 
