@@ -99,6 +99,10 @@ SETTINGS: dict[str, Setting] = {
                 envvar="MDWATCH_OPERATOR", metavar="NAME"),
         Setting("--redis", "redis_url", "分布式巡查：共享抓取队列所在的 Redis（如 redis://127.0.0.1:6379/0）。",
                 envvar="MDWATCH_REDIS_URL"),
+        Setting("--scan-allow", "scan_allow", "工作台扫描白名单：在线检测表单默认拒绝内网、本机回环和链路本地地址；"
+                "此处列出允许检测的来源（http://10.1.2.3:8080 或 10.1.2.3:8080：仅该主机和端口）或主机名"
+                "（intranet.example：任意端口及其子域名），逗号分隔。", envvar="MDWATCH_CONSOLE_SCAN_ALLOW",
+                metavar="ORIGIN[,ORIGIN]"),
     )
 }
 

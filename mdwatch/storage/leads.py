@@ -5,11 +5,20 @@ targets with the last check's outcome), ``campaign_runs`` (one row per run of a 
 to the ``runs`` it stored), ``leads`` (one per campaign, page URL and rule; unique) and
 ``lead_events`` (what happened to a lead, when, in which run).
 
-Lead status: ``new`` → ``assigned`` → ``verified`` → ``resolved`` | ``dismissed``.
+Lead status: ``new`` → ``assigned`` → ``verified`` → ``resolved`` | ``dismissed``. The console's
+workflow (:meth:`LeadStore.advance`) moves a lead only along that line, one step at a time, each
+step with a note (新建 → 已交办 → 核查中 → 已处置 / 不予处理, :data:`WORKFLOW_ZH`); the command
+line's ``lead update`` keeps its freer moves and its labels (:data:`STATUS_ZH`).
+
+A campaign may belong to an organisation (``campaigns.org``, the bureau that runs it); a lead is an
+organisation's when its campaign is, or when it was handed to it (``assignee``). A handed lead may
+have a deadline (``leads.deadline``), and each event says who acted (``lead_events.actor``).
 :meth:`LeadStore.sync` turns a run's findings into leads: a new (campaign, URL, rule) becomes a
 ``new`` lead; an existing one is only touched (``last_seen``), never duplicated; a ``resolved``
 lead whose URL the run checked again (整改复查) is reopened when its finding is back, and stays
-resolved with the re-check recorded when it is gone.
+resolved with the re-check recorded when it is gone — unless the run could not evaluate the lead's
+rule on that page (``UrlCheck.unevaluated``, e.g. a registry rule without the registry): then the
+re-check says so and the lead is not counted as fixed.
 
 Imports nothing else of ours beyond this package. All datetimes are time-zone aware (UTC).
 """
@@ -29,6 +38,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    or_,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -42,6 +52,8 @@ __all__ = [
     "OPEN_STATUSES",
     "STATUS_ZH",
     "UPDATE_STATUSES",
+    "WORKFLOW",
+    "WORKFLOW_ZH",
     "Campaign",
     "CampaignRun",
     "CampaignTarget",
@@ -65,6 +77,12 @@ CLOSED_STATUSES = frozenset({"resolved", "dismissed"})
 UPDATE_STATUSES = ("verified", "resolved", "dismissed")  # what ``lead update --status`` may set
 TARGET_KINDS = ("url", "profile")
 STATUS_ZH = {"new": "待交办", "assigned": "已交办", "verified": "已核查", "resolved": "已处置", "dismissed": "已排除"}
+# the console's workflow: each status and the statuses it may move to next (one step, with a note)
+WORKFLOW: dict[str, tuple[str, ...]] = {
+    "new": ("assigned",), "assigned": ("verified",), "verified": ("resolved", "dismissed"),
+    "resolved": (), "dismissed": (),
+}
+WORKFLOW_ZH = {"new": "新建", "assigned": "已交办", "verified": "核查中", "resolved": "已处置", "dismissed": "不予处理"}
 
 # lead_events.kind
 EVENT_CREATED = "created"
@@ -78,10 +96,12 @@ EVENT_RECHECK = "recheck"
 RECHECK_FIXED = "fixed"
 RECHECK_STILL_PRESENT = "still_present"
 RECHECK_UNREACHABLE = "unreachable"
+RECHECK_UNDETERMINED = "undetermined"
 RECHECK_NOTES = {
     RECHECK_FIXED: "整改复查：已整改",
     RECHECK_STILL_PRESENT: "整改复查：问题仍在",
     RECHECK_UNREACHABLE: "整改复查：页面无法访问（可能已下架）",
+    RECHECK_UNDETERMINED: "整改复查：本次未能判定该规则（如未导入注册证数据库），不视为已整改",
 }
 
 
@@ -103,6 +123,7 @@ class CampaignRow(Base):
     cron: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    org: Mapped[str | None] = mapped_column(String(200), index=True)  # the bureau running it
 
 
 class CampaignTargetRow(Base):
@@ -162,6 +183,7 @@ class LeadRow(Base):
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class LeadEventRow(Base):
@@ -176,6 +198,7 @@ class LeadEventRow(Base):
     run_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("runs.id"))
     campaign_run_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("campaign_runs.id"))
     note: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(200))
 
 
 LEAD_TABLES = ("campaigns", "campaign_targets", "campaign_runs", "leads", "lead_events")
@@ -206,6 +229,7 @@ class Campaign:
     created_at: datetime
     updated_at: datetime
     targets: tuple[CampaignTarget, ...] = ()
+    org: str | None = None
 
     @property
     def url_targets(self) -> list[str]:
@@ -250,6 +274,16 @@ class Lead:
     last_seen: datetime
     assigned_at: datetime | None
     resolved_at: datetime | None
+    deadline: datetime | None = None
+    campaign_org: str | None = None
+
+    def belongs_to(self, org: str | None) -> bool:
+        """True if the lead is ``org``'s: its campaign's bureau, or the bureau it was handed to."""
+        return bool(org) and org in (self.assignee, self.campaign_org)
+
+    def overdue(self, now: datetime) -> bool:
+        """Handed with a deadline that has passed, and not yet closed."""
+        return self.deadline is not None and self.status in OPEN_STATUSES and self.deadline < now
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +297,7 @@ class LeadEvent:
     run_id: int | None
     campaign_run_id: int | None
     note: str
+    actor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +337,7 @@ class UrlCheck:
     ok: bool
     run_id: int | None = None
     error: str | None = None
+    unevaluated: frozenset[str] = frozenset()  # rules the run could not judge on this page
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,11 +349,13 @@ class SyncResult:
     rechecked_unreachable: tuple[int, ...] = ()
     extra: dict[str, int] = field(default_factory=dict)
     held: tuple[tuple[str, str], ...] = ()  # (page URL, rule) not filed: held by the precision guard
+    rechecked_undetermined: tuple[int, ...] = ()  # the run could not judge the lead's rule
 
     def as_dict(self) -> dict[str, int]:
         return {"leads_created": len(self.created), "leads_touched": len(self.touched),
                 "leads_reopened": len(self.reopened), "rechecked_fixed": len(self.rechecked_fixed),
-                "rechecked_unreachable": len(self.rechecked_unreachable), "leads_held": len(self.held)}
+                "rechecked_unreachable": len(self.rechecked_unreachable), "leads_held": len(self.held),
+                "rechecked_undetermined": len(self.rechecked_undetermined)}
 
 
 def _now() -> datetime:
@@ -339,7 +377,7 @@ def _target(row: CampaignTargetRow) -> CampaignTarget:
 
 def _campaign(row: CampaignRow, targets: Iterable[CampaignTargetRow]) -> Campaign:
     return Campaign(row.id, row.name, tuple(row.packs), row.profile, row.base_url, row.cron, row.created_at,
-                    row.updated_at, tuple(_target(t) for t in targets))
+                    row.updated_at, tuple(_target(t) for t in targets), row.org)
 
 
 def _campaign_run(row: CampaignRunRow) -> CampaignRun:
@@ -347,7 +385,7 @@ def _campaign_run(row: CampaignRunRow) -> CampaignRun:
                        row.started_at, row.finished_at, dict(row.stats or {}))
 
 
-def _lead(row: LeadRow, campaign: str) -> Lead:
+def _lead(row: LeadRow, campaign: str, campaign_org: str | None = None) -> Lead:
     return Lead(
         id=row.id, campaign_id=row.campaign_id, campaign=campaign, page_url=row.page_url, rule=row.rule,
         severity=row.severity, message=row.message, shop_url=row.shop_url, title=row.title, status=row.status,
@@ -355,13 +393,14 @@ def _lead(row: LeadRow, campaign: str) -> Lead:
         first_run_id=row.first_run_id, last_run_id=row.last_run_id, last_finding_id=row.last_finding_id,
         seen_count=row.seen_count, reopened_count=row.reopened_count, created_at=row.created_at,
         updated_at=row.updated_at, first_seen=row.first_seen, last_seen=row.last_seen,
-        assigned_at=row.assigned_at, resolved_at=row.resolved_at,
+        assigned_at=row.assigned_at, resolved_at=row.resolved_at, deadline=row.deadline,
+        campaign_org=campaign_org,
     )
 
 
 def _event(row: LeadEventRow) -> LeadEvent:
     return LeadEvent(row.id, row.lead_id, row.at, row.kind, row.from_status, row.to_status, row.run_id,
-                     row.campaign_run_id, row.note)
+                     row.campaign_run_id, row.note, row.actor)
 
 
 # ============================================================================ repository
@@ -400,8 +439,10 @@ class LeadStore:
         base_url: str | None = None,
         cron: str | None = None,
         at: datetime | None = None,
+        org: str | None = None,
     ) -> Campaign:
-        """A new campaign with its URL targets (and the profile, as a target of kind ``profile``)."""
+        """A new campaign with its URL targets (and the profile, as a target of kind ``profile``);
+        ``org``: the bureau running it (its leads are that bureau's)."""
         name = name.strip()
         if not name:
             raise LeadError("监测任务名称不能为空。")
@@ -414,7 +455,7 @@ class LeadStore:
             if session.scalar(select(CampaignRow.id).where(CampaignRow.name == name)) is not None:
                 raise LeadError(f"监测任务 {name} 已存在。")
             row = CampaignRow(name=name, packs=list(packs), profile=profile, base_url=base_url, cron=cron,
-                              created_at=now, updated_at=now)
+                              created_at=now, updated_at=now, org=(org or "").strip() or None)
             session.add(row)
             session.flush()
             seen: set[tuple[str, str]] = set()
@@ -456,6 +497,14 @@ class LeadStore:
             if row is None:
                 raise LeadError(f"没有编号为 {campaign_id} 的监测任务。")
             row.cron, row.updated_at = cron, _aware(at)
+
+    def set_org(self, campaign_id: int, org: str | None, at: datetime | None = None) -> None:
+        """The bureau running the campaign (its leads become that bureau's)."""
+        with self.store.transaction() as session:
+            row = session.get(CampaignRow, campaign_id)
+            if row is None:
+                raise LeadError(f"没有编号为 {campaign_id} 的监测任务。")
+            row.org, row.updated_at = (org or "").strip()[:200] or None, _aware(at)
 
     def record_targets(self, campaign_id: int, checks: Iterable[tuple[str, str, UrlCheck]],
                        at: datetime | None = None) -> None:
@@ -539,6 +588,8 @@ class LeadStore:
         reopened: list[int] = []
         fixed: list[int] = []
         unreachable: list[int] = []
+        undetermined: list[int] = []
+        outcome = {RECHECK_FIXED: fixed, RECHECK_UNREACHABLE: unreachable, RECHECK_UNDETERMINED: undetermined}
         with self.store.transaction() as session:
             existing = {
                 (r.page_url, r.rule): r
@@ -594,15 +645,21 @@ class LeadStore:
                 check = checks[row.page_url]
                 if (check.run_id, row.rule) in held_pairs:
                     continue
-                result = RECHECK_FIXED if check.ok else RECHECK_UNREACHABLE
+                if not check.ok:
+                    result = RECHECK_UNREACHABLE
+                elif row.rule in check.unevaluated:  # absent because not judged: not fixed
+                    result = RECHECK_UNDETERMINED
+                else:
+                    result = RECHECK_FIXED
                 row.recheck = [*(row.recheck or []), self._recheck_entry(now, check.run_id, campaign_run_id,
                                                                          result, check.error)]
                 row.updated_at = now
                 self._add_event(session, row, EVENT_RECHECK, "resolved", "resolved", check.run_id, campaign_run_id,
                                 now, RECHECK_NOTES[result])
-                (fixed if check.ok else unreachable).append(row.id)
+                outcome[result].append(row.id)
         return SyncResult(tuple(created), tuple(touched), tuple(reopened), tuple(fixed), tuple(unreachable),
-                          held=tuple(k for k in held_out if k not in present))
+                          held=tuple(k for k in held_out if k not in present),
+                          rechecked_undetermined=tuple(undetermined))
 
     @staticmethod
     def _recheck_entry(at: datetime, run_id: int | None, campaign_run_id: int | None, result: str,
@@ -615,9 +672,10 @@ class LeadStore:
 
     @staticmethod
     def _add_event(session: Session, row: LeadRow, kind: str, from_status: str | None, to_status: str | None,
-                   run_id: int | None, campaign_run_id: int | None, at: datetime, note: str) -> None:
+                   run_id: int | None, campaign_run_id: int | None, at: datetime, note: str,
+                   actor: str | None = None) -> None:
         session.add(LeadEventRow(lead_id=row.id, at=at, kind=kind, from_status=from_status, to_status=to_status,
-                                 run_id=run_id, campaign_run_id=campaign_run_id, note=note))
+                                 run_id=run_id, campaign_run_id=campaign_run_id, note=note, actor=actor))
 
     # ---------------------------------------------------------------- leads: handling
 
@@ -627,24 +685,57 @@ class LeadStore:
             raise LeadError(f"没有编号为 {lead_id} 的线索。")
         return row
 
-    def assign(self, lead_id: int, bureau: str, note: str | None = None, at: datetime | None = None) -> Lead:
-        """线索交办: hand a lead to a bureau (status ``assigned``)."""
+    def assign(self, lead_id: int, bureau: str, note: str | None = None, at: datetime | None = None, *,
+               deadline: datetime | None = None, actor: str | None = None) -> Lead:
+        """线索交办: hand a lead to a bureau (status ``assigned``), optionally with a deadline."""
         bureau = bureau.strip()
         if not bureau:
             raise LeadError("承办单位不能为空。")
+        if len(bureau) > 200:
+            raise LeadError("承办单位名称不超过 200 个字符。")
         now = _aware(at)
+        due = None if deadline is None else _aware(deadline)
         with self.store.transaction() as session:
             row = self._row(session, lead_id)
             if row.status in CLOSED_STATUSES:
                 raise LeadError(f"线索 {lead_id} 已{STATUS_ZH[row.status]}，不能交办。")
             before = row.status
             row.assignee, row.assigned_at, row.updated_at = bureau, now, now
+            row.deadline = due
             if row.status == "new":
                 row.status = "assigned"
             text = f"交办：{bureau}" + (f"（{note}）" if note else "")
+            if due is not None:
+                text += f"；办理期限 {due.isoformat()}"
             if note:
                 row.notes = [*(row.notes or []), {"at": now.isoformat(), "text": note, "status": row.status}]
-            self._add_event(session, row, EVENT_ASSIGNED, before, row.status, None, None, now, text)
+            self._add_event(session, row, EVENT_ASSIGNED, before, row.status, None, None, now, text, actor)
+            return self._lead_out(session, row)
+
+    def advance(self, lead_id: int, status: str, note: str, *, actor: str | None = None,
+                at: datetime | None = None) -> Lead:
+        """The console's workflow: move a lead one step along :data:`WORKFLOW`, with a note
+        (新建 → 已交办 goes through :meth:`assign`, which names the bureau)."""
+        note = (note or "").strip()
+        if not note:
+            raise LeadError("每一步处置都需要填写说明。")
+        if status not in WORKFLOW:
+            raise LeadError(f"未知的线索状态：{status}。")
+        now = _aware(at)
+        with self.store.transaction() as session:
+            row = self._row(session, lead_id)
+            before = row.status
+            if status not in WORKFLOW.get(before, ()):
+                allowed = "、".join(WORKFLOW_ZH[s] for s in WORKFLOW.get(before, ())) or "无（已办结）"
+                raise LeadError(f"线索 {lead_id} 当前为{WORKFLOW_ZH.get(before, before)}，"
+                                f"不能改为{WORKFLOW_ZH[status]}；下一步只能是：{allowed}。")
+            if status == "assigned":
+                raise LeadError("交办请指定承办单位和办理期限。")
+            row.status, row.updated_at = status, now
+            row.resolved_at = now if status == "resolved" else None
+            row.notes = [*(row.notes or []), {"at": now.isoformat(), "text": note, "status": status}]
+            text = f"{WORKFLOW_ZH[before]} → {WORKFLOW_ZH[status]}：{note}"
+            self._add_event(session, row, EVENT_STATUS, before, status, None, None, now, text, actor)
             return self._lead_out(session, row)
 
     def update(self, lead_id: int, status: str | None = None, note: str | None = None,
@@ -674,8 +765,10 @@ class LeadStore:
 
     def _lead_out(self, session: Session, row: LeadRow) -> Lead:
         session.flush()
-        name = session.scalar(select(CampaignRow.name).where(CampaignRow.id == row.campaign_id)) or ""
-        return _lead(row, name)
+        found = session.execute(select(CampaignRow.name, CampaignRow.org).where(CampaignRow.id == row.campaign_id)
+                                ).first()
+        name, org = (found[0], found[1]) if found is not None else ("", None)
+        return _lead(row, name, org)
 
     # ---------------------------------------------------------------- leads: reading
 
@@ -684,16 +777,24 @@ class LeadStore:
             row = session.get(LeadRow, lead_id)
             return None if row is None else self._lead_out(session, row)
 
-    def leads(self, campaign: str | None = None, status: str | Sequence[str] | None = None) -> list[Lead]:
-        """Leads, oldest first; optionally of one campaign (by name) and status(es)."""
-        stmt = select(LeadRow, CampaignRow.name).join(CampaignRow, LeadRow.campaign_id == CampaignRow.id)
+    def leads(self, campaign: str | None = None, status: str | Sequence[str] | None = None, *,
+              org: str | None = None, limit: int | None = None) -> list[Lead]:
+        """Leads, oldest first; optionally of one campaign (by name), status(es) and organisation
+        (``org``: the leads of its campaigns and those handed to it, see :meth:`Lead.belongs_to`)."""
+        stmt = select(LeadRow, CampaignRow.name, CampaignRow.org).join(
+            CampaignRow, LeadRow.campaign_id == CampaignRow.id)
         if campaign is not None:
             stmt = stmt.where(CampaignRow.name == campaign)
         if status is not None:
             statuses = [status] if isinstance(status, str) else list(status)
             stmt = stmt.where(LeadRow.status.in_(statuses))
+        if org is not None:
+            stmt = stmt.where(or_(LeadRow.assignee == org, CampaignRow.org == org))
+        stmt = stmt.order_by(LeadRow.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
         with self.store.transaction() as session:
-            return [_lead(row, name) for row, name in session.execute(stmt.order_by(LeadRow.id))]
+            return [_lead(row, name, corg) for row, name, corg in session.execute(stmt)]
 
     def events(self, lead_id: int) -> list[LeadEvent]:
         with self.store.transaction() as session:

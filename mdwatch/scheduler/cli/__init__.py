@@ -306,8 +306,10 @@ from mdwatch.scheduler.cli.notify import notify  # noqa: E402
 from mdwatch.scheduler.cli.report import report  # noqa: E402
 from mdwatch.scheduler.cli.runs import runs  # noqa: E402
 from mdwatch.scheduler.cli.schedule import schedule, scheduler_group  # noqa: E402
+from mdwatch.scheduler.cli.serve import serve  # noqa: E402
+from mdwatch.scheduler.cli.users import user_group  # noqa: E402
 
-for _group in (evidence, schedule, scheduler_group, campaign, lead, report, notify, runs):
+for _group in (evidence, schedule, scheduler_group, campaign, lead, report, notify, runs, serve, user_group):
     cli.add_command(_group)
 
 

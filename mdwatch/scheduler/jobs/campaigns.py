@@ -203,9 +203,11 @@ def run_campaign(
         scan_run_id = result.run_id
         if scan_run_id is not None:
             tried.run_ids.append(scan_run_id)
+        skipped = _unevaluated(opened.enabled, result.registry_loaded, ocr_engine is not None)
         for outcome in result.outcomes:
             check = UrlCheck(outcome.url, outcome.ok, scan_run_id if outcome.ok else None,
-                             None if outcome.ok else (outcome.error or f"无法获取 {outcome.url}。"))
+                             None if outcome.ok else (outcome.error or f"无法获取 {outcome.url}。"),
+                             skipped if outcome.ok else frozenset())
             tried.checks.append(check)
             if outcome.url in url_targets:
                 tried.target_checks.append(("url", outcome.url, check))
@@ -236,9 +238,27 @@ def _sweep_target(campaign: Campaign, db_url: str | None, console: Console | Non
     run_id, pages, error = _sweep(campaign, db_url, console, sweep_options)
     if run_id is not None:
         tried.run_ids.append(run_id)
-    tried.checks.extend(UrlCheck(u, True, run_id) for u in pages)
+    skipped = frozenset[str]()
+    if pages:
+        from mdwatch.storage.database import resolve_db_url
+        from mdwatch.storage.registry_store import RegistryStore
+
+        with RegistryStore.open(resolve_db_url(db_url)) as registry:
+            skipped = _unevaluated(combine(campaign.packs)[0], registry.is_loaded(),
+                                   (sweep_options or {}).get("ocr_engine") is not None)
+    tried.checks.extend(UrlCheck(u, True, run_id, None, skipped) for u in pages)
     tried.target_checks.append(("profile", campaign.profile, UrlCheck(campaign.profile, error is None, run_id, error)))
     return set(pages)
+
+
+def _unevaluated(enabled: frozenset[str], registry_loaded: bool, ocr: bool) -> frozenset[str]:
+    """The rules a run could not judge: not enabled, needing the registry it lacked, or OCR it
+    ran without. A resolved lead of such a rule is not 'fixed' by its finding's absence."""
+    from mdwatch.analyzers.catalogue import rules
+
+    return frozenset(r.id for r in rules().values()
+                     if r.id not in enabled or (r.needs == "registry" and not registry_loaded)
+                     or (r.needs == "ocr" and not ocr))
 
 
 def _finish_campaign_run(opened: _Opened, tried: _Tried, db_url: str | None) -> CampaignRunResult:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.console import Console
+
 from mdwatch.demo.registry import registry_paths
 from mdwatch.demo.server import serve
 from mdwatch.scheduler.jobs.sweep import SweepOptions, print_sweep_summary, run_sweep
@@ -21,4 +23,18 @@ def run_demo(db_url: str | None = None, ocr_engine: str | None = "rapidocr") -> 
         console.print(f"演示平台：{server.base_url}/index.html，按平台配置 demo 巡查全平台。")
         result = run_sweep("demo", SweepOptions(db_url=url, base_url=server.base_url, ocr_engine=ocr_engine), console=console)
     print_sweep_summary(console, result)
+    _console_hint(console, url)
     return 0 if result.status == "done" and not result.errors else 3
+
+
+def _console_hint(console: Console, url: str) -> None:
+    """How to open the web console on the demo's data (the same --db)."""
+    import shlex
+
+    from sqlalchemy.engine import make_url
+
+    db = shlex.quote(make_url(url).render_as_string(hide_password=True))
+    console.print("在监测工作台（网页）查看演示数据：先创建管理员账户，再启动工作台，然后用浏览器打开 "
+                  "http://127.0.0.1:8080/ 以 admin 登录：", soft_wrap=True)
+    console.print(f"  mdwatch user add admin --role admin --db {db}", soft_wrap=True, markup=False, highlight=False)
+    console.print(f"  mdwatch serve --db {db}", soft_wrap=True, markup=False, highlight=False)

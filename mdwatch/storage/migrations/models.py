@@ -17,6 +17,9 @@ MODEL_MODULES = (
     "mdwatch.storage.registry_schema",
     "mdwatch.storage.custody",
     "mdwatch.storage.notifications",
+    "mdwatch.storage.accounts",
+    "mdwatch.storage.audit",
+    "mdwatch.storage.reviews",
 )
 
 
