@@ -61,15 +61,21 @@ def settings_md() -> str:
 
 def packs_md() -> str:
     from mdwatch.analyzers.catalogue import rules
+    from mdwatch.analyzers.claim_model import PACK_OPTION, pack_claim_model
     from mdwatch.analyzers.packs import load_pack, pack_names
 
     catalogue = rules()
     lines = ["# 规则包（rule packs）", "",
              "`--packs` 选择启用的规则及其级别；scan、sweep 与 campaign 在同一处应用（页面流水线）。"
-             "数据在 `mdwatch/lexicons/packs/*.yaml`。", ""]
+             "数据在 `mdwatch/lexicons/packs/*.yaml`。", "",
+             f"规则包中写 `{PACK_OPTION}: false` 可关闭声明分类模型的识别结果（证据标注“模型识别，建议人工复核”，"
+             "见 `mdwatch/models/README.md`），只保留词表命中；未写时沿用所继承规则包的设置，默认开启。"
+             "同时选用多个规则包时，任一规则包开启即开启。", ""]
     for name in pack_names():
         pack = load_pack(name)
-        lines += [f"## `{name}`：{pack.title}", "", "| 规则 | 名称 | 级别 |", "|---|---|---|"]
+        model = "开启" if pack_claim_model(name) else "关闭"
+        lines += [f"## `{name}`：{pack.title}", "", f"声明分类模型（`{PACK_OPTION}`）：{model}", "",
+                  "| 规则 | 名称 | 级别 |", "|---|---|---|"]
         for rule_id, rule in catalogue.items():
             if rule_id in pack.rules:
                 level = pack.severities.get(rule_id, rule.severity)

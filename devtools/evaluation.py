@@ -4,7 +4,9 @@ Two parts, both in ``tests/corpus/``:
 - ``pages.yaml``: the expected rule IDs of every demo-platform page. The demo site is served
   on 127.0.0.1 and crawled through the real pipeline (Scrapy fetch with the pages' images, the OCR
   stage with RapidOCR, extraction, analyzers): the labels include what the images show;
-- ``sentences.yaml``: labelled sentences for the claim rules (claims and look-alike non-claims).
+- ``sentences.yaml``: labelled sentences for the claim rules (claims and look-alike non-claims);
+- the claim classifier's held-out split (``mdwatch/models/data/claims``, model card
+  ``mdwatch/models/README.md``): lexicon only and lexicon + model per class.
 
 ``python -m devtools.evaluation`` (``make eval``) prints the table and exits 1 when a
 rule falls below the threshold.
@@ -147,6 +149,45 @@ def evaluate() -> tuple[dict[str, Score], dict[str, Score], dict[str, Score]]:
     return pages, sentences, merge(pages, sentences)
 
 
+#: the claim classifier's acceptance on its held-out split (issue 14): lexicon + model, micro
+MODEL_TARGET_PRECISION = 0.95
+MODEL_TARGET_RECALL = 0.9
+
+
+def model_report() -> list[str]:
+    """The claim classifier (issue 14) on its held-out split: lexicon only and lexicon + model per
+    class; then, for reference, the same two on the lexicon's labelled sentences (sentences.yaml)."""
+    from mdwatch.analyzers.claim_model import CLASS_RULES, combined_classes
+    from mdwatch.models.claim_classifier import load_claim_model
+    from mdwatch.models.claim_training import evaluate_model, format_table, heldout_sentences
+
+    model = load_claim_model()
+    if model is None:
+        return ["== 声明分类模型：没有模型文件（mdwatch model train）"]
+    held = heldout_sentences()
+    result = evaluate_model(model, held)
+    lines = format_table(result, f"== 声明分类模型·留出集（mdwatch/models/data/claims，{result['sentences']} 句、"
+                                 f"{result['claims']} 个声明标签；词表 vs 词表+模型）")
+    micro = result["combined"]["micro"]
+    met = micro["precision"] >= MODEL_TARGET_PRECISION and micro["recall"] >= MODEL_TARGET_RECALL
+    lines.append(f"目标（词表+模型，微平均）：精确率 ≥ {MODEL_TARGET_PRECISION}、召回率 ≥ {MODEL_TARGET_RECALL}："
+                 f"{'达标' if met else '未达标'}（模型卡：mdwatch/models/README.md）")
+    data = yaml.safe_load((CORPUS / "sentences.yaml").read_text(encoding="utf-8"))
+    both = combined_classes([d["text"] for d in data], model)
+    rules = [r for r in SCORED_RULES if r in CLASS_RULES.values() and r != "CLAIM_NONDEVICE_MEDICAL"]
+    expected = [set(d.get("rules") or []) for d in data]
+    lexicon = score(((d["text"], want, {CLASS_RULES[c] for c in got[0]})
+                     for d, want, got in zip(data, expected, both, strict=True)), rules)
+    combined = score(((d["text"], want, {CLASS_RULES[c] for c in got[1]})
+                      for d, want, got in zip(data, expected, both, strict=True)), rules)
+    lines.append("标注语句（tests/corpus/sentences.yaml）上同样的比较，仅供参考（页面上的模型只读商品页的句子）：")
+    for r in rules:
+        a, b = lexicon[r], combined[r]
+        lines.append(f"  {r:<22} 词表 P {a.precision:.3f} R {a.recall:.3f}   词表+模型 P {b.precision:.3f} R {b.recall:.3f}"
+                     f"（TP {b.tp} FP {b.fp} FN {b.fn}）")
+    return lines
+
+
 def format_report(half: str, show_errors: int = 8) -> tuple[list[str], list[str]]:
     """The format corpus half ``half``: its table, and (for the held-out half) what misses the targets."""
     from devtools.format_eval import FORMAT_RULES, acceptance_problems, half_items, micro
@@ -190,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                   report(sentences, "== 标注语句（tests/corpus/sentences.yaml）"),
                   report(total, "== 合计")):
         print("\n".join(lines), end="\n\n")
+    print("\n".join(model_report()), end="\n\n")
     failed = False
     bad = [r for r, s in total.items() if s.precision < THRESHOLD or s.recall < THRESHOLD]
     if bad:

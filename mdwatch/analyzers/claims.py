@@ -14,17 +14,23 @@ begins or ends with an ASCII letter or digit must not continue an ASCII word on 
 (``gen治`` yes, ``origen治`` no); overlapping hits keep the longest (one phrase, one category:
 100%有效 is a guarantee, not also an absolute term); last, a negation cue just before a hit
 cancels it (ABSOLUTE / COMPARATIVE, and a narrow set of denials for GUARANTEE).
+
+With a claim classifier in ``ctx.claim_model``, sentences the lexicon did not flag get a second
+reading (``analyzers.claim_model``): the model's claims join the finding of their rule as evidence
+marked ``detector: model`` with the probability and 「模型识别，建议人工复核」; a finding made of model
+evidence only says so in its message. The model's disease class becomes CLAIM_NONDEVICE_MEDICAL.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any, Literal
 
 from mdwatch.analyzers.buildcache import cached_build
-from mdwatch.analyzers.catalogue import finding
+from mdwatch.analyzers.catalogue import finding, rules
+from mdwatch.analyzers.claim_model import MODEL_NOTE, Source, model_hits
 from mdwatch.analyzers.evasion import LineOffsetMap, fold_for_matching
 from mdwatch.analyzers.model import Context, Evidence, EvidenceSource, Finding, Page, PageKind
 from mdwatch.analyzers.normalize import snippet
@@ -200,8 +206,9 @@ def _negated(norm: str, start: int, cues: tuple[str, ...], width: int) -> bool:
 _Hit = tuple[int, int, str, str]  # normalised start, end, rule, canonical term
 
 
-def _scan(norm: str) -> list[_Hit]:
-    """Claims in normalised text as ``(start, end, rule, canonical)``, exceptions applied."""
+def _scan(norm: str, cancelled: list[_Hit] | None = None) -> list[_Hit]:
+    """Claims in normalised text as ``(start, end, rule, canonical)``, exceptions applied (the
+    candidates an exception cancelled go to ``cancelled`` when given)."""
     lex = _lexicon()
     cands: list[_Hit] = []
     excs: list[tuple[int, int, str]] = []
@@ -228,18 +235,23 @@ def _scan(norm: str) -> list[_Hit]:
             excs.extend((s, e, entry.rule) for s, e in _regex_spans(entry, norm, start, end))
     if not excs:
         return cands
-    cancelled = {(rule, pos) for es, ee, rule in excs for pos in range(es, ee)}
-    return [h for h in cands if (h[2], h[0]) not in cancelled]
+    covered = {(rule, pos) for es, ee, rule in excs for pos in range(es, ee)}
+    if cancelled is not None:
+        cancelled.extend(h for h in cands if (h[2], h[0]) in covered)
+    return [h for h in cands if (h[2], h[0]) not in covered]
 
 
-def _negation_filter(norm: str, hits: list[_Hit]) -> list[_Hit]:
+def _negation_filter(norm: str, hits: list[_Hit], negated: list[_Hit] | None = None) -> list[_Hit]:
     """Drop hits right after a negation cue of their rule (after overlap resolution, so that
-    不保证100%有效 leaves neither the guarantee nor the 100% inside it)."""
+    不保证100%有效 leaves neither the guarantee nor the 100% inside it); the dropped ones go to
+    ``negated`` when given."""
     lex = _lexicon()
     out: list[_Hit] = []
     for hit in hits:
         cues = lex.negation.get(hit[2])
         if cues and _negated(norm, hit[0], cues, lex.negation_window):
+            if negated is not None:
+                negated.append(hit)
             continue
         out.append(hit)
     return out
@@ -259,9 +271,22 @@ def _resolve(hits: list[_Hit]) -> list[_Hit]:
 
 def find_claims(text: str) -> list[ClaimHit]:
     """Every claim in ``text`` (page text or OCR text), in order, with original offsets."""
+    return _find(text, None)
+
+
+def find_claims_and_vetoes(text: str) -> tuple[list[ClaimHit], list[ClaimHit]]:
+    """The claims in ``text``, and the terms the lexicon matched but then ruled out: cancelled by an
+    exception (国家级高新技术企业) or negated (不保证有效). The claim classifier must not bring back
+    what the lexicon deliberately ruled out (analyzers/claim_model.py)."""
+    vetoed: list[ClaimHit] = []
+    return _find(text, vetoed), vetoed
+
+
+def _find(text: str, vetoed: list[ClaimHit] | None) -> list[ClaimHit]:
     norm = fold_for_matching(text)
-    raw = _scan(norm)
-    if not raw:
+    cancelled: list[_Hit] | None = [] if vetoed is not None else None
+    raw = _scan(norm, cancelled)
+    if not raw and not cancelled:
         return []
     omap = LineOffsetMap(text, norm)
     checked: list[_Hit] = []
@@ -272,11 +297,17 @@ def find_claims(text: str) -> list[ClaimHit]:
         if _is_ascii_alnum(norm[e - 1]) and oe < len(text) and _is_ascii_alnum(text[oe]):
             continue
         checked.append((s, e, rule, canonical))
-    out: list[ClaimHit] = []
-    for s, e, rule, canonical in _negation_filter(norm, _resolve(checked)):
-        os_, oe = omap.span(s, e)
-        out.append(ClaimHit(rule, canonical, os_, oe, text[os_:oe]))
+    negated: list[_Hit] | None = cancelled  # both kinds of ruled-out terms are vetoes
+    out = [_hit(text, omap, h) for h in _negation_filter(norm, _resolve(checked), negated)]
+    if vetoed is not None and negated:
+        vetoed.extend(_hit(text, omap, h) for h in negated)
     return out
+
+
+def _hit(text: str, omap: LineOffsetMap, hit: _Hit) -> ClaimHit:
+    s, e, rule, canonical = hit
+    os_, oe = omap.span(s, e)
+    return ClaimHit(rule, canonical, os_, oe, text[os_:oe])
 
 
 def sentence_rules(text: str) -> set[str]:
@@ -285,10 +316,12 @@ def sentence_rules(text: str) -> set[str]:
 
 
 def analyze(page: Page, ctx: Context) -> list[Finding]:
-    """One finding per claim rule, with every hit on the page and its related pages as evidence."""
+    """One finding per claim rule, with every hit on the page and its related pages as evidence
+    (the lexicon's first, then the claim classifier's, when ``ctx.claim_model`` is set)."""
     if not any(ctx.enabled(r) for r in RULES):
         return []
     evidence: dict[str, list[Evidence]] = {r: [] for r in RULES}
+    read: list[Source] = []  # what the claim classifier reads after the lexicon
     # page text, related pages' text, then the text read from images (RULES.md "Claim rules":
     # claims inside listing images count; evidence source "ocr" with the image URL and the line read)
     # buyers' reviews and Q&A answers are not the seller's advertising (analyzers/voices.py)
@@ -296,7 +329,8 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
     sources.extend((page_seller_text(rel), rel.url, "text", None) for rel in page.related)
     sources.extend((img.text, page.url, "ocr", img.image_url) for img in page.image_texts if img.text)
     for text, url, source, image_url in sources:
-        for hit in find_claims(text):
+        hits, vetoed = find_claims_and_vetoes(text) if ctx.claim_model is not None else (find_claims(text), [])
+        for hit in hits:
             evidence[hit.rule].append(
                 Evidence(
                     source=source,
@@ -307,7 +341,27 @@ def analyze(page: Page, ctx: Context) -> list[Finding]:
                     detail={"term": hit.term},
                 )
             )
-    return [finding(rule, evidence[rule]) for rule in RULES if evidence[rule] and ctx.enabled(rule)]
+        if ctx.claim_model is not None:
+            spans: dict[str, list[tuple[int, int]]] = {}  # matched or ruled out: the model keeps off
+            for hit in (*hits, *vetoed):
+                spans.setdefault(hit.rule, []).append((hit.start, hit.end))
+            read.append(Source(text, source, url, image_url, {r: tuple(v) for r, v in spans.items()}))
+    found = [finding(rule, evidence[rule]) for rule in RULES if evidence[rule] and ctx.enabled(rule)]
+    return _with_model_findings(page, ctx, read, found) if read else found
+
+
+def _with_model_findings(page: Page, ctx: Context, read: list[Source], found: list[Finding]) -> list[Finding]:
+    """``found`` (the lexicon's findings) with the claim classifier's evidence added to the finding
+    of its rule (one finding per rule), then the findings of rules only the classifier found."""
+    added: dict[str, list[Evidence]] = {}
+    for hit in model_hits(page, ctx, read):
+        added.setdefault(hit.rule, []).append(hit.evidence)
+    if not added:
+        return found
+    out = [replace(f, evidence=(*f.evidence, *added.pop(f.rule))) if f.rule in added else f for f in found]
+    catalogue = rules()
+    out.extend(finding(rule, ev, message=f"{catalogue[rule].message}（{MODEL_NOTE}）") for rule, ev in added.items())
+    return out
 
 
 def automaton_terms() -> list[str]:

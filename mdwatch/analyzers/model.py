@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from mdwatch.records import ListingSnapshot, Registration
+
+if TYPE_CHECKING:
+    from mdwatch.analyzers.claim_model import ClaimScorer
 
 # platform / shop / product pages are judged by the rules (RULES.md "Page kinds"). listing (a list
 # of listings: category, search-result, filter or paginated index page) and navigation (a shop
@@ -202,6 +205,9 @@ class Context:
     # what the analyzers before this one found on the page (for analyzers that judge findings,
     # such as the history rules); set by the registry
     prior: tuple[Finding, ...] = ()
+    # the trained claim classifier (loaded once per process by the page pipeline); None: the claim
+    # rules run on their lexicons only (analyzers/claim_model.py)
+    claim_model: ClaimScorer | None = None
 
     def enabled(self, rule: str) -> bool:
         return self.enabled_rules is None or rule in self.enabled_rules

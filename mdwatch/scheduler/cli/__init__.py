@@ -302,6 +302,7 @@ def profile_check(profile: str, url: str, timeout: float) -> int:
 # the command groups defined in their own modules, added in one place
 from mdwatch.scheduler.cli.campaign import campaign, lead  # noqa: E402
 from mdwatch.scheduler.cli.evidence import evidence  # noqa: E402
+from mdwatch.scheduler.cli.model import model  # noqa: E402
 from mdwatch.scheduler.cli.notify import notify  # noqa: E402
 from mdwatch.scheduler.cli.report import report  # noqa: E402
 from mdwatch.scheduler.cli.runs import runs  # noqa: E402
@@ -309,7 +310,7 @@ from mdwatch.scheduler.cli.schedule import schedule, scheduler_group  # noqa: E4
 from mdwatch.scheduler.cli.serve import serve  # noqa: E402
 from mdwatch.scheduler.cli.users import user_group  # noqa: E402
 
-for _group in (evidence, schedule, scheduler_group, campaign, lead, report, notify, runs, serve, user_group):
+for _group in (evidence, schedule, scheduler_group, campaign, lead, report, notify, runs, model, serve, user_group):
     cli.add_command(_group)
 
 

@@ -115,6 +115,18 @@ def with_image_texts(
     return dataclasses.replace(page, image_texts=(*page.image_texts, *texts)), skipped
 
 
+def _with_claim_model(ctx: Context, selection: RuleSelection) -> Context:
+    """``ctx`` with the claim classifier, loaded on first use (once per process: a scan's start
+    never pays for it), unless the rule packs switch model findings off."""
+    from mdwatch.analyzers.claim_model import claim_model_wanted
+    from mdwatch.models.claim_classifier import load_claim_model
+
+    if not claim_model_wanted(selection.packs):
+        return ctx
+    model = load_claim_model()
+    return ctx if model is None else dataclasses.replace(ctx, claim_model=model)
+
+
 class HistoryStage(Protocol):
     """Adds a listing's earlier captures to the context (the sweep's history store)."""
 
@@ -139,6 +151,8 @@ def analyze_result(
     """
     if selection.enabled is not None:
         ctx = dataclasses.replace(ctx, enabled_rules=selection.enabled)
+    if ctx.claim_model is None:
+        ctx = _with_claim_model(ctx, selection)
     if result.capture is None:
         message = result.error.message if result.error else f"无法获取 {result.url}。"
         return ScanOutcome(url=result.url, error=message)
