@@ -43,6 +43,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from mdwatch.lead_status import (
+    CLOSED_STATUSES,
+    LEAD_STATUSES,
+    OPEN_STATUSES,
+    STATUS_ZH,
+    UPDATE_STATUSES,
+    WORKFLOW,
+    WORKFLOW_ZH,
+)
+
 from .schema import Base, FindingRow, IdType, JsonType, PageRow, Shop, UTCDateTime
 from .store import Store
 
@@ -71,18 +81,7 @@ __all__ = [
     "run_page_urls",
 ]
 
-LEAD_STATUSES = ("new", "assigned", "verified", "resolved", "dismissed")
-OPEN_STATUSES = frozenset({"new", "assigned", "verified"})
-CLOSED_STATUSES = frozenset({"resolved", "dismissed"})
-UPDATE_STATUSES = ("verified", "resolved", "dismissed")  # what ``lead update --status`` may set
 TARGET_KINDS = ("url", "profile")
-STATUS_ZH = {"new": "待交办", "assigned": "已交办", "verified": "已核查", "resolved": "已处置", "dismissed": "已排除"}
-# the console's workflow: each status and the statuses it may move to next (one step, with a note)
-WORKFLOW: dict[str, tuple[str, ...]] = {
-    "new": ("assigned",), "assigned": ("verified",), "verified": ("resolved", "dismissed"),
-    "resolved": (), "dismissed": (),
-}
-WORKFLOW_ZH = {"new": "新建", "assigned": "已交办", "verified": "核查中", "resolved": "已处置", "dismissed": "不予处理"}
 
 # lead_events.kind
 EVENT_CREATED = "created"

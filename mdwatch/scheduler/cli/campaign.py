@@ -9,23 +9,18 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 
+from mdwatch.lead_status import LEAD_STATUSES, STATUS_ZH, UPDATE_STATUSES
 from mdwatch.scheduler.outputs.terminal import SEVERITY_STYLE, SEVERITY_ZH, make_console
 from mdwatch.scheduler.settings import BEIJING, display_tz, option
-from mdwatch.storage.custody import CustodyEntry, CustodyStore
-from mdwatch.storage.leads import (
-    LEAD_STATUSES,
-    STATUS_ZH,
-    UPDATE_STATUSES,
-    Lead,
-    LeadError,
-    LeadStore,
-    lead_finding_ids,
-)
+
+if TYPE_CHECKING:  # the storage stack is imported by the commands that use it, not to start the CLI
+    from mdwatch.storage.custody import CustodyEntry
+    from mdwatch.storage.leads import Lead, LeadStore
 
 EXIT_OK, EXIT_USAGE, EXIT_FETCH = 0, 2, 3
 DISPLAY_TZ = display_tz()
@@ -208,6 +203,8 @@ def campaign_status_cmd(name: str, as_json: bool, db_url: str | None) -> int:
 @campaign.command(name="list", help="列出全部监测任务。")
 @DB_OPTION
 def campaign_list(db_url: str | None) -> int:
+    from mdwatch.storage.leads import LeadStore
+
     with LeadStore.open(db_url) as leads:
         rows = [(c, leads.counts(c.id)) for c in leads.campaigns()]
     table = Table(title="监测任务")
@@ -234,6 +231,8 @@ def lead() -> None:
 @option("json")
 @DB_OPTION
 def lead_list(campaign_name: str | None, status: str | None, as_json: bool, db_url: str | None) -> int:
+    from mdwatch.storage.leads import LeadStore
+
     with LeadStore.open(db_url) as leads:
         if campaign_name is not None and leads.get_campaign(campaign_name) is None:
             _err(f"没有名为 {campaign_name} 的监测任务。")
@@ -256,6 +255,8 @@ def lead_list(campaign_name: str | None, status: str | None, as_json: bool, db_u
 @click.argument("lead_id", type=int, metavar="ID")
 @DB_OPTION
 def lead_show(lead_id: int, db_url: str | None) -> int:
+    from mdwatch.storage.leads import LeadStore
+
     with LeadStore.open(db_url) as leads:
         x = leads.get_lead(lead_id)
         if x is None:
@@ -287,6 +288,9 @@ def lead_show(lead_id: int, db_url: str | None) -> int:
 
 def _custody_entries(leads: LeadStore, lead_id: int) -> list[CustodyEntry]:
     """The custody entries of the lead's packages and of packages of any one of its findings."""
+    from mdwatch.storage.custody import CustodyStore
+    from mdwatch.storage.leads import lead_finding_ids
+
     targets = [("lead", str(lead_id))]
     targets += [("finding", str(f)) for f in lead_finding_ids(leads.store.engine, lead_id) or ()]
     with CustodyStore(leads.store.engine) as custody:
@@ -312,6 +316,8 @@ def _custody_table(entries: list[CustodyEntry]) -> Table:
 @click.option("--note", help="交办说明。")
 @DB_OPTION
 def lead_assign(lead_id: int, bureau: str, note: str | None, db_url: str | None) -> int:
+    from mdwatch.storage.leads import LeadError, LeadStore
+
     with LeadStore.open(db_url) as leads:
         try:
             x = leads.assign(lead_id, bureau, note)
@@ -328,6 +334,8 @@ def lead_assign(lead_id: int, bureau: str, note: str | None, db_url: str | None)
 @click.option("--note", help="处置说明。")
 @DB_OPTION
 def lead_update(lead_id: int, status: str | None, note: str | None, db_url: str | None) -> int:
+    from mdwatch.storage.leads import LeadError, LeadStore
+
     with LeadStore.open(db_url) as leads:
         try:
             x = leads.update(lead_id, status, note)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 
-from mdwatch.scheduler.jobs.runs import RunsError, resolve_run
 from mdwatch.scheduler.params import RunRef
 from mdwatch.scheduler.settings import option
 
@@ -35,6 +34,7 @@ def _err(message: str) -> None:
 @click.option("--no-thumbnails", is_flag=True, help="不在报告中嵌入截图缩略图。")
 def report(sweep_id: int | str | None, run_ids: tuple[int | str, ...], campaign: str | None, fmt: str, output: Path | None,
            db_url: str | None, no_thumbnails: bool) -> int:
+    from mdwatch.scheduler.jobs.runs import RunsError, resolve_run
     from mdwatch.scheduler.outputs.reports import ReportError, build_report, render, write_report
 
     chosen = sum((sweep_id is not None, bool(run_ids), campaign is not None))
@@ -87,6 +87,8 @@ def notify(run_ref: int | str, config_path: Path | None, db_url: str | None) -> 
     if not config.configured:
         _err("未配置通知渠道（--notify-config 或 MDWATCH_NOTIFY_SMTP_HOST / MDWATCH_NOTIFY_WEBHOOK）。")
         return EXIT_USAGE
+    from mdwatch.scheduler.jobs.runs import RunsError, resolve_run
+
     try:
         run_id = resolve_run(db_url, run_ref)
     except RunsError as exc:
