@@ -14,3 +14,18 @@ def test_importing_the_cli_imports_no_heavy_stack() -> None:
             f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert proc.stdout.strip() == ""
+
+
+def test_the_scan_uses_the_crawl_it_started_first(tmp_path: object) -> None:
+    import os
+
+    from mdwatch.demo.server import serve
+
+    with serve() as demo:
+        path = "/products/p001.html"
+        before = demo.hits(path)
+        proc = subprocess.run([sys.executable, "-m", "mdwatch.scheduler.cli", "scan", demo.url(path), "--no-store",
+                               "--ocr-engine", "none", "--no-browser"], capture_output=True, text=True, timeout=120,
+                              env={**os.environ})
+        assert proc.returncode == 0, proc.stderr
+        assert demo.hits(path) - before == 1  # fetched once: by the crawl started before the app loaded

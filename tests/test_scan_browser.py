@@ -155,9 +155,10 @@ def test_static_scan_starts_no_browser(demo: DemoServer, monkeypatch: pytest.Mon
     crawls: list[FetchSettings] = []
     real = browser_fetch.fetch_pages
 
-    def recording(urls: Any, settings: FetchSettings, progress: Any = None, meanwhile: Any = None) -> Any:
+    def recording(urls: Any, settings: FetchSettings, progress: Any = None, meanwhile: Any = None,
+                  started: Any = None) -> Any:
         crawls.append(settings)
-        return real(urls, settings, progress, meanwhile)
+        return real(urls, settings, progress, meanwhile, started)
 
     monkeypatch.setattr(browser_fetch, "fetch_pages", recording)
     before = demo.hits("/products/p035.html")

@@ -26,7 +26,7 @@ from typing import Any
 
 from .browser import BrowserOptions, browser_settings, browser_unavailable, page_needs_browser
 from .capture import Capture, FetchResult, FetchSettings
-from .fetch import fetch_pages
+from .fetch import StartedFetch, fetch_pages
 
 __all__ = ["RenderedFetch", "capture_needs_browser", "fetch_rendered", "result_needs_browser"]
 
@@ -87,12 +87,13 @@ def fetch_rendered(
     browser: bool = True,
     options: BrowserOptions | None = None,
     meanwhile: Callable[[], object] | None = None,
+    started: StartedFetch | None = None,
 ) -> RenderedFetch:
     """Fetch ``urls`` as :func:`fetch_pages` does; render the pages that need a browser as the sweep does.
 
     ``progress`` is called once per URL with its final result. A static page never starts the
     browser (nor its driver); ``browser=False`` never does either. ``meanwhile`` runs while the
-    first crawl does (:func:`fetch_pages`).
+    first crawl does, and ``started`` is that first crawl begun earlier (:func:`fetch_pages`).
     """
 
     def first_progress(result: FetchResult) -> None:
@@ -100,7 +101,7 @@ def fetch_rendered(
             progress(result)  # a page going to the browser is reported once rendered
 
     results = fetch_pages(urls, settings, progress=first_progress if progress is not None else None,
-                          meanwhile=meanwhile)
+                          meanwhile=meanwhile, started=started)
     wanted = [n for n, r in enumerate(results) if result_needs_browser(r)]
     if not wanted:
         return RenderedFetch(results)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.context import ForkContext, SpawnContext
 
-__all__ = ["fetch_pages", "scrapy_settings"]
+__all__ = ["StartedFetch", "fetch_pages", "scrapy_settings", "start_fetch"]
 
 Progress = Callable[[FetchResult], None]
 
@@ -177,11 +177,104 @@ def _invalid(url: str) -> FetchError | None:
     return None
 
 
+class StartedFetch:
+    """A crawl already running in its own process (:func:`start_fetch`); :meth:`results` waits
+    for it. Started before the caller has loaded the rest of its work (a one-page scan starts its
+    crawl as soon as the command line is read), the fetch and the loading overlap."""
+
+    def __init__(self, urls: Sequence[str], settings: FetchSettings, *, warm: bool) -> None:
+        self.urls = list(urls)
+        self.settings = settings
+        self._early: dict[int, FetchResult] = {}
+        self.jobs: list[tuple[int, str]] = []
+        for index, url in enumerate(self.urls):
+            error = _invalid(url)
+            if error is not None:
+                self._early[index] = FetchResult(url, None, error)
+            else:
+                self.jobs.append((index, url))
+        self._process: Any = None
+        self._receiver: Any = None
+        if self.jobs:
+            ctx = _context(warm=warm)
+            self._receiver, sender = ctx.Pipe(duplex=False)
+            self._process = ctx.Process(
+                target=_child_main,
+                args=(sender, self.jobs, settings, os.getpid()),
+                name="mdwatch-crawl",
+                daemon=not multiprocessing.current_process().daemon,
+            )
+            self._process.start()
+            sender.close()
+
+    def matches(self, urls: Sequence[str], settings: FetchSettings) -> bool:
+        return list(urls) == self.urls and settings == self.settings
+
+    def discard(self) -> None:
+        """Stop a crawl that will not be collected (it was started for other settings)."""
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+        if self._receiver is not None:
+            self._receiver.close()
+        self._process = self._receiver = None
+
+    def results(self, progress: Progress | None = None,
+                meanwhile: Callable[[], object] | None = None) -> list[FetchResult]:
+        """Every URL's result in input order (see :func:`fetch_pages`)."""
+        results: list[FetchResult | None] = [None] * len(self.urls)
+
+        def finish(index: int, result: FetchResult) -> None:
+            if results[index] is None:
+                results[index] = result
+                if progress is not None:
+                    progress(result)
+
+        for index, result in self._early.items():
+            finish(index, result)
+        _call(meanwhile)
+        fatal = ""
+        if self._process is not None:
+            receiver, process = self._receiver, self._process
+            try:
+                while True:
+                    try:
+                        kind, index, payload = receiver.recv()
+                    except EOFError:
+                        break
+                    if kind == "result":
+                        finish(index, payload)
+                    else:
+                        fatal = str(payload)
+            finally:
+                receiver.close()
+                if process.is_alive():
+                    process.join(timeout=5)
+                if process.is_alive():
+                    process.terminate()
+                    process.join()
+        for index, url in self.jobs:
+            if results[index] is None:
+                detail = f"抓取进程出错（{fatal.strip().splitlines()[-1]}）" if fatal.strip() else "抓取进程意外退出"
+                finish(index, FetchResult(url, None, FetchError(url, "other", f"无法获取 {url}：{detail}。")))
+        return [r for r in results if r is not None]
+
+
+def start_fetch(urls: Sequence[str], settings: FetchSettings = FetchSettings()) -> StartedFetch:  # noqa: B008
+    """Start the crawl of ``urls`` now, in its own process; collect it with ``.results()``.
+
+    The child imports Scrapy itself (nothing is warmed here): the caller goes on loading what it
+    needs meanwhile, on the other core.
+    """
+    return StartedFetch(urls, settings, warm=False)
+
+
 def fetch_pages(
     urls: Sequence[str],
     settings: FetchSettings = FetchSettings(),  # noqa: B008 - frozen, safe as a default
     progress: Progress | None = None,
     meanwhile: Callable[[], object] | None = None,
+    started: StartedFetch | None = None,
 ) -> list[FetchResult]:
     """Fetch every URL (and its qualification pages) in one crawl; results in input order.
 
@@ -189,63 +282,15 @@ def fetch_pages(
     ``progress`` is called in the caller's process once per finished URL. ``meanwhile`` is
     called in the caller's process while the crawl runs in its own (a one-page scan readies
     its analyzers there instead of after the fetch); it is called once, even with nothing to
-    fetch, and what it raises is not the fetch's concern.
+    fetch, and what it raises is not the fetch's concern. ``started``: the same crawl begun
+    earlier by :func:`start_fetch` (used only if its URLs and settings are these).
     """
-    results: list[FetchResult | None] = [None] * len(urls)
-    jobs: list[tuple[int, str]] = []
-
-    def finish(index: int, result: FetchResult) -> None:
-        if results[index] is None:
-            results[index] = result
-            if progress is not None:
-                progress(result)
-
-    for index, url in enumerate(urls):
-        error = _invalid(url)
-        if error is not None:
-            finish(index, FetchResult(url, None, error))
-        else:
-            jobs.append((index, url))
-
-    fatal = ""
-    if jobs:
-        ctx = _context(warm=meanwhile is None)
-        receiver, sender = ctx.Pipe(duplex=False)
-        process = ctx.Process(
-            target=_child_main,
-            args=(sender, jobs, settings, os.getpid()),
-            name="mdwatch-crawl",
-            daemon=not multiprocessing.current_process().daemon,
-        )
-        process.start()
-        sender.close()
-        _call(meanwhile)
-        meanwhile = None
-        try:
-            while True:
-                try:
-                    kind, index, payload = receiver.recv()
-                except EOFError:
-                    break
-                if kind == "result":
-                    finish(index, payload)
-                else:
-                    fatal = str(payload)
-        finally:
-            receiver.close()
-            if process.is_alive():
-                process.join(timeout=5)
-            if process.is_alive():
-                process.terminate()
-                process.join()
-
-    for index, url in jobs:
-        if results[index] is None:
-            detail = f"抓取进程出错（{fatal.strip().splitlines()[-1]}）" if fatal.strip() else "抓取进程意外退出"
-            finish(index, FetchResult(url, None, FetchError(url, "other", f"无法获取 {url}：{detail}。")))
-
-    _call(meanwhile)
-    return [r for r in results if r is not None]
+    if started is not None and not started.matches(urls, settings):
+        started.discard()
+        started = None
+    if started is None:
+        started = StartedFetch(urls, settings, warm=meanwhile is None)
+    return started.results(progress, meanwhile)
 
 
 def _call(meanwhile: Callable[[], object] | None) -> None:

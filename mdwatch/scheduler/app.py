@@ -17,13 +17,13 @@ from zoneinfo import ZoneInfo
 
 from mdwatch.analyzers.packs import RuleSelection, select_packs
 from mdwatch.scheduler.settings import display_tz
-from mdwatch.storage.database import resolve_db_url
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from mdwatch.analyzers.model import PageKind
     from mdwatch.crawler.capture import FetchResult, FetchSettings
+    from mdwatch.crawler.fetch import StartedFetch
     from mdwatch.scheduler.jobs.campaigns import CampaignRunResult
     from mdwatch.scheduler.jobs.scan import RunResult
     from mdwatch.scheduler.jobs.sweep import SweepOptions, SweepResult
@@ -91,11 +91,11 @@ class App:
 
     def scan(self, urls: Sequence[str], *, kind: PageKind | None = None, store: bool = True,
              progress: Callable[[FetchResult], None] | None = None, preserve: bool | None = None,
-             web: bool = False) -> RunResult:
+             web: bool = False, started: StartedFetch | None = None) -> RunResult:
         """``mdwatch scan``: fetch, analyze with the app's packs, store one run; ``preserve``
         (default: the app's ``evidence`` setting) takes its evidence before returning, else the
         caller may call :meth:`preserve` once it has shown the findings. ``web``: the URLs come
-        from the console (:meth:`web_fetch_settings`)."""
+        from the console (:meth:`web_fetch_settings`); ``started``: their crawl begun earlier."""
         from mdwatch.scheduler.jobs.scan import scan_urls
 
         # --no-store without --db writes nothing anywhere (not even the OCR cache)
@@ -104,7 +104,8 @@ class App:
         return scan_urls(list(urls), kind=kind, db_url=db_url, store=store, settings=settings,
                          progress=progress, ocr_engine=self.ocr_engine, selection=self.selection,
                          browser=self.config.browser,
-                         evidence=store and (self.config.evidence if preserve is None else preserve))
+                         evidence=store and (self.config.evidence if preserve is None else preserve),
+                         early_fetch=started)
 
     def preserve(self, result: RunResult) -> RunEvidence | None:
         """The evidence of a stored scan taken after it was shown (still in the same run: the WARC
@@ -197,6 +198,8 @@ def _web_refusal(url: str, allow: Sequence[str]) -> str | None:
 def build_app(config: AppConfig | None = None) -> App:
     """The application for ``config``: settings resolved and checked (an unknown pack raises
     ``analyzers.packs.PackError``, a malformed database URL ``storage.DatabaseError``)."""
+    from mdwatch.storage.database import resolve_db_url
+
     config = config or AppConfig()
     db_url = resolve_db_url(config.db_url)
     engine = None if config.ocr_engine in (None, "none") else config.ocr_engine

@@ -10,6 +10,7 @@ from mdwatch.analyzers.model import PageKind
 from mdwatch.analyzers.packs import EVERY_RULE, RuleSelection
 from mdwatch.crawler.browser_fetch import RenderedFetch, fetch_rendered
 from mdwatch.crawler.capture import Capture, FetchResult, FetchSettings
+from mdwatch.crawler.fetch import StartedFetch
 from mdwatch.scheduler.pipeline import ScanOutcome, analyze_result, make_context, page_record
 from mdwatch.scheduler.pipeline.capture import RunEvidence, capture_run_evidence
 from mdwatch.scheduler.pipeline.ocr import ImageOutcome, OcrBatch, OcrStage, OcrStats
@@ -46,12 +47,9 @@ def scan_urls(
     run_kind: str = "scan",
     settings: FetchSettings | None = None,
     progress: Callable[[FetchResult], None] | None = None,
-    ocr_engine: str | None = None,
-    ocr_workers: int | None = None,
-    ocr_stage: OcrStage | None = None,
+    ocr_engine: str | None = None, ocr_workers: int | None = None, ocr_stage: OcrStage | None = None,
     selection: RuleSelection = EVERY_RULE,
-    browser: bool = True,
-    evidence: bool = False,
+    browser: bool = True, evidence: bool = False, early_fetch: StartedFetch | None = None,
 ) -> RunResult:
     """Fetch ``urls`` in one crawl, analyze each page and store the run in one transaction.
 
@@ -71,11 +69,12 @@ def scan_urls(
 
     With ``evidence`` a stored run is preserved in the same run as a sweep's pages are: a WARC of
     its captures and screenshots of its pages with findings (``capture_run_evidence``).
+    ``early_fetch``: the crawl of these URLs begun earlier (``crawler.fetch.start_fetch``).
     """
     started = datetime.now(UTC)
     ctx = make_context(started)
     with_ocr = ocr_engine is not None or ocr_stage is not None
-    fetched = _fetch(urls, settings, with_ocr, progress, browser)
+    fetched = _fetch(urls, settings, with_ocr, progress, browser, early_fetch)
     results = fetched.results
     if not any(r.capture is not None for r in results):
         return RunResult(run_id=None, outcomes=[analyze_result(r, ctx, kind, selection=selection) for r in results],
@@ -110,13 +109,14 @@ def run_captures(outcomes: Sequence[ScanOutcome]) -> list[Capture]:
 
 
 def _fetch(urls: Sequence[str], settings: FetchSettings | None, with_ocr: bool,
-           progress: Callable[[FetchResult], None] | None, browser: bool) -> RenderedFetch:
+           progress: Callable[[FetchResult], None] | None, browser: bool,
+           started: StartedFetch | None = None) -> RenderedFetch:
     """Fetch ``urls`` in one crawl (their images too when they are to be read)."""
     fetch_settings = settings or FetchSettings()
     if with_ocr and not fetch_settings.fetch_images:
         fetch_settings = replace(fetch_settings, fetch_images=True)
     return fetch_rendered(list(urls), fetch_settings, progress=progress, browser=browser,
-                          meanwhile=_ready_analyzers)
+                          meanwhile=_ready_analyzers, started=started)
 
 
 #: a page that wakes every analyzer: a product page with a number, a claim, a warning and a shop
