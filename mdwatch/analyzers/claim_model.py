@@ -46,6 +46,7 @@ __all__ = [
     "lexicon_classes",
     "lexicon_view",
     "model_classes",
+    "model_sentences",
     "model_text",
     "pack_claim_model",
     "scorable",
@@ -130,6 +131,20 @@ def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
             end -= 1
         if end > start:
             yield start, end
+
+
+def model_sentences(text: str, *, prose_only: bool, title: str | None = None) -> Iterator[tuple[int, int, str]]:
+    """``(start, end, model_text)`` of each sentence of ``text`` the model reads (``scorable``); a
+    first sentence equal to the page ``title`` is skipped (a product, shop or site name). The one
+    selection for scanning and for harvesting training sentences from labelled pages
+    (``models.page_negatives``), so the two cannot drift apart."""
+    for start, end in sentence_spans(text):
+        sentence = text[start:end]
+        if title and start == 0 and sentence == title.strip():
+            continue
+        norm = model_text(sentence)
+        if scorable(sentence, norm, prose_only=prose_only):
+            yield start, end, norm
 
 
 # --- sentence level (evaluation, training, threshold choice) -------------------------------------
@@ -233,14 +248,9 @@ def model_hits(page: Page, ctx: Context, sources: Iterable[Source]) -> list[Mode
         return []
     spans: list[tuple[Source, int, int, str]] = []
     for src in sources:
-        for start, end in sentence_spans(src.text):
-            if src.source == "text" and src.page_url is None and start == 0 and page.title \
-                    and src.text[start:end] == page.title.strip():
-                continue  # the page title: a product name, a shop name, a site name
-            sentence = src.text[start:end]
-            text = model_text(sentence)
-            if scorable(sentence, text, prose_only=src.source == "text"):
-                spans.append((src, start, end, text))
+        title = page.title if src.source == "text" and src.page_url is None else None
+        for start, end, text in model_sentences(src.text, prose_only=src.source == "text", title=title):
+            spans.append((src, start, end, text))
     if not spans:
         return []
     probs = scorer.probabilities([t for *_, t in spans])

@@ -37,6 +37,8 @@ from mdwatch.models.claim_classifier import NGRAM_RANGE, ClaimClassifier, char_n
 if TYPE_CHECKING:
     import numpy as np
 
+    from mdwatch.models.page_negatives import PageSource
+
 __all__ = [
     "HELDOUT_MOD",
     "Guards",
@@ -63,6 +65,7 @@ MIN_THRESHOLD = 0.5  # a model claim must at least be more likely than not
 FOLDS = 5
 SEED = 0
 MAX_LABELS = 2
+EXTRA_WRITER = "extra"  # the writer of training-only labelled sentences (reviewers' decisions)
 _PART = re.compile(r"^(w\d+)_part\d+\.jsonl$")
 _DONE = re.compile(r"^(w\d+)\.done$")
 
@@ -78,6 +81,10 @@ class Sentence:
     product: str
     source: str
     norm: str  # model_text(text): what the model reads and what the split hashes
+    # the classes the label speaks for: all for the writers' sentences; for a negative harvested from
+    # a labelled page (models.page_negatives) only the classes the page holds no claim of
+    known: frozenset[str] = frozenset(CLASSES)
+    group: str = ""  # cross-validation group of a harvested negative (its page corpus); "" = none
 
     @property
     def heldout(self) -> bool:
@@ -176,6 +183,29 @@ def load_sentences(folder: Path | None = None, problems: list[str] | None = None
     return sorted(out, key=lambda s: (s.writer, s.id))
 
 
+def load_extra(paths: Sequence[Path], problems: list[str] | None = None) -> list[Sentence]:
+    """Labelled sentences from other files of the same schema (``mdwatch model export-feedback``):
+    training data only, never held out. Writer ``extra``; the cross-validation group is the file, so
+    one file's sentences are scored by a model that did not see that file."""
+    out: list[Sentence] = []
+    seen: set[str] = set()
+    for path in paths:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                s = _parse(json.loads(line), EXTRA_WRITER)
+            except (ValueError, KeyError, TypeError) as exc:
+                if problems is not None:
+                    problems.append(f"{path.name}:{n}: {exc}")
+                continue
+            if s.norm in seen:
+                continue  # the same sentence reviewed twice: its first (oldest) line counts
+            seen.add(s.norm)
+            out.append(replace(s, id=f"{path.name}:{s.id}", group=f"extra:{path.name}"))
+    return out
+
+
 def _parse(row: Mapping[str, Any], writer: str) -> Sentence:
     text = str(row["text"]).strip()
     if not text:
@@ -207,7 +237,8 @@ def fit(sentences: Sequence[Sentence], params: Params | None = None, seed: int =
     X = vectorizer.fit_transform(texts)
     coef, intercept, calib_a, calib_b = [], [], [], []
     for cls in CLASSES:
-        y = np.array([cls in s.labels for s in sentences], dtype=int)
+        rows = np.array([cls in s.known for s in sentences], dtype=bool)
+        y = np.array([cls in s.labels for s in sentences], dtype=int)[rows]
         folds = min(FOLDS, int(y.sum()), int(len(y) - y.sum()))
         if folds < 2:
             raise ValueError(f"类别 {cls} 的正例或反例太少（每种至少 2 句）")
@@ -219,7 +250,7 @@ def fit(sentences: Sequence[Sentence], params: Params | None = None, seed: int =
                                       random_state=seed, max_iter=1000)
         cal = CalibratedClassifierCV(base, method="sigmoid", ensemble=False,
                                      cv=StratifiedKFold(folds, shuffle=True, random_state=seed))
-        cal.fit(X, y)
+        cal.fit(X[np.flatnonzero(rows)], y)
         fitted = cal.calibrated_classifiers_[0]
         coef.append(fitted.estimator.coef_[0])
         intercept.append(float(fitted.estimator.intercept_[0]))
@@ -246,13 +277,35 @@ def oof_probabilities(sentences: Sequence[Sentence], params: Params | None = Non
     """Out-of-fold probabilities (rows in ``sentences`` order): each sentence scored by a model that
     did not see it. The cross-validation the thresholds are chosen on."""
     import numpy as np
-    from sklearn.model_selection import KFold
 
+    fold_of = cv_folds(sentences, folds, seed)
     out = np.zeros((len(sentences), len(CLASSES)))
-    for train_idx, test_idx in KFold(folds, shuffle=True, random_state=seed).split(np.arange(len(sentences))):
+    for k in range(folds):
+        train_idx = [int(i) for i in np.flatnonzero(fold_of != k)]
+        test_idx = [int(i) for i in np.flatnonzero(fold_of == k)]
         model = fit([sentences[i] for i in train_idx], params, seed)
         out[test_idx] = model.probabilities([sentences[i].norm for i in test_idx])
     return out
+
+
+def cv_folds(sentences: Sequence[Sentence], folds: int = FOLDS, seed: int = SEED) -> np.ndarray:
+    """The fold of each sentence: the writers' sentences shuffled into ``folds`` folds; a harvested
+    negative goes with its group (its page corpus: one format-corpus writer, or the demo site), so
+    that the cross-validated probabilities of page text come from a model that never saw that
+    writer's pages — the situation of a page from a site nobody labelled."""
+    import numpy as np
+    from sklearn.model_selection import KFold
+
+    fold_of = np.zeros(len(sentences), dtype=int)
+    plain = [i for i, s in enumerate(sentences) if not s.group]
+    for k, (_train, test) in enumerate(KFold(folds, shuffle=True, random_state=seed).split(np.arange(len(plain)))):
+        fold_of[[plain[i] for i in test]] = k
+    groups = sorted({s.group for s in sentences if s.group})
+    where = {g: k % folds for k, g in enumerate(groups)}
+    for i, s in enumerate(sentences):
+        if s.group:
+            fold_of[i] = where[s.group]
+    return fold_of
 
 
 def choose_thresholds(sentences: Sequence[Sentence], probs: np.ndarray, off_limits: Sequence[set[str]],
@@ -264,7 +317,8 @@ def choose_thresholds(sentences: Sequence[Sentence], probs: np.ndarray, off_limi
     for k, cls in enumerate(CLASSES):
         cands = sorted(
             ((float(probs[i, k]), cls in s.labels) for i, s in enumerate(sentences)
-             if cls not in off_limits[i] and scorable(s.text, s.norm) and probs[i, k] >= MIN_THRESHOLD),
+             if cls in s.known and cls not in off_limits[i] and scorable(s.text, s.norm)
+             and probs[i, k] >= MIN_THRESHOLD),
             key=lambda c: -c[0],
         )
         best, tp, fp = 1.0, 0, 0
@@ -287,6 +341,8 @@ def score(sentences: Sequence[Sentence], predicted: Sequence[set[str]]) -> dict[
     out = {cls: Counts() for cls in (*CLASSES, "micro")}
     for s, got in zip(sentences, predicted, strict=True):
         for cls in CLASSES:
+            if cls not in s.known:
+                continue
             want, hit = cls in s.labels, cls in got
             for key in (cls, "micro"):
                 c = out[key]
@@ -318,8 +374,8 @@ def _thresholds_by_cv(dev: Sequence[Sentence], params: Params, seed: int,
     return choose_thresholds(dev, probs, [off for _found, off in views]), probs, views
 
 
-def _cv_scores(dev: Sequence[Sentence], probs: np.ndarray, views: Sequence[View],
-               thresholds: Mapping[str, float]) -> dict[str, dict[str, float | int]]:
+def _cv_predicted(dev: Sequence[Sentence], probs: np.ndarray, views: Sequence[View],
+                  thresholds: Mapping[str, float]) -> list[set[str]]:
     predicted = []
     for i, s in enumerate(dev):
         found, off = views[i]
@@ -327,7 +383,31 @@ def _cv_scores(dev: Sequence[Sentence], probs: np.ndarray, views: Sequence[View]
         if scorable(s.text, s.norm):
             got |= {cls for k, cls in enumerate(CLASSES) if cls not in off and probs[i, k] >= thresholds[cls]}
         predicted.append(got)
-    return {k: v.row() for k, v in score(dev, predicted).items()}
+    return predicted
+
+
+def _cv_scores(dev: Sequence[Sentence], probs: np.ndarray, views: Sequence[View],
+               thresholds: Mapping[str, float]) -> dict[str, dict[str, float | int]]:
+    """Cross-validated scores of the writers' sentences (the harvested negatives are counted apart:
+    ``_cv_page_false``)."""
+    predicted = _cv_predicted(dev, probs, views, thresholds)
+    keep = [i for i, s in enumerate(dev) if not s.group]
+    return {k: v.row() for k, v in score([dev[i] for i in keep], [predicted[i] for i in keep]).items()}
+
+
+def _cv_page_false(dev: Sequence[Sentence], probs: np.ndarray, views: Sequence[View],
+                   thresholds: Mapping[str, float]) -> dict[str, Any]:
+    """Per class, the cross-validated false model claims on the harvested page sentences (each scored
+    by a model that never saw its page writer's pages), and the worst of them."""
+    predicted = _cv_predicted(dev, probs, views, thresholds)
+    out: dict[str, Any] = {"sentences": sum(bool(s.group) for s in dev)}
+    for k, cls in enumerate(CLASSES):
+        wrong = sorted(((float(probs[i, k]), f"{s.source}: {s.text[:60]}") for i, s in enumerate(dev)
+                        if s.group and cls in s.known and cls in predicted[i] and cls not in views[i][0]),
+                       reverse=True)
+        out[cls] = {"false": len(wrong), "negatives": sum(bool(s.group) and cls in s.known for s in dev),
+                    "worst": wrong[:3]}
+    return out
 
 
 def _summary(sentences: Sequence[Sentence]) -> dict[str, Any]:
@@ -437,6 +517,8 @@ def _fitted(dev: Sequence[Sentence], params: Params, seed: int, folds: int, guar
     say("阈值：" + "，".join(f"{c} {model.thresholds[c]:.7g}" for c in CLASSES))
     info["dev_cv"] = _cv_scores(dev, probs, views, model.thresholds)
     info["dev_cv_without_floors"] = _cv_scores(dev, probs, views, cv_thresholds)
+    if any(s.group for s in dev):
+        info["page_negatives_cv"] = _cv_page_false(dev, probs, views, model.thresholds)
     return model, info
 
 
@@ -465,11 +547,16 @@ class Guards:
 
 def train(folder: Path | None = None, out: Path | None = None, *, params: Params | None = None, seed: int = SEED,
           folds: int = FOLDS, guards: Guards | None = None, leave_one_writer_out: bool = True,
-          trained_on: str | None = None, progress: Any = None) -> TrainReport:
-    """Fit the shipped model on the development split (thresholds: cross-validation there, raised
-    to the page floors of ``pages``), score the held-out split and leave-one-writer-out for the
-    model card, and write the model to ``out``."""
+          trained_on: str | None = None, progress: Any = None, negatives: Sequence[PageSource] = (),
+          extra: Sequence[Path] = ()) -> TrainReport:
+    """Fit the shipped model on the development split plus the training-only sentences — ordinary
+    listing text harvested from the labelled pages of ``negatives`` (``models.page_negatives``) and
+    the labelled sentences of the ``extra`` files (reviewers' decisions, ``mdwatch model
+    export-feedback``) — with thresholds by cross-validation there (raised to the page floors of
+    ``guards``, if any); score the held-out split (the writers' sentences only) and
+    leave-one-writer-out for the model card, and write the model to ``out``."""
     from mdwatch.models.claim_classifier import model_path
+    from mdwatch.models.page_negatives import harvest
 
     params = params or Params()
     guards = guards or Guards()
@@ -478,9 +565,17 @@ def train(folder: Path | None = None, out: Path | None = None, *, params: Params
     say = progress or (lambda _msg: None)
     problems: list[str] = []
     sentences = load_sentences(folder, problems)
-    dev = [s for s in sentences if not s.heldout]
+    dev_writers = [s for s in sentences if not s.heldout]
     heldout = [s for s in sentences if s.heldout]
-    say(f"共 {len(sentences)} 句：开发集 {len(dev)} 句，留出集 {len(heldout)} 句")
+    # training-only sentences never share a text with the writers' (either split): the writers' label
+    # wins, and a held-out text must not be trained on under another label
+    writer_texts = {s.norm for s in sentences}
+    harvested, harvest_info = harvest(negatives, writer_texts) if negatives else ([], {})
+    fed = [s for s in load_extra(extra, problems) if s.norm not in writer_texts]
+    training_only = [*harvested, *fed]
+    dev = [*dev_writers, *training_only]
+    say(f"共 {len(sentences)} 句：开发集 {len(dev_writers)} 句，留出集 {len(heldout)} 句；"
+        f"另有仅用于训练的页面普通句 {len(harvested)} 句、审核反馈 {len(fed)} 句")
     model, info = _fitted(dev, params, seed, folds, guards, say)
     meta: dict[str, Any] = {
         "trained_on": trained_on or date.today().isoformat(),
@@ -492,7 +587,9 @@ def train(folder: Path | None = None, out: Path | None = None, *, params: Params
         "seed": seed,
         "folds": folds,
         "features": len(model.vocabulary),
-        "data": {"all": _summary(sentences), "development": _summary(dev), "heldout": _summary(heldout)},
+        "data": {"all": _summary(sentences), "development": _summary(dev_writers), "heldout": _summary(heldout)},
+        "page_negatives": harvest_info,
+        "extra": {"files": [p.name for p in extra], "sentences": len(fed), **_summary(fed)} if extra else {},
         "guards": guards.describe(),
         "thresholds": dict(model.thresholds),
         **info,
@@ -502,7 +599,8 @@ def train(folder: Path | None = None, out: Path | None = None, *, params: Params
     meta["heldout_without_floors"] = evaluate_model(replace(model, thresholds=info["cv_thresholds"]), heldout)
     say("留出集：" + _micro_line(meta["heldout"]))
     if leave_one_writer_out:
-        meta["leave_one_writer_out"] = _leave_one_writer_out(sentences, params, seed, folds, guards, say)
+        meta["leave_one_writer_out"] = _leave_one_writer_out(sentences, training_only, params, seed, folds,
+                                                             guards, say)
     model.save(out)
     return TrainReport(str(out), meta)
 
@@ -513,14 +611,15 @@ def _micro_line(result: Mapping[str, Any]) -> str:
             f"词表+模型 精确率 {comb['precision']:.3f} 召回率 {comb['recall']:.3f}")
 
 
-def _leave_one_writer_out(sentences: Sequence[Sentence], params: Params, seed: int, folds: int,
-                          guards: Guards, say: Any) -> dict[str, Any]:
-    """Train on two writers' development parts (thresholds chosen the same way, on those parts),
-    score the third writer's held-out part: how the model fares on a writer it never saw."""
+def _leave_one_writer_out(sentences: Sequence[Sentence], training_only: Sequence[Sentence], params: Params,
+                          seed: int, folds: int, guards: Guards, say: Any) -> dict[str, Any]:
+    """Train on two writers' development parts and the training-only sentences (thresholds chosen
+    the same way, on those), score the third writer's held-out part: how the model fares on a
+    writer it never saw."""
     out: dict[str, Any] = {}
     writers = sorted({s.writer for s in sentences})
     for writer in writers:
-        train_part = [s for s in sentences if s.writer != writer and not s.heldout]
+        train_part = [*(s for s in sentences if s.writer != writer and not s.heldout), *training_only]
         test_part = [s for s in sentences if s.writer == writer and s.heldout]
         if len(writers) < 2 or not test_part:
             continue
@@ -563,6 +662,20 @@ def card_figures(meta: Mapping[str, Any]) -> str:
         d = data[name]
         lines.append(f"| {name} | {d['sentences']} | {d['hard_negatives']} | {d['none']} | "
                      + " | ".join(str(d["per_class"][c]) for c in CLASSES) + " |")
+    harvest = meta.get("page_negatives") or {}
+    if harvest:
+        per_source = ", ".join(f"{name} {c['sentences']} from {c['pages']} pages"
+                               for name, c in harvest["sources"].items())
+        lines += ["", f"Training only (never held out): {harvest['sentences']} negatives harvested from the product "
+                  f"pages of the labelled page corpora (`mdwatch/models/page_negatives.py`; pages SHA-256 "
+                  f"`{harvest['pages_sha256'][:16]}…`): {per_source}. Negative for: "
+                  + ", ".join(f"{c} {n}" for c, n in harvest["per_class"].items())
+                  + f". Left out: {harvest['dropped_as_writer_text']} with the text of a writers' sentence; "
+                  f"{harvest['duplicates']} repeats of a line merged."]
+    extra = meta.get("extra") or {}
+    if extra:
+        lines += ["", f"Training only: {extra['sentences']} labelled sentences from {', '.join(extra['files'])} "
+                  "(`--extra`, e.g. reviewers' decisions)."]
     params = meta["params"]
     lines += ["", f"Hyper-parameters: {params['estimator']} (liblinear), C = {params['C']}, sublinear tf = "
               f"{params['sublinear_tf']}, min_df = {params['min_df']}, class weight = {params['class_weight']}; "
@@ -570,7 +683,8 @@ def card_figures(meta: Mapping[str, Any]) -> str:
               "Thresholds: first the lowest probability at which what the model adds (sentences the lexicon "
               "neither flagged with the class nor ruled out for it) keeps precision ≥ 0.95 in "
               "cross-validation on the development "
-              "split (never below 0.5; 1.0 = off); then raised, where needed, just above the highest "
+              "split and the training-only sentences (a harvested negative in the fold of its page corpus; "
+              "never below 0.5; 1.0 = off); then raised, where needed, just above the highest "
               "probability of a false model finding on the guard corpora "
               f"({meta.get('guards') or '—'}; pages: product pages with page-level labels):", "",
               "| class | cross-validated | floor (worst false sentence) | shipped |", "|---|---|---|---|"]
@@ -593,6 +707,16 @@ def card_figures(meta: Mapping[str, Any]) -> str:
     lines += [f"| {cls} | {r['precision']:.3f} ({plain[cls]['precision']:.3f}) | {r['recall']:.3f} "
               f"({plain[cls]['recall']:.3f}) | {r['f1']:.3f} ({plain[cls]['f1']:.3f}) |"
               for cls, r in meta["dev_cv"].items()]
+    page_cv = meta.get("page_negatives_cv") or {}
+    if page_cv:
+        lines += ["", "### Page text, cross-validated (shipped thresholds)", "",
+                  f"False model claims on the {page_cv['sentences']} harvested page sentences, each scored by a "
+                  "model that never saw its page corpus (one format-corpus writer, or the demo site):", "",
+                  "| class | false / negatives | highest false |", "|---|---|---|"]
+        for cls in CLASSES:
+            c = page_cv[cls]
+            top = f"{_prob(c['worst'][0][0])} ({c['worst'][0][1]})" if c["worst"] else "—"
+            lines.append(f"| {cls} | {c['false']} / {c['negatives']} | {top} |")
     lowo = meta.get("leave_one_writer_out") or {}
     if lowo:
         lines += ["", "### Leave one writer out (train on the two others' development parts, score this "
