@@ -42,6 +42,8 @@ bench: deps
 	$(BIN)/python benchmarks/bench_sweep.py --products $${BENCH_SWEEP_PRODUCTS:-2000}
 	$(BIN)/python benchmarks/bench_ocr.py --quick
 	$(BIN)/python benchmarks/bench_evidence.py
+	$(BIN)/python benchmarks/bench_store.py --pages $${BENCH_STORE_PAGES:-2000}
+	$(BIN)/python benchmarks/bench_memory.py --listings $${BENCH_MEMORY_LISTINGS:-100000}
 
 lint: deps
 	$(BIN)/ruff check .

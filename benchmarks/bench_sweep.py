@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-TARGET = 0.7
+TARGET = 0.85
+BROWSER_TARGET = 4.0  # pages/s on 2 cores
+COPIES = 10
 
 
 def _bare(base: str) -> dict[str, Any]:
@@ -73,7 +76,9 @@ def _browser(tmp: str) -> dict[str, Any]:
 
     site = Path(__file__).resolve().parents[1] / "mdwatch" / "demo" / "site"
     manifest = json.loads((site / "manifest.json").read_text(encoding="utf-8"))
-    paths = [e["path"] for e in manifest if e.get("js")]
+    # each JS-only page under ten URLs (a query the site ignores), so the browser's start-up is
+    # not most of what is measured
+    paths = [f"{e['path']}?copy={n}" for e in manifest if e.get("js") for n in range(COPIES)]
     profile = Path(tmp) / "jsonly.yaml"
     starts = ", ".join(json.dumps("{base}" + p) for p in paths)
     profile.write_text(f"name: jsonly\ntitle: JS\nstart_urls: [{starts}]\nshop_links: []\nproduct_links: []\n"
@@ -135,8 +140,10 @@ def main() -> int:
     verdict = "OK" if ratio >= TARGET else "BELOW TARGET"
     print(f"ratio sweep / bare: {ratio:.2f} (target >= {TARGET}) {verdict}")
     b_rate = browser["pages"] / browser["seconds"] if browser["seconds"] else 0.0
+    b_verdict = "OK" if b_rate >= BROWSER_TARGET else "BELOW TARGET"
     print(f"browser (demo JS-only pages, Chromium): {browser['pages']:5d} pages in {browser['seconds']:6.2f} s"
-          f" = {b_rate:7.1f} pages/s  (browser start-up included)")
+          f" = {b_rate:7.1f} pages/s  (browser start-up included; target >= {BROWSER_TARGET:.0f}) {b_verdict}")
+    print(f"load average {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
     return 0
 
 

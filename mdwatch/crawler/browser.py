@@ -120,7 +120,9 @@ class BrowserOptions:
     headless: bool = True
     block_resources: bool = True  # fonts and media always; images unless a screenshot is taken
     timeout_s: float = 30.0  # navigation timeout
-    max_pages: int = 4  # concurrent pages in the (single, reused) browser context
+    # concurrent pages in the (single, reused) browser context: a rendered page spends most of its
+    # time waiting (for its scripts, then for a quiet DOM), so more in flight keep the cores busy
+    max_pages: int = 8
 
 
 def launch_options(opts: BrowserOptions) -> dict[str, Any]:
