@@ -41,9 +41,9 @@ bench: deps
 	$(BIN)/python benchmarks/bench_registry.py --records $${BENCH_RECORDS:-1000000}
 	$(BIN)/python benchmarks/bench_sweep.py --products $${BENCH_SWEEP_PRODUCTS:-2000}
 	$(BIN)/python benchmarks/bench_ocr.py --quick
+	$(BIN)/python benchmarks/bench_ocr.py --quick --scaling
+	$(BIN)/python benchmarks/bench_platform.py --listings $${BENCH_PLATFORM_LISTINGS:-150}
 	$(BIN)/python benchmarks/bench_evidence.py
-	$(BIN)/python benchmarks/bench_store.py --pages $${BENCH_STORE_PAGES:-2000}
-	$(BIN)/python benchmarks/bench_memory.py --listings $${BENCH_MEMORY_LISTINGS:-100000}
 
 lint: deps
 	$(BIN)/ruff check .

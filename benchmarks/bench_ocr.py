@@ -14,6 +14,20 @@ certificate image cause exactly one OCR run (the process exits 1 otherwise).
     python benchmarks/bench_ocr.py --full       # every certificate in every degradation
     python benchmarks/bench_ocr.py --quick      # a few images, for a smoke run
     python benchmarks/bench_ocr.py --engines rapidocr --triage-only
+    python benchmarks/bench_ocr.py --scaling    # the cost savers of issue 15, and what they cost in accuracy
+
+``--scaling`` (issue 15, ``analyzers/ocr/scaling.py``), per engine, on encoded images as the OCR
+stage receives them (certificates as PNG and as 2× scans in JPEG, degraded certificates,
+banners; photos, some at phone-camera size):
+
+1. the largest side the engine gains from: 2× certificate scans read within pixel budgets of
+   2000², 1600², 1280², 1024², 800² and at full size: character accuracy, certificate-number
+   exact match, CPU seconds per image;
+2. each shortcut on and off: no shortcut (every image read at full size), the triage after a
+   full decode (the stage before issue 15), the triage before the full decode (header, reduced
+   JPEG decode), and downscaling to the engine's ``max_side``²: character accuracy over the text
+   images (one the triage skips counts as read empty), number exact match, photos read, text
+   images lost, CPU seconds per image.
 """
 
 from __future__ import annotations
@@ -37,6 +51,7 @@ from mdwatch.analyzers.certificates import read_certificate
 from mdwatch.analyzers.claims import find_claims
 from mdwatch.analyzers.numbers import extract_numbers
 from mdwatch.analyzers.ocr.engine import ENGINES, get_engine
+from mdwatch.analyzers.ocr.scaling import cpu_seconds
 from mdwatch.analyzers.ocr.triage import needs_ocr
 from mdwatch.demo.ocrimages import (
     DEGRADATIONS,
@@ -221,13 +236,137 @@ def run_shared(engine_name: str) -> tuple[str, bool]:
     return line, ok
 
 
+def _encoded(image: Image.Image, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+    return buf.getvalue()
+
+
+def scaling_sets(quick: bool) -> tuple[list[tuple[str, GeneratedImage, bytes]], list[tuple[str, bytes]]]:
+    """(text images with their truth, photos): encoded bytes, as the OCR stage receives them."""
+    certs = generate_certificates(4 if quick else 18, seed=9)
+    promos = generate_promos(4 if quick else 16, seed=9)
+    text: list[tuple[str, GeneratedImage, bytes]] = []
+    for i, g in enumerate(certs):
+        text.append((f"{g.name}/png", g, _encoded(g.image, "PNG")))
+        scan = g.image.resize((g.image.width * 2, g.image.height * 2), Image.Resampling.BICUBIC)
+        text.append((f"{g.name}/scan2x", g, _encoded(scan, "JPEG")))
+        if not quick and i % 3 == 0:
+            kind = DEGRADATIONS[i % len(DEGRADATIONS)]
+            text.append((f"{g.name}/{kind}", g, _encoded(degrade(g.image, kind, seed=i), "JPEG")))
+    text += [(f"{g.name}/png", g, _encoded(g.image, "PNG")) for g in promos]
+    photos = [(g.name, _encoded(g.image, "JPEG")) for g in generate_photos(4 if quick else 16, seed=9)]
+    for g in generate_photos(2 if quick else 4, seed=10):
+        big = g.image.resize((g.image.width * 3, g.image.height * 3), Image.Resampling.BICUBIC)
+        photos.append((f"{g.name}/3x", _encoded(big, "JPEG")))
+    return text, photos
+
+
+def _scored(g: GeneratedImage, text: str) -> tuple[float, bool | None]:
+    number = g.truth.get("number")
+    return char_accuracy(g.truth["text"], text), (number_found(number, text) if number else None)
+
+
+def run_scaling(engine_name: str, quick: bool) -> list[str]:
+    """The largest useful side, and each shortcut's saving and accuracy cost, for one engine."""
+    from mdwatch.analyzers.ocr.imageguard import LoadedImage, fit_within, load_image
+    from mdwatch.analyzers.ocr.scaling import BEFORE, NONE, Shortcuts, examine
+
+    engine = get_engine(engine_name)
+    text, photos = scaling_sets(quick)
+    engine.read(text[0][1].image)  # the models load outside the timing
+    lines = [f"[{engine_name}] largest useful side: 2× certificate scans read within a pixel budget side²"
+             f" (engine max_side = {getattr(engine, 'max_side', None)})",
+             f"  {'budget side':<12} {'n':>3} {'char acc':>8} {'number exact':>13} {'CPU s/img':>10}"]
+    print("\n".join(lines), flush=True)
+    scans = [(key, g, data) for key, g, data in text if key.endswith("/scan2x")]
+    for side in (None, 2000, 1600, 1280, 1024, 800):
+        acc, found, cpu = [], 0, 0.0
+        for _key, g, data in scans:
+            loaded = load_image(data)
+            assert isinstance(loaded, LoadedImage)
+            image = loaded.image
+            if side is not None and image.width * image.height > side * side:
+                image = image.resize(fit_within(image.width, image.height, side), Image.Resampling.LANCZOS,
+                                     reducing_gap=3.0)
+            started = cpu_seconds()
+            result = engine.read(image)
+            cpu += cpu_seconds() - started
+            a, ok = _scored(g, result.text)
+            acc.append(a)
+            found += bool(ok)
+        label = "full size" if side is None else f"{side}"
+        lines.append(f"  {label:<12} {len(scans):>3} {statistics.mean(acc):>8.3f} "
+                     f"{found:>6}/{len(scans):<6} {cpu / len(scans):>10.2f}")
+        print(lines[-1], flush=True)
+    # each shortcut: two reads per text image at most (full size, reduced), triage per path
+    full_reads: dict[str, tuple[str, float]] = {}
+    small_reads: dict[str, tuple[str, float]] = {}
+    verdicts: dict[str, dict[str, tuple[bool, float]]] = {}
+    decodes: dict[str, float] = {}  # a full decode: the stage before issue 15 made one for both triage and read
+    paths = {"none": NONE, "triage": BEFORE, "early": Shortcuts(downscale=False), "all": Shortcuts()}
+    for key, data in [(k, d) for k, _, d in text] + photos:
+        started = cpu_seconds()
+        load_image(data)
+        decodes[key] = cpu_seconds() - started
+        verdicts[key] = {}
+        for label, shortcuts in paths.items():
+            started = cpu_seconds()
+            out = examine(data, None, shortcuts)
+            verdicts[key][label] = (out.wanted, cpu_seconds() - started)
+        started = cpu_seconds()
+        out = examine(data, engine, NONE, triaged=True)
+        full_reads[key] = (out.result.text if out.result else "", cpu_seconds() - started)
+        started = cpu_seconds()
+        out = examine(data, engine, Shortcuts(), triaged=True)
+        small_reads[key] = (out.result.text if out.result else "", cpu_seconds() - started)
+    head = (f"  {'shortcuts':<44} {'char acc':>8} {'number exact':>13} {'photos read':>12} "
+            f"{'text lost':>9} {'CPU s/img':>10}")
+    lines += [f"[{engine_name}] each shortcut: {len(text)} text images, {len(photos)} photos "
+              f"(a text image the triage skips counts as read empty)", head]
+    print("\n".join(lines[-2:]), flush=True)
+    rows = (("none", "no shortcut: every image read at full size", full_reads),
+            ("triage", "triage after a full decode (before issue 15)", full_reads),
+            ("early", "+ triage before the full decode", full_reads),
+            ("all", "+ downscale to max_side² (all shortcuts)", small_reads))
+    numbers = sum(1 for _, g, _ in text if g.truth.get("number"))
+    for label, title, reads in rows:
+        acc, found, lost, cpu = [], 0, 0, 0.0
+        for key, g, _ in text:
+            wanted, triage_s = verdicts[key][label]
+            read, read_s = reads[key] if wanted else ("", 0.0)
+            cpu += (0.0 if label == "none" else triage_s) + read_s - (decodes[key] if wanted and label == "triage" else 0.0)
+            lost += not wanted
+            a, ok = _scored(g, read)
+            acc.append(a)
+            found += bool(ok)
+        photos_read = 0
+        for key, _ in photos:
+            wanted, triage_s = verdicts[key][label]
+            photos_read += wanted
+            cpu += (0.0 if label == "none" else triage_s) + (reads[key][1] if wanted else 0.0)
+            cpu -= decodes[key] if wanted and label == "triage" else 0.0
+        n = len(text) + len(photos)
+        lines.append(f"  {title:<44} {statistics.mean(acc):>8.3f} {found:>6}/{numbers:<6} "
+                     f"{photos_read:>5}/{len(photos):<6} {lost:>9} {cpu / n:>10.2f}")
+        print(lines[-1], flush=True)
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a few images only")
     ap.add_argument("--full", action="store_true", help="every certificate in every degradation")
     ap.add_argument("--engines", default=",".join(ENGINES), help="comma-separated (default: all)")
     ap.add_argument("--triage-only", action="store_true")
+    ap.add_argument("--scaling", action="store_true", help="only the cost savers of issue 15 and their accuracy cost")
     args = ap.parse_args(argv)
+    if args.scaling:
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"OCR scaling (load average {load} on {os.cpu_count()} CPUs; CPU seconds, not wall)", flush=True)
+        for name in [n.strip() for n in args.engines.split(",") if n.strip()]:
+            run_scaling(name, args.quick)
+        return 0
     print(run_triage(args.quick), flush=True)
     if args.triage_only:
         return 0

@@ -80,6 +80,10 @@ class OcrResult:
 
 @runtime_checkable
 class OcrEngine(Protocol):
+    """An OCR engine. It may also say, as ``max_side``, the side of the square pixel budget it
+    gains nothing above: the OCR stage then reduces larger images before :meth:`read`
+    (``scaling.examine``); without it images are read at their own size."""
+
     name: str
 
     def read(self, image: Image.Image) -> OcrResult: ...

@@ -41,6 +41,7 @@ def join_words(words: list[str]) -> str:
 
 class TesseractEngine:
     name = "tesseract"
+    max_side = 2000  # it enlarges below 1800 px anyway (UPSCALE_BELOW); see bench_ocr.py --scaling
 
     def __init__(self, *, lang: str = LANG, psm: int = PSM) -> None:
         self.lang = lang

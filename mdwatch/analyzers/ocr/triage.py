@@ -7,10 +7,18 @@ text makes many small, compact, high-contrast blobs (strokes and glyphs), smooth
 renders make few. The thresholds are calibrated on ``mdwatch.demo.ocrimages`` (certificates,
 promotional banners, their degraded variants, and photo-like renders); see
 ``benchmarks/bench_ocr.py --triage`` for the measured accuracy. Costs a few milliseconds.
+
+Two halves, so the OCR stage can triage before it decodes: :func:`too_small` needs only the
+declared size (the header), :func:`assess` the pixels, at any size from 256 px wide up (a
+JPEG decoded at 1/8 scale gives the same verdict as the full image, measured in
+``benchmarks/bench_ocr.py --scaling``). The count of glyph-like blobs is also the image's
+text score: the OCR stage reads the images of a listing highest score first when it caps them
+(certificates, dense with small glyphs, score highest; banners next; photos lowest).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -50,12 +58,35 @@ def text_blobs(image: Image.Image) -> int:
     return count
 
 
-def needs_ocr(img: Image.Image) -> tuple[bool, str]:
-    """(True, why) when ``img`` may carry text worth reading; (False, why in Chinese) otherwise."""
-    w, h = img.size
-    if w < MIN_SIDE or h < MIN_SIDE or w * h < MIN_PIXELS:
-        return False, f"图标或小图（{w}×{h}），不做文字识别"
+@dataclass(frozen=True, slots=True)
+class Triage:
+    """The verdict on one image: read it or not, why (Chinese), and its text score (blobs)."""
+
+    wanted: bool
+    reason: str
+    score: int = 0
+
+
+def too_small(width: int, height: int) -> str | None:
+    """Why an image of the declared size is not worth reading (an icon, a spacer), else None."""
+    if width < MIN_SIDE or height < MIN_SIDE or width * height < MIN_PIXELS:
+        return f"图标或小图（{width}×{height}），不做文字识别"
+    return None
+
+
+def assess(img: Image.Image, size: tuple[int, int] | None = None) -> Triage:
+    """Triage ``img``; ``size`` is its declared size when ``img`` is a reduced decode of it."""
+    w, h = size if size is not None else img.size
+    small = too_small(w, h)
+    if small is not None:
+        return Triage(False, small)
     blobs = text_blobs(img)
     if blobs < MIN_TEXT_BLOBS:
-        return False, f"未发现文字特征（疑似商品实拍图，文字样斑块 {blobs} 个），不做文字识别"
-    return True, f"含文字特征（文字样斑块 {blobs} 个）"
+        return Triage(False, f"未发现文字特征（疑似商品实拍图，文字样斑块 {blobs} 个），不做文字识别", blobs)
+    return Triage(True, f"含文字特征（文字样斑块 {blobs} 个）", blobs)
+
+
+def needs_ocr(img: Image.Image) -> tuple[bool, str]:
+    """(True, why) when ``img`` may carry text worth reading; (False, why in Chinese) otherwise."""
+    verdict = assess(img)
+    return verdict.wanted, verdict.reason

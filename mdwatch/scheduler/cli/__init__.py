@@ -263,13 +263,15 @@ def demo_run(db_url: str | None, ocr_engine: str) -> int:
 @option("redis")
 @click.option("--worker", is_flag=True, help="分布式巡查：作为工作进程加入 --resume ID 指定的巡查。")
 @option("ocr-engine")
+@click.option("--ocr-queue", is_flag=True,
+              help="文字识别交给 --redis 队列中的 mdwatch ocr-worker 进程（可在其他机器上，按需增减）。")
 @click.option("--guard-share", type=click.FloatRange(min=0, max=1, min_open=True), envvar="MDWATCH_GUARD_SHARE",
               help="精度警戒：一条规则在超过此比例的同类页面上触发时暂缓其线索（默认按平台配置，0.6；1 为关闭）。")
 @option("packs")
 def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | None, resume: int | None,
           no_robots: bool, concurrency: int, workers: int | None, no_browser: bool,
           redis_url: str | None, worker: bool, no_screenshots: bool, ocr_engine: str,
-          guard_share: float | None = None, packs: str | None = None) -> int:
+          guard_share: float | None = None, packs: str | None = None, ocr_queue: bool = False) -> int:
     from mdwatch.scheduler.app import AppConfig, build_app
     from mdwatch.scheduler.jobs.sweep import (
         SweepError,
@@ -280,12 +282,15 @@ def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | 
 
     if base_url is not None:
         _check_url(base_url)
+    if ocr_queue and not redis_url:
+        raise click.UsageError("--ocr-queue 需要 --redis（或环境变量 MDWATCH_REDIS_URL）。")
     console = make_console()
     app = build_app(AppConfig(db_url=db_url, packs=_selection(packs).packs, ocr_engine=ocr_engine,
                               browser=not no_browser))
     options = SweepOptions(base_url=base_url, budget=budget, resume=resume,
                            obey_robots=not no_robots, concurrency=concurrency, workers=workers,
                            redis_url=redis_url or None, worker=worker, guard_share=guard_share,
+                           ocr_queue=redis_url if ocr_queue else None,
                            extra_settings=(("MDWATCH_SCREENSHOTS", False),) if no_screenshots else ())
     try:
         result = app.sweep(profile, options, console=console)
@@ -297,6 +302,20 @@ def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | 
         return EXIT_USAGE
     print_sweep_summary(console, result)
     return EXIT_OK if result.status == "done" else 130
+
+
+@cli.command(name="ocr-worker", help="文字识别工作进程：从 Redis 队列读取巡查的图片并识别（可在多台机器上运行）。")
+@option("redis")
+@click.option("--processes", type=click.IntRange(min=1), help="工作进程数（默认按 CPU 数）。")
+@click.option("--burst", is_flag=True, help="队列为空时退出（默认一直等待新任务）。")
+def ocr_worker(redis_url: str | None, processes: int | None, burst: bool) -> int:
+    import os
+
+    from mdwatch.scheduler.pipeline.ocr_queue import run_workers
+
+    if not redis_url:
+        raise click.UsageError("需要 --redis（或环境变量 MDWATCH_REDIS_URL）。")
+    return run_workers(redis_url, processes=processes or os.cpu_count() or 1, burst=burst)
 
 
 @cli.group(name="profile", help="平台配置（crawler/profiles/*.yaml）。")

@@ -12,6 +12,12 @@ For a batch of :class:`~mdwatch.crawler.images.ImageCapture` (one page's or a wh
    read) and runs the engine;
 4. results are cached (``ocr_results``) and images stored once by SHA-256 (``images``).
 
+Issue 15 (docs/design/ocr-scaling.md): the workers (``ocr_worker``) triage before a full decode
+and read at the engine's ``max_side``; the pool has one worker per usable core
+(:func:`available_cores`); ``run(captures, cap=N)`` (a sweep's ``MDWATCH_OCR_MAX_IMAGES``) reads
+the ``cap`` most text-like distinct images of a page, whatever is cached, and skips the rest with
+code ``ocr_cap`` and the reviewer's line (``OCR 上限：已读 12 张，余 6 张未读…``); ``scan`` has no cap.
+
 A caller waits only for its own images. The pool starts on the first image that needs OCR, so
 a batch answered from the cache starts no process at all.
 """
@@ -21,18 +27,30 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mdwatch.analyzers.model import ImageText
 from mdwatch.crawler.images import ImageCapture
+from mdwatch.scheduler.pipeline.ocr_cap import CAP_CODE, MAX_IMAGES_PER_PAGE, PageCap
+from mdwatch.scheduler.pipeline.ocr_worker import (
+    _Read,
+    _read_image,
+    available_cores,
+    ocr_lines_json,
+)
 from mdwatch.storage.images import ImageStore
 
-__all__ = ["ImageOutcome", "ImageSkip", "OcrBatch", "OcrStage", "OcrStats", "ocr_lines_json"]
+if TYPE_CHECKING:
+    from mdwatch.analyzers.ocr.scaling import Shortcuts
+    from mdwatch.scheduler.pipeline.ocr_queue import RqExecutor
+
+__all__ = ["MAX_IMAGES_PER_PAGE", "ImageOutcome", "ImageSkip", "OcrBatch", "OcrStage", "OcrStats", "available_cores",
+           "ocr_lines_json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +59,7 @@ class ImageSkip:
 
     url: str
     reason: str
-    code: str  # download error kind, the guard's code, "triage" or "ocr_error"
+    code: str  # download error kind, the guard's code, "triage", "ocr_cap" or "ocr_error"
 
 
 ImageOutcome = ImageText | ImageSkip
@@ -55,9 +73,18 @@ class OcrStats:
     shared: int = 0  # distinct images being read for another caller at the same time
     ocr_runs: int = 0  # engine calls made for this batch
     triaged_out: int = 0  # distinct images the triage kept from the engine
-    skipped: int = 0  # image captures not read (download failure, guard, triage, error)
+    skipped: int = 0  # image captures not read (download failure, guard, triage, error, cap)
     ocr_seconds: float = 0.0  # engine time of the OCR runs
     wall_seconds: float = 0.0
+    not_downloaded: int = 0  # image captures that had failed to download
+    examined: int = 0  # distinct images this stage's workers guarded and triaged (read or not)
+    capped: int = 0  # image captures left unread by the per-page cap
+    probed: int = 0  # distinct images triaged ahead of reading, to rank a capped page's images
+    header_skips: int = 0  # distinct images triaged out on their header alone (icons): nothing decoded
+    reduced_triage: int = 0  # distinct images triaged on a reduced decode (JPEG at 1/2 to 1/8 scale)
+    downscaled: int = 0  # distinct images read below their own size (the engine's pixel budget)
+    worker_cpu_seconds: float = 0.0  # CPU of the OCR workers (decode, triage, engine)
+    stage_cpu_seconds: float = 0.0  # CPU of the calling threads (grouping, cache look-ups, storing images)
 
     def add(self, other: OcrStats) -> None:
         for name in self.__slots__:
@@ -65,8 +92,9 @@ class OcrStats:
 
     def as_dict(self) -> dict[str, int | float]:
         out: dict[str, int | float] = {name: getattr(self, name) for name in self.__slots__}
-        out["ocr_seconds"] = round(self.ocr_seconds, 3)
-        out["wall_seconds"] = round(self.wall_seconds, 3)
+        for name, value in out.items():
+            if isinstance(value, float):
+                out[name] = round(value, 3)
         return out
 
 
@@ -86,39 +114,6 @@ class OcrBatch:
         return [r for r in self.results.values() if isinstance(r, ImageSkip)]
 
 
-@dataclass(frozen=True, slots=True)
-class _Read:
-    """What the worker made of one distinct image (no pixels: it crosses the process boundary)."""
-
-    text: str = ""
-    lines: tuple[dict[str, Any], ...] = ()
-    seconds: float = 0.0
-    skip_reason: str | None = None
-    skip_code: str | None = None
-    width: int | None = None
-    height: int | None = None
-    format: str | None = None
-    ran: bool = False  # the engine was called
-
-
-def ocr_lines_json(lines: Iterable[Any]) -> tuple[dict[str, Any], ...]:
-    """``OcrLine`` objects (text, confidence, box) as JSON-able dicts."""
-    out: list[dict[str, Any]] = []
-    for line in lines:
-        if isinstance(line, str):
-            out.append({"text": line})
-            continue
-        item: dict[str, Any] = {"text": str(getattr(line, "text", ""))}
-        confidence = getattr(line, "confidence", None)
-        if confidence is not None:
-            item["confidence"] = round(float(confidence), 4)
-        box = getattr(line, "box", None)
-        if box:
-            item["box"] = [[round(float(x), 1), round(float(y), 1)] for x, y in box]
-        out.append(item)
-    return tuple(out)
-
-
 # ----------------------------------------------------------------------------- worker side
 
 
@@ -131,28 +126,6 @@ def _init_worker(owner: int | None = None) -> None:
     die_with_parent(owner=owner, kernel=False)
     for name in ("OMP_THREAD_LIMIT", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
-
-
-def _read_image(body: bytes, engine_name: str) -> _Read:
-    """Guard, triage and read one image (runs in a pool worker; the engine is created once per process)."""
-    from mdwatch.analyzers.ocr.engine import get_engine
-    from mdwatch.analyzers.ocr.imageguard import LoadedImage, load_image
-    from mdwatch.analyzers.ocr.triage import needs_ocr
-
-    loaded = load_image(body)
-    if not isinstance(loaded, LoadedImage):
-        return _Read(skip_reason=str(loaded.reason), skip_code=str(loaded.code))
-    base = _Read(width=loaded.width, height=loaded.height, format=loaded.format)
-    wanted, why = needs_ocr(loaded.image)
-    if not wanted:
-        return replace(base, skip_reason=f"未做文字识别：{why}", skip_code="triage")
-    try:
-        result = get_engine(engine_name).read(loaded.image)
-    except Exception as exc:  # an engine failure skips this image, never the scan
-        return replace(base, skip_reason=f"文字识别出错：{type(exc).__name__}。", skip_code="ocr_error", ran=True)
-    return replace(
-        base, text=result.text, lines=ocr_lines_json(result.lines), seconds=float(result.seconds), ran=True
-    )
 
 
 def _group(
@@ -178,7 +151,7 @@ def _group(
 # ----------------------------------------------------------------------------- stage
 
 
-class OcrStage:
+class OcrStage(PageCap):
     """OCR of downloaded images in a process pool, with the cache in the main database.
 
     ``db_url=None`` uses the default database; ``use_db=False`` keeps the cache in memory only.
@@ -194,26 +167,34 @@ class OcrStage:
         use_db: bool = True,
         store: ImageStore | None = None,
         mp_context: str = "forkserver",
+        queue: RqExecutor | None = None,
+        shortcuts: Shortcuts | None = None,
     ) -> None:
         from mdwatch.analyzers.ocr.engine import ENGINES
+        from mdwatch.analyzers.ocr.scaling import Shortcuts
 
         if engine_name not in ENGINES:
             raise ValueError(f"未知的文字识别引擎 {engine_name!r}；可选：{'、'.join(ENGINES)}。")
         self.engine_name = engine_name
-        self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+        self.workers = max(1, workers if workers is not None else available_cores())
+        self.shortcuts = shortcuts or Shortcuts()  # the benchmarks switch them off to measure them
         self._mp_context = mp_context
         self._owns_store = store is None and use_db
         self._store: ImageStore | None = store if store is not None else (ImageStore(db_url) if use_db else None)
         self._pool: ProcessPoolExecutor | None = None
+        self._queue = queue  # reads go to OCR workers over Redis instead of a local pool
         self._threads: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._memo: dict[str, _Read] = {}  # sha → read, this stage's lifetime (text only)
+        self._probes: dict[str, _Read] = {}  # sha → a probe's verdict on an image it triaged in (ocr_cap.py)
         self._inflight: dict[str, Future[_Read]] = {}
         self.stats = OcrStats()  # cumulative over every batch
 
     # -- lifecycle
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _executor(self) -> ProcessPoolExecutor | RqExecutor:
+        if self._queue is not None:
+            return self._queue
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=get_context(self._mp_context), initializer=_init_worker,
@@ -233,6 +214,8 @@ class OcrStage:
             threads.shutdown(wait=True)
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        if self._queue is not None:
+            self._queue.shutdown(wait=True, cancel_futures=True)
         if self._store is not None and self._owns_store:
             self._store.close()
 
@@ -244,27 +227,34 @@ class OcrStage:
 
     # -- API
 
-    def submit(self, captures: Sequence[ImageCapture]) -> Future[OcrBatch]:
+    def submit(self, captures: Sequence[ImageCapture], *, cap: int | None = None) -> Future[OcrBatch]:
         """Start reading ``captures`` (one page's images, say); the future resolves to its batch."""
         with self._lock:
             if self._threads is None:
                 self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mdwatch-ocr")
             threads = self._threads
-        return threads.submit(self.run, captures)
+        return threads.submit(self.run, captures, cap=cap)
 
     def ocr_images(self, captures: Sequence[ImageCapture]) -> dict[str, ImageOutcome]:
         return self.run(captures).results
 
-    def run(self, captures: Sequence[ImageCapture]) -> OcrBatch:
-        """Read every image of ``captures``; per URL the text or the reason it was skipped."""
-        started = time.perf_counter()
+    def run(self, captures: Sequence[ImageCapture], *, cap: int | None = None) -> OcrBatch:
+        """Read every image of ``captures`` (at most ``cap`` distinct ones: one page's images);
+        per URL the text or the reason it was skipped."""
+        started, cpu_started = time.perf_counter(), time.thread_time()
         stats = OcrStats(images=len(captures))
         results, by_sha, bodies = _group(captures)
         stats.distinct = len(by_sha)
+        stats.not_downloaded = len(results)
         # 1. memory, then the database
         reads, missing = self._cached(by_sha, stats)
+        triaged: set[str] = set()
+        if cap is not None and len(by_sha) > cap:
+            # 1b. rank the page's images; those beyond the cap get their skip in ``reads``
+            triaged = self._rank(by_sha, bodies, reads, max(cap, 0), stats)
+            missing = [sha for sha in missing if sha not in reads]
         # 2. share reads in flight; submit the rest
-        own, shared = self._claim(missing, bodies, reads, stats)
+        own, shared = self._claim(missing, bodies, reads, stats, triaged)
         stats.shared = len(shared)
         # 3. wait for this batch's own images only
         self._collect(own, shared, bodies, reads, stats)
@@ -276,7 +266,9 @@ class OcrStage:
                 else:
                     results[url] = ImageText(url, read.text)
         stats.skipped = sum(1 for r in results.values() if isinstance(r, ImageSkip))
+        stats.capped = sum(1 for r in results.values() if isinstance(r, ImageSkip) and r.code == CAP_CODE)
         stats.wall_seconds = time.perf_counter() - started
+        stats.stage_cpu_seconds = time.thread_time() - cpu_started
         with self._lock:
             self.stats.add(stats)
         return OcrBatch(results, stats)
@@ -300,7 +292,7 @@ class OcrStage:
         return reads, missing
 
     def _claim(self, missing: list[str], bodies: dict[str, ImageCapture], reads: dict[str, _Read],
-               stats: OcrStats) -> tuple[dict[str, Future[_Read]], dict[str, Future[_Read]]]:
+               stats: OcrStats, triaged: set[str] | None = None) -> tuple[dict[str, Future[_Read]], dict[str, Future[_Read]]]:
         """(reads this batch submits, reads in flight for another caller) of the ``missing`` SHAs.
 
         Under the lock, so two callers never submit the same image: one read finished meanwhile
@@ -316,7 +308,7 @@ class OcrStage:
                 elif sha in self._inflight:
                     shared[sha] = self._inflight[sha]
                 else:
-                    future = self._submit(bodies[sha].body)
+                    future = self._submit(bodies[sha].body, sha in (triaged or ()))
                     self._inflight[sha] = own[sha] = future
         return own, shared
 
@@ -330,23 +322,30 @@ class OcrStage:
             reads[sha] = read
             self._persist(sha, bodies[sha], read)
             with self._lock:
+                probe = self._probes.get(sha)
                 if read.skip_code != "ocr_error":  # not remembered: the next batch tries it again
-                    self._memo[sha] = read
+                    # the text only (the lines are stored): the memory holds every image of a sweep
+                    self._memo[sha] = replace(read, lines=(), score=probe.score, scored=True) if probe else replace(
+                        read, lines=())
                 self._inflight.pop(sha, None)
+            stats.worker_cpu_seconds += read.cpu
+            if probe is None:
+                stats.examined += 1
+                self._count_triage(read, stats)
             if read.ran:
                 stats.ocr_runs += 1
                 stats.ocr_seconds += read.seconds
-            if read.skip_code == "triage":
-                stats.triaged_out += 1
+            if read.read_size is not None and read.width is not None and read.read_size[0] < read.width:
+                stats.downscaled += 1
         for sha, future in shared.items():
             reads[sha] = self._outcome(future)
 
-    def _submit(self, body: bytes) -> Future[_Read]:
+    def _submit(self, body: bytes, triaged: bool = False) -> Future[_Read]:
         try:
-            return self._executor().submit(_read_image, body, self.engine_name)
+            return self._executor().submit(_read_image, body, self.engine_name, self.shortcuts, triaged)
         except BrokenProcessPool:
             self._pool = None  # a worker died earlier: start a fresh pool
-            return self._executor().submit(_read_image, body, self.engine_name)
+            return self._executor().submit(_read_image, body, self.engine_name, self.shortcuts, triaged)
 
     def _outcome(self, future: Future[_Read]) -> _Read:
         try:

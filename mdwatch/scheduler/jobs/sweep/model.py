@@ -40,6 +40,7 @@ class SweepOptions:
     seed_wait_s: float = 120.0  # distributed worker: how long to wait for the seeder
     ocr_engine: str | None = None  # rapidocr | tesseract; None: no image is downloaded or read
     ocr_workers: int | None = None  # OCR processes; None: one per core
+    ocr_queue: str | None = None  # a Redis URL: images are read by ``mdwatch ocr-worker`` processes there
     guard_share: float | None = None  # precision guard: overrides MDWATCH_GUARD_SHARE and the profile
     guard_min_pages: int | None = None  # precision guard: overrides MDWATCH_GUARD_MIN_PAGES and the profile
     packs: tuple[str, ...] = ()  # rule packs (enabled rules, severities); () every rule at catalogue severity

@@ -197,7 +197,8 @@ def _crawl(options: SweepOptions, run: _Run, db_url: str, settings: dict[str, An
 
     selection = _selection(run.packs)
     runtime = SweepRuntime(ProcessorConfig(db_url, run.run_id, run.started, selection), workers=workers,
-                           on_update=update, ocr_engine=options.ocr_engine, ocr_workers=options.ocr_workers)
+                           on_update=update, ocr_engine=options.ocr_engine, ocr_workers=options.ocr_workers,
+                           ocr_queue=options.ocr_queue)
     budget = None if options.budget is None else max(options.budget - len(run.already), 0)
     fetch = FetchSettings(timeout_s=options.timeout_s, user_agent=options.user_agent,
                           fetch_images=options.ocr_engine is not None)

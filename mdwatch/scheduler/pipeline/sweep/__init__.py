@@ -24,7 +24,8 @@ lives; ``evidence``).
 
 Modules: ``processor`` (the work of one page), ``workers`` (the analysis process pool),
 ``runtime`` (the crawl process's live state), ``item_pipeline`` (the Scrapy pipeline),
-``history`` and ``evidence`` (the hooks).
+``history`` and ``evidence`` (the hooks), ``cputime`` (CPU seconds by stage, in the run's stats)
+and ``backpressure`` (the crawl waits while a few pages wait for OCR; issue 15).
 """
 
 from __future__ import annotations

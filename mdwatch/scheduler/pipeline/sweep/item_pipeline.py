@@ -17,7 +17,9 @@ from twisted.internet.threads import deferToThread
 
 from mdwatch.crawler.images import ImageCapture
 from mdwatch.crawler.sweep_spider import SweepFailure, SweepItem
-from mdwatch.scheduler.pipeline.ocr import ImageOutcome, OcrStage
+from mdwatch.scheduler.pipeline.ocr import MAX_IMAGES_PER_PAGE, ImageOutcome, OcrStage
+from mdwatch.scheduler.pipeline.sweep import cputime
+from mdwatch.scheduler.pipeline.sweep.backpressure import OcrBackpressure
 from mdwatch.scheduler.pipeline.sweep.evidence import evidence_after_store, evidence_finish, evidence_open
 from mdwatch.scheduler.pipeline.sweep.processor import PageDone, PageProcessor
 from mdwatch.scheduler.pipeline.sweep.runtime import SweepRuntime
@@ -64,7 +66,10 @@ class SweepPipeline:
         self._executor: ProcessPoolExecutor | None = None
         self._inline: PageProcessor | None = None
         self._ocr: OcrStage | None = None
+        self._ocr_cap: int | None = MAX_IMAGES_PER_PAGE  # distinct images read per page (None: all)
+        self._backpressure: OcrBackpressure | None = None  # the crawl waits for a local OCR pool
         crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self._response_received, signal=signals.response_received)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SweepPipeline:
@@ -79,9 +84,19 @@ class SweepPipeline:
         # screenshots need the browser: none when the sweep runs without it (--no-browser)
         shots = settings.getbool("MDWATCH_SCREENSHOTS", True) and bool(settings.get("PLAYWRIGHT_LAUNCH_OPTIONS"))
         evidence_open(rt, settings.getbool("MDWATCH_EVIDENCE", True), shots)
+        cputime.crawl_started(rt)
+        cap = settings.getint("MDWATCH_OCR_MAX_IMAGES", MAX_IMAGES_PER_PAGE)  # 0: no cap
+        self._ocr_cap = cap if cap > 0 else None
         if rt.ocr_engine is not None:
             # the pool starts on the first image that needs reading
-            self._ocr = OcrStage(rt.ocr_engine, workers=rt.ocr_workers, db_url=rt.config.db_url)
+            queue = None
+            if rt.ocr_queue is not None:
+                from mdwatch.scheduler.pipeline.ocr_queue import RqExecutor
+
+                queue = RqExecutor(rt.ocr_queue)
+            self._ocr = OcrStage(rt.ocr_engine, workers=rt.ocr_workers, db_url=rt.config.db_url, queue=queue)
+            if queue is None:  # the queue's workers are elsewhere, as many as the operator runs
+                self._backpressure = OcrBackpressure(self.crawler, self._ocr.workers)
         if rt.workers <= 0:
             self._inline = PageProcessor(rt.config)
         else:
@@ -91,13 +106,20 @@ class SweepPipeline:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=False)
             self._executor = None
+        inline = self._inline is not None
         if self._inline is not None:
             self._inline.close()
             self._inline = None
+        ocr_stats = None
         if self._ocr is not None:
             stage, self._ocr = self._ocr, None
-            self.runtime.extra["ocr"] = {"engine": stage.engine_name, **stage.stats.as_dict()}
+            ocr_stats = stage.stats
+            self.runtime.extra["ocr"] = {"engine": stage.engine_name, "max_images_per_page": self._ocr_cap,
+                                         **stage.stats.as_dict()}
+            if self._backpressure is not None:
+                self.runtime.extra["ocr"]["crawl_pauses"] = self._backpressure.pauses
             await asyncio.wrap_future(_close_in_thread(stage))
+        cputime.crawl_finished(self.runtime, ocr_stats, inline)
         self._note_budget()
 
     def _note_budget(self) -> None:
@@ -111,6 +133,9 @@ class SweepPipeline:
             note_budget_exhausted(store, self.runtime.config.run_id)
         finally:
             store.close()
+
+    def _response_received(self) -> None:
+        cputime.note_response(self.runtime)  # the post-crawl tail is measured from the last one
 
     def _spider_closed(self, spider: Any, reason: str) -> Deferred[None]:
         self.runtime.close_reason = reason
@@ -143,10 +168,17 @@ class SweepPipeline:
         if self._ocr is not None:
             ocr = {}
             if item.images:  # wait for this page's images only, off the reactor thread
-                ocr = (await asyncio.wrap_future(self._ocr.submit(item.images))).results
+                if self._backpressure is not None:
+                    self._backpressure.enter()
+                try:
+                    ocr = (await asyncio.wrap_future(self._ocr.submit(item.images, cap=self._ocr_cap))).results
+                finally:
+                    if self._backpressure is not None:
+                        self._backpressure.leave()
                 item = _without_bodies(item)
         done = await self._analyze(item, ocr)
         rt.record(done)
+        cputime.add_page(rt, done)
         if item.via_browser and done.stored:
             rt.via_browser += 1
         if done.error is None:

@@ -4,6 +4,7 @@ transaction with its ``sweep_pages`` row (and its listing history)."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,8 +17,8 @@ from mdwatch.analyzers.packs import EVERY_RULE, RuleSelection
 from mdwatch.crawler.capture import FetchResult
 from mdwatch.crawler.sweep_spider import SweepItem
 from mdwatch.scheduler.pipeline import analyze_result, make_context, page_record
-from mdwatch.scheduler.pipeline.ocr import ImageOutcome
-from mdwatch.scheduler.pipeline.registry import RegistrySource
+from mdwatch.scheduler.pipeline.ocr import CAP_CODE, ImageOutcome, ImageSkip
+from mdwatch.scheduler.pipeline.sweep.cputime import ClockedRegistry
 from mdwatch.scheduler.pipeline.sweep.history import ListingHistoryStage
 from mdwatch.storage.sweeps import open_sweep_store, save_sweep_page
 
@@ -45,6 +46,7 @@ class PageDone:
     stored: bool = False  # False: already stored by this sweep (or an error)
     page_id: int | None = None
     error: str | None = None
+    cpu: tuple[float, float, float] = (0.0, 0.0, 0.0)  # CPU seconds: extract, analysis, storage (cputime.py)
 
     @property
     def findings(self) -> int:
@@ -57,7 +59,7 @@ class PageProcessor:
     def __init__(self, config: ProcessorConfig) -> None:
         self.config = config
         self.store = open_sweep_store(config.db_url)
-        self.registry = RegistrySource(config.db_url)
+        self.registry = ClockedRegistry(config.db_url)
         self.ctx: Context = make_context(config.now)
         self.history = ListingHistoryStage(self.store, config.run_id)
 
@@ -75,12 +77,18 @@ class PageProcessor:
     def _process(self, item: SweepItem, ocr: Mapping[str, ImageOutcome] | None) -> PageDone:
         url = item.capture.url
         result = FetchResult(url, item.capture, None, item.related, item.images)
+        self.registry.mark = None
+        started = time.thread_time()
         outcome = analyze_result(result, self.ctx, cast("PageKind | None", item.kind_hint), self.registry, ocr,
                                  selection=self.config.selection, history=self.history)
+        analysed = time.thread_time()
+        extracted_at = self.registry.mark if self.registry.mark is not None else analysed
         if outcome.error is not None or outcome.page is None:
             return PageDone(url, item.role, error=outcome.error or f"无法分析 {url}。")
         extracted = dict(outcome.extracted)
         extracted["role"] = item.role
+        if ocr is not None and (limit := _ocr_limit(ocr)) is not None:
+            extracted["ocr_limit"] = limit  # the reviewer's line: how many images the cap left unread
         if item.via_browser:
             extracted["via_browser"] = True
         if item.shop_url and outcome.page.kind == "product":
@@ -94,7 +102,16 @@ class PageProcessor:
                 pending(session, page_id)
 
         page_id = save_sweep_page(self.store, self.config.run_id, url, item.role, page_record(outcome), also)
+        cpu = (extracted_at - started, analysed - extracted_at, time.thread_time() - analysed)
         rules = tuple(f.rule for f in outcome.findings)
         if page_id is None:
-            return PageDone(url, item.role, kind, rules, stored=False)
-        return PageDone(url, item.role, kind, rules, stored=True, page_id=page_id)
+            return PageDone(url, item.role, kind, rules, stored=False, cpu=cpu)
+        return PageDone(url, item.role, kind, rules, stored=True, page_id=page_id, cpu=cpu)
+
+
+def _ocr_limit(ocr: Mapping[str, ImageOutcome]) -> str | None:
+    """The OCR cap's sentence (``OCR 上限：已读 12 张，余 6 张未读…``) when it left images of this page unread."""
+    for outcome in ocr.values():
+        if isinstance(outcome, ImageSkip) and outcome.code == CAP_CODE:
+            return outcome.reason
+    return None

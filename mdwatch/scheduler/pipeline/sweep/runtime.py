@@ -21,6 +21,7 @@ class SweepRuntime:
     workers: int = 1  # 0: process pages inline in the crawl thread
     ocr_engine: str | None = None  # None: no OCR (the spider then downloads no image)
     ocr_workers: int | None = None  # OCR processes; None: one per core
+    ocr_queue: str | None = None  # a Redis URL: reads go to its OCR workers, not to a local pool
     on_update: Callable[[SweepRuntime], None] | None = None
     started: float = field(default_factory=time.monotonic)
     pages: int = 0  # stored by this process
