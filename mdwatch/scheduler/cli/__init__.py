@@ -350,13 +350,8 @@ for _group in (evidence, schedule, scheduler_group, campaign, lead, report, noti
 
 
 def main(argv: list[str] | None = None) -> None:
-    from mdwatch.storage.database import DatabaseError
-
     try:
         rv = cli.main(args=argv, prog_name="mdwatch", standalone_mode=False)
-    except DatabaseError as exc:  # an unusable --db or default database: one line, exit 2 or 3
-        _err(exc.message)
-        sys.exit(exc.exit_code)
     except click.UsageError as exc:
         _err(exc.format_message().replace("\n", " "))
         sys.exit(EXIT_USAGE)
@@ -366,6 +361,14 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         _err("已中断。")
         sys.exit(130)
+    except Exception as exc:
+        # an unusable --db or default database: one line, exit 2 or 3. Only a command that opened
+        # a database can raise it, so the storage stack is not imported to start every command
+        database = sys.modules.get("mdwatch.storage.database")
+        if database is None or not isinstance(exc, database.DatabaseError):
+            raise
+        _err(exc.message)
+        sys.exit(exc.exit_code)
     sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
 
