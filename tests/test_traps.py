@@ -207,3 +207,14 @@ def test_a_rendered_page_is_captured_once_its_content_is_in() -> None:
         selected, _ = render_html(site.url(f"/js/item/{JS_ITEMS[1]}.html"), allow_hosts=["127.0.0.1"],
                                   ready_selector="table")
         assert f"JS-{JS_ITEMS[1]}" in selected and "加载中" not in selected
+
+
+def test_list_pages_are_counted_per_list_not_across_every_shop() -> None:
+    guard = TrapGuard(TrapLimits(max_per_pattern=3))
+    for shop in range(10):  # ten shops with three list pages each: all admitted
+        for page in range(2, 5):
+            assert guard.check(f"http://mall.test/shops/s{shop:03d}/index-{page}.html", "pagination", 1) is None
+    stop = None
+    for page in range(5, 9):  # one list that never ends: stopped at the cap
+        stop = stop or guard.check(f"http://mall.test/shops/s001/index-{page}.html", "pagination", 1)
+    assert stop is not None and stop.rule == "pattern" and "s001" in stop.pattern

@@ -227,6 +227,17 @@ def _loop_pattern(path: str, limit: int) -> str:
 
 # ----------------------------------------------------------------------------- the guard
 
+_LAST_NUMBER = re.compile(r"\d+(?=\D*$)")
+
+
+def _pagination_key(url: str) -> str:
+    """The per-pattern count of a pagination link: its URL with only the page number (the last
+    digit run) generalised. Every shop's list pages share one pattern (``/shops/s{n}/index-{n}``),
+    so counting them together would stop a large platform's listings after the first thousand
+    list pages; counted per list, an endless run of pages is still stopped (pagination hops do
+    not count towards the depth)."""
+    return _LAST_NUMBER.sub("{n}", url, count=1)
+
 _WANTED_ROLES = frozenset({"product", "shop"})  # what a sweep is for: held to the depth and repeat limits only
 
 
@@ -270,9 +281,10 @@ class TrapGuard:
         if not listing and dates and lim.max_dates is not None and seen_dates is not None \
                 and dates not in seen_dates and len(seen_dates) >= lim.max_dates:
             return self._stop("dates", pattern, lim.max_dates, url)
-        if not listing and lim.max_per_pattern is not None and self._per_pattern[pattern] >= lim.max_per_pattern:
-            return self._stop("pattern", pattern, lim.max_per_pattern, url)
-        self._per_pattern[pattern] += 1
+        counted = _pagination_key(url) if role == "pagination" else pattern
+        if not listing and lim.max_per_pattern is not None and self._per_pattern[counted] >= lim.max_per_pattern:
+            return self._stop("pattern", counted, lim.max_per_pattern, url)
+        self._per_pattern[counted] += 1
         if dates:
             self._dates.setdefault(pattern, set()).add(dates)
         return None
