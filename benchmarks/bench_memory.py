@@ -13,7 +13,9 @@ crawl process's RSS at each quarter of the sweep, which shows whether memory sta
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -90,12 +92,17 @@ def main() -> int:
         if proc.returncode not in (0, 1):
             print(stderr[-2000:], file=sys.stderr)
             return 1
+        with sqlite3.connect(Path(tmp) / "memory.db") as conn:  # what the sweep stored (a trap cap would show)
+            stored = int(conn.execute("SELECT count(*) FROM sweep_pages").fetchone()[0])
+            stats = json.loads(conn.execute("SELECT stats FROM runs ORDER BY id DESC LIMIT 1").fetchone()[0])
     seconds = time.monotonic() - t0
     peak_tree = max(s[2] for s in samples) / 1024
     peak_main = max(s[1] for s in samples) / 1024
     quarters = [samples[min(len(samples) - 1, int(len(samples) * q))][1] / 1024 for q in (0.25, 0.5, 0.75, 0.99)]
     verdict = "OK" if peak_tree < TARGET_MB else "ABOVE TARGET"
-    print(f"sweep of {pages} pages in {seconds:.0f} s: peak RSS {peak_tree:.0f} MB for the sweep's process tree "
+    stopped = sum(int(t.get("stopped", 0)) for t in stats.get("traps_this_run") or [])
+    print(f"sweep of {pages} pages ({stored} stored: {args.listings} listings, {shops} shops and the home page; "
+          f"{stopped} stopped as traps) in {seconds:.0f} s: peak RSS {peak_tree:.0f} MB for the sweep's process tree "
           f"(target < {TARGET_MB} MB) {verdict}; crawl process peak {peak_main:.0f} MB, at 25/50/75/100 % of the "
           f"sweep {' / '.join(f'{q:.0f}' for q in quarters)} MB; load average {os.getloadavg()[0]:.1f}")
     return 0
