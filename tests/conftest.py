@@ -30,6 +30,7 @@ from sqlalchemy.schema import CreateSchema, DropSchema
 # subprocesses inherit; a test that needs its own sets XDG_DATA_HOME itself
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="mdwatch-test-data-")
 
+REDIS_URL = os.environ.get("MDWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432
 PG_DATABASE = "test"
@@ -123,3 +124,25 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     else:
         with postgres_schema_url() as url:
             yield url
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A Redis key prefix of this test alone (``mdw_test_…``); every key containing it (the sweep's
+    ``PREFIX:…`` keys, RQ's ``rq:…:PREFIX`` queue keys) is deleted afterwards."""
+    from redis import Redis
+
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except Exception as exc:
+        client.close()
+        service_unavailable(f"Redis unreachable at {REDIS_URL} ({type(exc).__name__}: {exc})")
+    prefix = "mdw_test_" + secrets.token_hex(6)
+    try:
+        yield prefix
+    finally:
+        keys = list(client.scan_iter(match=f"*{prefix}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()

@@ -21,42 +21,19 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
-from conftest import postgres_schema_url, service_unavailable
+from conftest import REDIS_URL, postgres_schema_url
 
 from mdwatch.crawler.distributed import FINISHED_TTL_S, SweepKeys, redis_settings
 from mdwatch.demo.server import DemoServer, serve
 from mdwatch.storage.store import Store
 from mdwatch.storage.sweeps import get_sweep, sweep_findings
 
-REDIS_URL = os.environ.get("MDWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TIMEOUT = 240
 
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A Redis key prefix of this test alone; every key under it is deleted afterwards."""
-    from redis import Redis
-
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except Exception as exc:
-        client.close()
-        service_unavailable(f"Redis unreachable at {REDIS_URL} ({type(exc).__name__}: {exc})")
-    prefix = "mdw_test_" + secrets.token_hex(6)
-    try:
-        yield prefix
-    finally:
-        keys = list(client.scan_iter(match=prefix + ":*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 def _cmd(db_url: str, *args: str) -> list[str]:

@@ -10,18 +10,15 @@ PostgreSQL: skipped when unreachable, failed under MDWATCH_REQUIRE_SERVICES=1.
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-import pytest
-from conftest import postgres_schema_url, service_unavailable
+from conftest import REDIS_URL, postgres_schema_url
 from localsite import LocalSite, Reply
 
 from benchmarks.bigsite import generate
@@ -29,7 +26,6 @@ from mdwatch.crawler.distributed import SweepKeys
 from mdwatch.storage.store import Store
 from mdwatch.storage.sweeps import get_sweep
 
-REDIS_URL = os.environ.get("MDWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TIMEOUT = 300
 PROCESSES = 4
 
@@ -44,25 +40,6 @@ class _Gated:
         self.gate.wait(timeout=TIMEOUT)
         self.reply(handler)
 
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    from redis import Redis
-
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except Exception as exc:
-        client.close()
-        service_unavailable(f"Redis unreachable at {REDIS_URL} ({type(exc).__name__}: {exc})")
-    prefix = "mdw_test4_" + secrets.token_hex(6)
-    try:
-        yield prefix
-    finally:
-        keys = list(client.scan_iter(match=prefix + ":*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 def _routes(root: Path, gate: threading.Event) -> dict[str, object]:

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
-from conftest import service_unavailable
+from conftest import REDIS_URL
 from PIL import Image
 
 from mdwatch.analyzers.model import ImageText
@@ -22,28 +20,7 @@ from mdwatch.crawler.images import ImageCapture
 from mdwatch.scheduler.pipeline.ocr import ImageSkip, OcrStage
 from mdwatch.scheduler.pipeline.ocr_queue import RqExecutor
 
-REDIS_URL = os.environ.get("MDWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ENGINE = "tesseract"  # starts fastest; the queue is engine-agnostic
-
-
-@pytest.fixture
-def queue() -> Iterator[str]:
-    from redis import Redis
-
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except Exception as exc:
-        client.close()
-        service_unavailable(f"Redis unreachable at {REDIS_URL} ({type(exc).__name__}: {exc})")
-    name = "mdw_test_ocr_" + secrets.token_hex(6)
-    try:
-        yield name
-    finally:
-        keys = list(client.scan_iter(match=f"*{name}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 def _capture(url: str, image: Image.Image) -> ImageCapture:
@@ -68,12 +45,12 @@ def _worker(queue: str) -> subprocess.Popen[str]:
                              "--processes", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_reads_go_to_the_queue_workers_and_come_back(queue: str) -> None:
+def test_reads_go_to_the_queue_workers_and_come_back(redis_prefix: str) -> None:
     image, number = _certificate()
     icon = Image.new("RGB", (16, 16), "red")
-    worker = _worker(queue)
+    worker = _worker(redis_prefix)
     try:
-        with OcrStage(ENGINE, use_db=False, queue=RqExecutor(REDIS_URL, queue)) as stage:
+        with OcrStage(ENGINE, use_db=False, queue=RqExecutor(REDIS_URL, redis_prefix)) as stage:
             batch = stage.run([_capture("http://shop.test/cert.png", image), _capture("http://shop.test/i.png", icon)])
             assert not stage.pool_started  # no local OCR process: the workers read
     finally:
@@ -87,8 +64,8 @@ def test_reads_go_to_the_queue_workers_and_come_back(queue: str) -> None:
     assert batch.stats.ocr_runs == 1
 
 
-def test_a_job_no_worker_takes_is_cancelled_on_close(queue: str) -> None:
-    executor = RqExecutor(REDIS_URL, queue)
+def test_a_job_no_worker_takes_is_cancelled_on_close(redis_prefix: str) -> None:
+    executor = RqExecutor(REDIS_URL, redis_prefix)
     future = executor.submit(time.sleep, 0)
     executor.shutdown()
     assert future.cancelled()
