@@ -21,12 +21,13 @@ __all__ = ["finished_elsewhere_message", "join_distributed", "leave_distributed"
 
 def open_distributed(options: SweepOptions) -> None:
     """Checks before a distributed sweep touches anything; a worker waits here for its seeder."""
-    from mdwatch.crawler.distributed import DistributedSweep
-
     if options.redis_url is None:
         if options.worker:
             raise SweepError("--worker 需要设置 MDWATCH_REDIS_URL（共享队列所在的 Redis）。")
         return
+    # only now: scrapy-redis brings redis and OpenTelemetry, ≈ 8 MB a local sweep does not need
+    from mdwatch.crawler.distributed import DistributedSweep
+
     if options.budget is not None:
         raise SweepError("分布式巡查（设置了 MDWATCH_REDIS_URL）暂不支持页面预算 --budget。")
     if options.worker:

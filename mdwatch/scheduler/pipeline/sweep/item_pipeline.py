@@ -21,6 +21,7 @@ from mdwatch.scheduler.pipeline.ocr import MAX_IMAGES_PER_PAGE, ImageOutcome, Oc
 from mdwatch.scheduler.pipeline.sweep import cputime
 from mdwatch.scheduler.pipeline.sweep.backpressure import OcrBackpressure
 from mdwatch.scheduler.pipeline.sweep.evidence import evidence_after_store, evidence_finish, evidence_open
+from mdwatch.scheduler.pipeline.sweep.memory import MemoryRelease
 from mdwatch.scheduler.pipeline.sweep.processor import PageDone, PageProcessor
 from mdwatch.scheduler.pipeline.sweep.runtime import SweepRuntime
 from mdwatch.scheduler.pipeline.sweep.workers import start_pool, submit_page
@@ -68,6 +69,7 @@ class SweepPipeline:
         self._ocr: OcrStage | None = None
         self._ocr_cap: int | None = MAX_IMAGES_PER_PAGE  # distinct images read per page (None: all)
         self._backpressure: OcrBackpressure | None = None  # the crawl waits for a local OCR pool
+        self._memory = MemoryRelease()
         crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self._response_received, signal=signals.response_received)
 
@@ -159,6 +161,8 @@ class SweepPipeline:
             return item
         if rt.on_update is not None:
             rt.on_update(rt)
+        if self._inline is None:  # an inline processor releases for this process itself
+            self._memory.tick()
         return item
 
     async def _process_page(self, item: SweepItem) -> SweepItem:

@@ -20,6 +20,7 @@ from mdwatch.scheduler.pipeline import analyze_result, make_context, page_record
 from mdwatch.scheduler.pipeline.ocr import CAP_CODE, ImageOutcome, ImageSkip
 from mdwatch.scheduler.pipeline.sweep.cputime import ClockedRegistry
 from mdwatch.scheduler.pipeline.sweep.history import ListingHistoryStage
+from mdwatch.scheduler.pipeline.sweep.memory import MemoryRelease
 from mdwatch.storage.sweeps import open_sweep_store, save_sweep_page
 
 __all__ = ["PageDone", "PageProcessor", "ProcessorConfig"]
@@ -62,6 +63,7 @@ class PageProcessor:
         self.registry = ClockedRegistry(config.db_url)
         self.ctx: Context = make_context(config.now)
         self.history = ListingHistoryStage(self.store, config.run_id)
+        self.memory = MemoryRelease()
 
     def close(self) -> None:
         self.registry.close()
@@ -73,6 +75,8 @@ class PageProcessor:
             return self._process(item, ocr)
         except Exception as exc:  # one bad page never stops a sweep
             return PageDone(item.capture.url, item.role, error=f"处理 {item.capture.url} 时出错：{type(exc).__name__}：{exc}")
+        finally:
+            self.memory.tick()
 
     def _process(self, item: SweepItem, ocr: Mapping[str, ImageOutcome] | None) -> PageDone:
         url = item.capture.url

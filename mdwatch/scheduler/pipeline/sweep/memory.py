@@ -1,0 +1,66 @@
+"""Giving memory back during a long sweep.
+
+A sweep's processes allocate and free response bodies, parse trees and Deferred chains by the
+hundred thousand. Two things keep that memory counted in the RSS long after it is free: reference
+cycles (Twisted's Deferreds and Failures, parse results) that wait for a full collection, which
+CPython runs rarely once a process holds as many objects as ours do after its imports; and glibc's
+heap, which keeps freed pages mapped. Measured on a 5,000-listing sweep: the crawl process held 246
+MB, 207 MB after a full collection and ``malloc_trim(0)``. So every process of a sweep does both,
+at most once per interval — a full collection costs tens of milliseconds, a pause the crawl does not
+notice at one per interval.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import sys
+import time
+from collections.abc import Callable
+from functools import cache
+
+__all__ = ["MemoryRelease", "release_memory"]
+
+INTERVAL_S = 3.0
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``; None elsewhere (musl and other C libraries have none)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+def release_memory() -> None:
+    """Collect reference cycles and hand the C heap's free pages back to the system."""
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+class MemoryRelease:
+    """``release_memory`` at most once per ``interval_s`` seconds, whenever ``tick`` is called."""
+
+    def __init__(self, interval_s: float = INTERVAL_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self._clock = clock
+        self._last = clock()
+        self.releases = 0
+
+    def tick(self) -> bool:
+        """Release if the interval has passed since the last release (or since the start); True if it did."""
+        now = self._clock()
+        if now - self._last < self.interval_s:
+            return False
+        release_memory()
+        self._last = self._clock()
+        self.releases += 1
+        return True
