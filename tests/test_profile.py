@@ -93,3 +93,19 @@ def test_profile_check_home_page(demo: DemoServer) -> None:
 def test_profile_check_unknown_profile(demo: DemoServer) -> None:
     proc = _mdwatch("profile", "check", "nope", demo.url("/index.html"))
     assert proc.returncode == 2 and "没有名为 nope" in proc.stdout
+
+
+def test_ocr_cap_from_profile_or_command_line() -> None:
+    from mdwatch.crawler.profile import profile_from_mapping
+    from mdwatch.scheduler.jobs.sweep import SweepOptions
+    from mdwatch.scheduler.jobs.sweep.run import ocr_cap
+
+    raw = {"name": "capped", "start_urls": ["http://127.0.0.1:1/"]}
+    plain, capped = profile_from_mapping(raw), profile_from_mapping({**raw, "ocr_max_images": 5})
+    assert (plain.ocr_max_images, capped.ocr_max_images) == (None, 5)
+    assert ocr_cap(SweepOptions(), plain) is None  # the sweep's default (12)
+    assert ocr_cap(SweepOptions(), capped) == 5
+    assert ocr_cap(SweepOptions(ocr_max_images=0), capped) == 0  # the command line wins; 0: no cap
+    for bad in (-1, "many", True):
+        with pytest.raises(ProfileError, match="ocr_max_images"):
+            profile_from_mapping({**raw, "ocr_max_images": bad})

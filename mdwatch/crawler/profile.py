@@ -108,6 +108,9 @@ class Profile:
     allow_hosts: tuple[str, ...] = ()
     # the sweep-level precision guard (scheduler/precision_guard.py): share, min_pages, rules
     precision_guard: Mapping[str, Any] = field(default_factory=dict)
+    # OCR: distinct images read per listing at most (the rest recorded as unread); None: the
+    # sweep's default (scheduler/pipeline/ocr_cap.py), 0: no cap
+    ocr_max_images: int | None = None
 
     # ------------------------------------------------------------------ classification
 
@@ -256,6 +259,10 @@ def profile_from_mapping(raw: Mapping[str, Any], base_url: str | None = None, so
     guard = raw.get("precision_guard") or {}
     if not isinstance(guard, Mapping):
         raise ProfileError(f"配置 {name} 的 precision_guard 应为映射（share、min_pages、rules）。")
+    ocr_max_images = raw.get("ocr_max_images")
+    if ocr_max_images is not None and (isinstance(ocr_max_images, bool) or not isinstance(ocr_max_images, int)
+                                       or ocr_max_images < 0):
+        raise ProfileError(f"配置 {name} 的 ocr_max_images 应为不小于 0 的整数（每个商品页最多识别的图片数，0 为不设上限）。")
     words = _strings(raw, "qualification_link_words", name) if "qualification_link_words" in raw else (
         _DEFAULT_QUALIFICATION_WORDS
     )
@@ -280,6 +287,7 @@ def profile_from_mapping(raw: Mapping[str, Any], base_url: str | None = None, so
         source=source,
         allow_hosts=_strings(raw, "allow_hosts", name),
         precision_guard=dict(guard),
+        ocr_max_images=ocr_max_images,
     )
 
 

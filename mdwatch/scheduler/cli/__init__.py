@@ -265,13 +265,16 @@ def demo_run(db_url: str | None, ocr_engine: str) -> int:
 @option("ocr-engine")
 @click.option("--ocr-queue", is_flag=True,
               help="文字识别交给 --redis 队列中的 mdwatch ocr-worker 进程（可在其他机器上，按需增减）。")
+@click.option("--ocr-max-images", type=click.IntRange(min=0), metavar="N",
+              help="每个页面最多识别的图片数（去重后；其余记为未读并在证据中注明）。默认按平台配置，否则 12；0 为不设上限。")
 @click.option("--guard-share", type=click.FloatRange(min=0, max=1, min_open=True), envvar="MDWATCH_GUARD_SHARE",
               help="精度警戒：一条规则在超过此比例的同类页面上触发时暂缓其线索（默认按平台配置，0.6；1 为关闭）。")
 @option("packs")
 def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | None, resume: int | None,
           no_robots: bool, concurrency: int, workers: int | None, no_browser: bool,
           redis_url: str | None, worker: bool, no_screenshots: bool, ocr_engine: str,
-          guard_share: float | None = None, packs: str | None = None, ocr_queue: bool = False) -> int:
+          guard_share: float | None = None, packs: str | None = None, ocr_queue: bool = False,
+          ocr_max_images: int | None = None) -> int:
     from mdwatch.scheduler.app import AppConfig, build_app
     from mdwatch.scheduler.jobs.sweep import (
         SweepError,
@@ -290,7 +293,7 @@ def sweep(profile: str, base_url: str | None, db_url: str | None, budget: int | 
     options = SweepOptions(base_url=base_url, budget=budget, resume=resume,
                            obey_robots=not no_robots, concurrency=concurrency, workers=workers,
                            redis_url=redis_url or None, worker=worker, guard_share=guard_share,
-                           ocr_queue=redis_url if ocr_queue else None,
+                           ocr_queue=redis_url if ocr_queue else None, ocr_max_images=ocr_max_images,
                            extra_settings=(("MDWATCH_SCREENSHOTS", False),) if no_screenshots else ())
     try:
         result = app.sweep(profile, options, console=console)

@@ -41,6 +41,7 @@ class SweepOptions:
     ocr_engine: str | None = None  # rapidocr | tesseract; None: no image is downloaded or read
     ocr_workers: int | None = None  # OCR processes; None: one per core
     ocr_queue: str | None = None  # a Redis URL: images are read by ``mdwatch ocr-worker`` processes there
+    ocr_max_images: int | None = None  # distinct images read per page; None: the profile's, else 12; 0: all
     guard_share: float | None = None  # precision guard: overrides MDWATCH_GUARD_SHARE and the profile
     guard_min_pages: int | None = None  # precision guard: overrides MDWATCH_GUARD_MIN_PAGES and the profile
     packs: tuple[str, ...] = ()  # rule packs (enabled rules, severities); () every rule at catalogue severity

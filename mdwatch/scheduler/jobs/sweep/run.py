@@ -174,9 +174,16 @@ def _start_run(store: Store, profile: Profile | str, options: SweepOptions) -> _
     return _Run(run_id, loaded, guard, packs, started, set())
 
 
+def ocr_cap(options: SweepOptions, profile: Profile) -> int | None:
+    """Distinct images read per page: the command line's, else the profile's; None: the default."""
+    return options.ocr_max_images if options.ocr_max_images is not None else profile.ocr_max_images
+
+
 def _crawler_settings(options: SweepOptions, run: _Run, db_url: str) -> tuple[dict[str, Any], DistributedSweep | None]:
     """The crawl's Scrapy settings and, when distributed, the shared frontier this process joined."""
     settings = sweep_settings(options)
+    if (cap := ocr_cap(options, run.profile)) is not None:
+        settings["MDWATCH_OCR_MAX_IMAGES"] = cap
     # the fetch policy: the start URLs' hosts are the user's; the rest must be public or allow-listed
     apply_fetch_policy(settings, run.profile.start_urls, run.profile.allow_hosts)
     distributed = join_distributed(options, run.run_id, db_url, settings)
