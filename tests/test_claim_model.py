@@ -324,3 +324,33 @@ def test_cli_and_pipeline_import_no_scikit_learn(module: str) -> None:
             "print(sorted(m for m in ('sklearn', 'scipy', 'mdwatch.models.claim_classifier') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+_RENDERED_HTML = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>冲牙器 F3 - 齿康优品</title></head>
+<body><main id="detail"></main>
+<script id="goods" type="text/plain">{"name":"冲牙器 F3 家用便携","price":"199.00",
+"paragraphs":["三档水压，冲洗牙缝和正畸托槽。","如需推荐合作诊所，请咨询客服。"]}</script>
+<script>
+var d = JSON.parse(document.getElementById('goods').textContent), html = '<h1>' + d.name + '</h1>';
+html += '<p>¥' + d.price + '</p><button>加入购物车</button>';
+d.paragraphs.forEach(function(p){ html += '<p>' + p + '</p>'; });
+document.getElementById('detail').innerHTML = html;
+</script></body></html>"""
+
+
+def test_training_reads_corpus_pages_as_the_scan_does(tmp_path: Path) -> None:
+    """The floors and the page negatives see what a scan (and make eval) sees: a page that renders its
+    description from embedded JSON is read rendered, not as its empty file."""
+    from mdwatch.analyzers.extract import extract_page
+    from mdwatch.analyzers.voices import page_seller_text
+    from mdwatch.models.page_negatives import LabelledPage, read_page
+
+    writer = tmp_path / "w1"
+    (writer / "pages").mkdir(parents=True)
+    page_file = writer / "pages" / "p01.html"
+    page_file.write_text(_RENDERED_HTML, encoding="utf-8")
+    (writer / "labels.yaml").write_text("- {file: pages/p01.html, kind: product, rules: []}\n", encoding="utf-8")
+    sentence = "如需推荐合作诊所，请咨询客服。"
+    assert sentence not in page_seller_text(extract_page("http://127.0.0.1/p01.html", page_file.read_bytes()))
+    page = read_page(LabelledPage(page_file, "w1/pages/p01.html", frozenset(), served_from=writer))
+    assert page is not None and sentence in page_seller_text(page)

@@ -18,9 +18,10 @@ selected exactly as the analyzer does (``analyzers.claim_model.model_sentences``
   while the writers label every claimed effect on a disease (「一个月颈椎病就能好利索」) ``disease``.
 
 Sources (read-only, in a source checkout): the format corpus's DEVELOPMENT half
-(``tests/corpus/formats/dev``; its held-out half is never read) and the demo site
-(``mdwatch/demo/site``, labels in ``tests/corpus/pages.yaml``; JS twins are skipped, they repeat a
-static page). These sentences are training data only: they never enter the held-out split.
+(``tests/corpus/formats/dev``; its held-out half is never read), each page read as ``mdwatch scan``
+and ``make eval`` read it (``models.scanned_pages``: rendered where the scan renders), and the demo
+site (``mdwatch/demo/site``, labels in ``tests/corpus/pages.yaml``; JS twins are skipped, they
+repeat a static page). These sentences are training data only: they never enter the held-out split.
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mdwatch.analyzers.claim_model import CLASSES, lexicon_view, model_sentences
+
+if TYPE_CHECKING:
+    from mdwatch.analyzers.model import Page
 
 __all__ = ["CLASS_LABEL_RULES", "PageSource", "checkout_sources", "harvest", "page_negatives"]
 
@@ -53,6 +57,9 @@ class LabelledPage:
     where: str  # provenance: the page's path relative to the checkout
     rules: frozenset[str]
     encoding: str | None = None
+    # the folder the page is scanned from, as make eval scans the format corpus (models.scanned_pages:
+    # rendered where the scan renders); None: the file is read as it is (the demo site's static pages)
+    served_from: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +86,7 @@ def checkout_sources(root: Path | None = None) -> list[PageSource]:
         entries = yaml.safe_load((folder / "labels.yaml").read_text(encoding="utf-8")) or []
         pages = tuple(
             LabelledPage(folder / str(e["file"]), str((folder / str(e["file"])).relative_to(root)),
-                         frozenset(str(r) for r in e.get("rules") or []))
+                         frozenset(str(r) for r in e.get("rules") or []), served_from=folder)
             for e in entries if isinstance(e, dict) and e.get("kind") == "product" and e.get("file"))
         out.append(PageSource(f"formats/dev/{folder.name}", pages))
     site, labels = root / "mdwatch" / "demo" / "site", root / "tests" / "corpus" / "pages.yaml"
@@ -103,23 +110,40 @@ def negative_classes(rules: Iterable[str]) -> frozenset[str]:
     return frozenset(c for c in CLASSES if not CLASS_LABEL_RULES[c] & labelled)
 
 
-def page_negatives(page_path: Path, rules: frozenset[str], encoding: str | None = None) -> Iterator[tuple[str, frozenset[str]]]:
+def read_page(labelled: LabelledPage) -> Page | None:
+    """The labelled page as the evaluation reads it: scanned from its folder, or its file extracted."""
+    from mdwatch.analyzers.extract import ExtractError, extract_page
+    from mdwatch.models.scanned_pages import scanned_pages
+
+    if labelled.served_from is not None:
+        folder = labelled.served_from
+        return scanned_pages(folder, _product_files(folder)).get(str(labelled.path.relative_to(folder)))
+    try:
+        return extract_page(f"http://127.0.0.1/{labelled.path.name}", labelled.path.read_bytes(),
+                            encoding=labelled.encoding, kind="product")
+    except (OSError, ExtractError):
+        return None
+
+
+def _product_files(folder: Path) -> list[str]:
+    """The files a writer's ``labels.yaml`` labels as product pages (one scan per folder)."""
+    import yaml
+
+    entries = yaml.safe_load((folder / "labels.yaml").read_text(encoding="utf-8")) or []
+    return [str(e["file"]) for e in entries if isinstance(e, dict) and e.get("kind") == "product" and e.get("file")]
+
+
+def page_negatives(page: Page, rules: frozenset[str]) -> Iterator[tuple[str, frozenset[str]]]:
     """``(sentence, classes it is a negative for)`` of each sentence the model would read on the
-    product page ``page_path`` labelled with ``rules`` (none when it is a negative for nothing)."""
+    product page ``page`` labelled with ``rules`` (none when it is a negative for nothing)."""
     from datetime import UTC, datetime
 
     from mdwatch.analyzers.domain import is_drug_listing
-    from mdwatch.analyzers.extract import ExtractError, extract_page
     from mdwatch.analyzers.model import Context
     from mdwatch.analyzers.scope import _shows_device_number
     from mdwatch.analyzers.scope import find_claims as find_indication_claims
     from mdwatch.analyzers.voices import page_seller_text
 
-    try:
-        page = extract_page(f"http://127.0.0.1/{page_path.name}", page_path.read_bytes(), encoding=encoding,
-                            kind="product")
-    except (OSError, ExtractError):
-        return
     negative = negative_classes(rules)
     claim_labelled = any(r.startswith("CLAIM_") for r in rules)
     judged = not is_drug_listing(page) and not _shows_device_number(page, Context(now=datetime.now(UTC)))
@@ -154,7 +178,10 @@ def harvest(sources: Sequence[PageSource], exclude: Iterable[str] = ()) -> tuple
             counted["pages"] += 1
             digest.update(page.where.encode())
             digest.update(page.path.read_bytes())
-            for n, (sentence, classes) in enumerate(page_negatives(page.path, page.rules, page.encoding), 1):
+            read = read_page(page)
+            if read is None:
+                continue
+            for n, (sentence, classes) in enumerate(page_negatives(read, page.rules), 1):
                 s = Sentence(f"{page.where}#{n}", WRITER, sentence, frozenset(), False, "page", "",
                              f"{source.name}:{page.where}", _norm(sentence), known=classes, group=source.name)
                 if s.norm in excluded:

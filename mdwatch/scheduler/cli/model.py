@@ -34,11 +34,11 @@ def model() -> None:
                    "的商品页上调，使模型在其上不新增误报。")
 @click.option("--guard-sentences", is_flag=True,
               help="同时按 tests/corpus/sentences.yaml（词表的标注语句）上调阈值：更保守，召回更低。")
-@click.option("--page-negatives", is_flag=True,
-              help="加入页面普通句：从源码目录中已标注的商品页（格式语料开发集 tests/corpus/formats/dev 与演示站点）"
-                   "按分析器的切句方式取出不含声明的句子，作为仅用于训练的反例（不进入留出集）。尚未用于发布的模型，见模型卡。")
-@click.option("--svm-c", "svm_c", type=float, default=1.0, show_default=True,
-              help="线性 SVM 的正则化参数 C（加入页面普通句时交叉验证选出的是 10，见模型卡）。")
+@click.option("--page-negatives/--no-page-negatives", default=True, show_default=True,
+              help="加入页面普通句：从源码目录中已标注的商品页（格式语料开发集 tests/corpus/formats/dev 与演示站点，"
+                   "按 scan 的方式读取）按分析器的切句方式取出不含声明的句子，作为仅用于训练的反例（不进入留出集）。")
+@click.option("--svm-c", "svm_c", type=float, default=10.0, show_default=True,
+              help="线性 SVM 的正则化参数 C（开发集交叉验证选定，见模型卡）。")
 @click.option("--extra", "extra", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="另加的标注语句文件（JSON Lines，格式同标注数据，例如 mdwatch model export-feedback 的输出），"
                    "仅用于训练，不进入留出集；可重复。")
