@@ -79,6 +79,17 @@ class _KeyTable:
         table = np.zeros(size, dtype=np.uint64)
         columns = np.full(size, -1, dtype=np.int64)
         shift = 64 - bits
+        home = cls._hash(keys, shift).astype(np.int64)
+        # inserted in the order of their home slots, each key takes its home or the slot after the
+        # previous key's, whichever is later: pos[i] = i + max(home[j] - j, j <= i), in one pass
+        order = np.argsort(home, kind="stable")
+        ranks = np.arange(len(keys))
+        pos = ranks + np.maximum.accumulate(home[order] - ranks) if len(keys) else ranks
+        if not len(keys) or pos[-1] < size:  # no cluster runs past the end (else: probe as below)
+            table[pos] = keys[order]
+            columns[pos] = order
+            longest = int((pos - home[order]).max()) if len(keys) else 0
+            return cls(table, columns, shift, longest + 1)
         pending = np.arange(len(keys))
         slots = cls._hash(keys, shift)
         probe = 0
@@ -256,7 +267,7 @@ class ClaimClassifier:
             classes=tuple(header["classes"]),
             vocabulary=arrays["vocabulary"],
             idf=arrays["idf"],
-            coef=arrays["coef"].astype(np.float64),
+            coef=arrays["coef"],  # float32 as shipped; the scoring multiplies it into float64
             intercept=arrays["intercept"],
             calib_a=arrays["calib_a"],
             calib_b=arrays["calib_b"],
