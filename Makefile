@@ -38,6 +38,7 @@ eval: deps
 bench: deps
 	$(BIN)/python benchmarks/bench_analysis.py
 	$(BIN)/python benchmarks/bench_claim_model.py
+	$(BIN)/python benchmarks/bench_scan_start.py
 	$(BIN)/python benchmarks/bench_registry.py --records $${BENCH_RECORDS:-1000000}
 	$(BIN)/python benchmarks/bench_sweep.py --products $${BENCH_SWEEP_PRODUCTS:-2000}
 	$(BIN)/python benchmarks/bench_ocr.py --quick
