@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mdwatch.analyzers.claims import RULES, analyze, find_claims, sentence_rules
+from mdwatch.analyzers.claims import RULES, analyze, find_claims, find_claims_and_vetoes, sentence_rules
 from mdwatch.analyzers.model import Context, Page, TextBlock
 
 CORPUS = Path(__file__).parent / "corpus" / "sentences.yaml"
@@ -161,3 +161,25 @@ def test_speed_report() -> None:
             find_claims(text)
         per = (time.perf_counter() - t0) / n
         print(f"claims {label} 3k-char page: {per * 1e3:.3f} ms/page ({1 / per:.0f} pages/s)")
+
+
+@pytest.mark.parametrize("notice", [
+    "根据新广告法规定，本店所有商品页面不含“最”“第一”“顶级”等极限词，如有遗漏不作为退款理由。",
+    "因新广告法实施，页面中如出现「最」「第一」「国家级」等词语，均不作为商品宣传用语。",
+    "新广告法声明：本店页面中的极限用语（如最佳、最好、第一）已全部删除，如有遗漏请联系客服。",
+    '根据广告法要求，本店不使用"最""第一"等用语，产品描述仅供参考。',
+    "本店禁止使用‘根治’‘无副作用’等宣传用语。",
+])
+def test_words_named_in_an_ad_law_notice_are_not_claims(notice: str) -> None:
+    hits, vetoed = find_claims_and_vetoes(notice)
+    assert hits == []
+    assert vetoed  # named, and ruled out: the claim classifier does not bring them back
+
+
+@pytest.mark.parametrize(("text", "rule"), [
+    ("宣传语：“三天见效，无副作用”", "CLAIM_GUARANTEE"),  # a slogan in quotes names no wording
+    ("全网“最好”的血压计，买它就对了。", "CLAIM_ABSOLUTE"),
+    ("这是“全网最好”的血压计，用语朴实。", "CLAIM_ABSOLUTE"),  # the wording word is in another clause
+])
+def test_quoted_claims_that_name_no_wording_still_fire(text: str, rule: str) -> None:
+    assert rule in {h.rule for h in find_claims(text)}

@@ -79,6 +79,8 @@ class _Lexicon:
     automaton: Any  # ahocorasick.Automaton: key -> (key length, entries)
     negation: dict[str, tuple[str, ...]]
     negation_window: int
+    mention_wording: tuple[str, ...] = ()  # common.yaml ``mention``: a quoted term beside these is named
+    mention_notice: tuple[str, ...] = ()  # every term in a sentence with these is named
 
 
 def _is_cjk(ch: str) -> bool:
@@ -171,7 +173,10 @@ def _build_lexicon() -> _Lexicon:
         automaton.add_word(key, (len(key), tuple(table[key])))
     automaton.make_automaton()
     negation = {rule: tuple(fold_for_matching(c) for c in cues) for rule, cues in common["negation"].items()}
-    return _Lexicon(automaton, negation, int(common.get("negation_window", 4)))
+    mention = common.get("mention") or {}
+    return _Lexicon(automaton, negation, int(common.get("negation_window", 4)),
+                    tuple(fold_for_matching(w) for w in mention.get("wording") or ()),
+                    tuple(fold_for_matching(w) for w in mention.get("notice") or ()))
 
 
 def _regex_spans(entry: _Entry, norm: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -301,7 +306,45 @@ def _find(text: str, vetoed: list[ClaimHit] | None) -> list[ClaimHit]:
     out = [_hit(text, omap, h) for h in _negation_filter(norm, _resolve(checked), negated)]
     if vetoed is not None and negated:
         vetoed.extend(_hit(text, omap, h) for h in negated)
+    named = [h for h in out if _mentioned(text, h)]
+    if named:
+        out = [h for h in out if h not in named]
+        if vetoed is not None:
+            vetoed.extend(named)  # the model must not bring a named word back as a claim
     return out
+
+
+_SENTENCE_END = frozenset("。！？；!?;\n")
+_CLAUSE_END = _SENTENCE_END | frozenset("，,")
+_OPEN_QUOTES = "“\"「『‘'"
+_CLOSE_QUOTES = "”\"」』’'"
+
+
+def _around(text: str, start: int, end: int, stops: frozenset[str]) -> tuple[int, int]:
+    """The span of ``text`` around ``[start, end)`` up to the nearest ``stops`` on either side."""
+    while start > 0 and text[start - 1] not in stops:
+        start -= 1
+    while end < len(text) and text[end] not in stops:
+        end += 1
+    return start, end
+
+
+def _mentioned(text: str, hit: ClaimHit) -> bool:
+    """The hit names the word rather than claiming it: inside quotation marks in a sentence that
+    speaks of wording, or anywhere in a sentence about the ad law's banned words (common.yaml)."""
+    lex = _lexicon()
+    start, end = _around(text, hit.start, hit.end, _SENTENCE_END)
+    if any(cue in fold_for_matching(text[start:end]) for cue in lex.mention_notice):
+        return True
+    start, end = _around(text, hit.start, hit.end, _CLAUSE_END)  # the wording word in the same clause
+    if not any(cue in fold_for_matching(text[start:end]) for cue in lex.mention_wording):
+        return False
+    before, after = text[start:hit.start], text[hit.end:end]
+    opened = max(before.rfind(q) for q in _OPEN_QUOTES)
+    closed = max(before.rfind(q) for q in _CLOSE_QUOTES if q not in _OPEN_QUOTES)
+    if opened < 0 or opened < closed:
+        return False  # not inside an open quotation
+    return any(q in after for q in _CLOSE_QUOTES)
 
 
 def _hit(text: str, omap: LineOffsetMap, hit: _Hit) -> ClaimHit:
