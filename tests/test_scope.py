@@ -137,3 +137,19 @@ def test_offsets_hold_for_every_clause_after_the_first_claim() -> None:
     for start in range(0, 20, 3):
         for claim in find_claims(text[start:]):
             assert text[start:][claim.start : claim.end] == claim.form or claim.form in claim.match
+
+
+@pytest.mark.parametrize("text", [
+    "这个牙膏没有治牙周炎的功效，牙龈出血厉害的要去看牙医。",
+    "本茶饮并无降压作用。",
+    "我不说鱼油能降血脂，只说每粒的含量。",
+    "我们从不宣传能降血糖。",
+    "茯苓糕就是个点心，别说什么祛湿不祛湿的。",
+    "控糖的朋友还是少吃。",
+])
+def test_denials_and_topics_are_no_claims(text: str) -> None:
+    assert scope.find_claims(text) == []
+
+
+def test_a_denial_in_another_clause_leaves_the_claim() -> None:
+    assert [c.canonical for c in scope.find_claims("不说别的，降压效果真的好。")] == ["降血压"]
