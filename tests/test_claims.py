@@ -183,3 +183,10 @@ def test_words_named_in_an_ad_law_notice_are_not_claims(notice: str) -> None:
 ])
 def test_quoted_claims_that_name_no_wording_still_fire(text: str, rule: str) -> None:
     assert rule in {h.rule for h in find_claims(text)}
+
+
+@pytest.mark.parametrize("text", ["安装视频在详情页最下面，卡扣听到咔的一声就装好了。", "检测报告放在详情页最下方。",
+                                  "最外层为防水面料，最内层是纯棉。"])
+def test_a_place_is_not_a_rank(text: str) -> None:
+    assert "CLAIM_ABSOLUTE" not in sentence_rules(text)
+    assert "CLAIM_ABSOLUTE" in sentence_rules(text + "全网最好的一款。")
