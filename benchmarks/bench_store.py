@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from mdwatch.crawler.capture import Capture
-from mdwatch.crawler.sweep_spider import SweepItem
+from mdwatch.crawler.sweep_items import SweepItem
 
 
 def _items(n: int) -> list[SweepItem]:

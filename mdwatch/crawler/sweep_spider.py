@@ -58,6 +58,7 @@ from .spiders import (
     is_html,
     qualification_links,
 )
+from .sweep_items import SweepFailure, SweepItem
 from .traps import TrapGuard
 from .urlcanon import canonical_url
 
@@ -81,29 +82,6 @@ DEPTH_META = "mdwatch_depth"  # link hops from a start URL (crawler/traps.py)
 # waits for them), then shops, listing pages and home pages: the frontier stays small.
 PRIORITY: dict[str, int] = {"image": 45, "related": 40, "product": 30, "shop": 20, "pagination": 15, "page": 10, "platform": 0}
 STORED_ROLES: frozenset[str] = frozenset({"platform", "shop", "product", "page"})
-
-
-@dataclass(frozen=True, slots=True)
-class SweepItem:
-    """One captured page of a sweep (docs/design/sweeps.md)."""
-
-    capture: Capture
-    role: str  # platform | shop | product | page
-    kind_hint: KindHint | None  # page kind for extraction; None: the heuristic decides
-    shop_url: str | None = None  # the shop a product / listing page was found on
-    related: tuple[Capture, ...] = ()  # qualification pages of a shop, one hop away
-    via_browser: bool = False
-    images: tuple[ImageCapture, ...] = ()  # images of the page and its related pages (fetch_images)
-
-
-@dataclass(frozen=True, slots=True)
-class SweepFailure:
-    """A page of the sweep that could not be captured."""
-
-    url: str
-    role: str
-    kind: str  # one of capture.ERROR_KINDS
-    message: str  # one Chinese sentence
 
 
 @dataclass(slots=True)

@@ -30,10 +30,24 @@ and ``backpressure`` (the crawl waits while a few pages wait for OCR; issue 15).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from mdwatch.scheduler.pipeline.sweep.history import history_sweep_finished
-from mdwatch.scheduler.pipeline.sweep.item_pipeline import SweepPipeline
 from mdwatch.scheduler.pipeline.sweep.processor import PageDone, PageProcessor, ProcessorConfig
 from mdwatch.scheduler.pipeline.sweep.runtime import SweepRuntime
+
+if TYPE_CHECKING:
+    from mdwatch.scheduler.pipeline.sweep.item_pipeline import SweepPipeline
+
+
+def __getattr__(name: str) -> Any:
+    # the Scrapy pipeline only when asked for (Scrapy's ITEM_PIPELINES path names it here): the
+    # analysis workers import this package and need neither Scrapy nor Twisted
+    if name == "SweepPipeline":
+        from mdwatch.scheduler.pipeline.sweep.item_pipeline import SweepPipeline
+
+        return SweepPipeline
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "PageDone",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mdwatch.crawler.evidence import Screenshotter, WarcWriter
-    from mdwatch.crawler.sweep_spider import SweepItem
+    from mdwatch.crawler.sweep_items import SweepItem
     from mdwatch.scheduler.pipeline.sweep.processor import PageDone
     from mdwatch.scheduler.pipeline.sweep.runtime import SweepRuntime
 

@@ -16,7 +16,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
 from mdwatch.crawler.images import ImageCapture
-from mdwatch.crawler.sweep_spider import SweepFailure, SweepItem
+from mdwatch.crawler.sweep_items import SweepFailure, SweepItem
 from mdwatch.scheduler.pipeline.ocr import MAX_IMAGES_PER_PAGE, ImageOutcome, OcrStage
 from mdwatch.scheduler.pipeline.sweep import cputime
 from mdwatch.scheduler.pipeline.sweep.backpressure import OcrBackpressure

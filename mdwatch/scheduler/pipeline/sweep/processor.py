@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from mdwatch.analyzers.model import Context, PageKind
 from mdwatch.analyzers.packs import EVERY_RULE, RuleSelection
 from mdwatch.crawler.capture import FetchResult
-from mdwatch.crawler.sweep_spider import SweepItem
+from mdwatch.crawler.sweep_items import SweepItem
 from mdwatch.scheduler.pipeline import analyze_result, make_context, page_record
 from mdwatch.scheduler.pipeline.ocr import CAP_CODE, ImageOutcome, ImageSkip
 from mdwatch.scheduler.pipeline.sweep.cputime import ClockedRegistry

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from mdwatch.crawler.lifeline import die_with_parent
-from mdwatch.crawler.sweep_spider import SweepItem
+from mdwatch.crawler.sweep_items import SweepItem
 from mdwatch.scheduler.pipeline.ocr import ImageOutcome
 from mdwatch.scheduler.pipeline.sweep.processor import PageDone, PageProcessor, ProcessorConfig
 
