@@ -10,17 +10,14 @@ OCR: the corpus has no image files, an image counts as what its alt text or capt
 
 from __future__ import annotations
 
-import functools
 import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from mdwatch.models.scanned_pages import serve_folder
 
 FORMATS = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "formats"
 HALVES = ("dev", "heldout")
@@ -68,26 +65,6 @@ def load_labels(folder: Path) -> list[dict[str, Any]]:
     return [entry for entry in data if isinstance(entry, dict) and entry.get("file")]
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-@contextmanager
-def _serve(folder: Path) -> Iterator[str]:
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
-
-
 def writer_items(folder: Path, browser: bool = True) -> list[FormatItem]:
     """Scan one writer's pages as ``mdwatch scan`` would (no OCR) and pair them with their labels."""
     from mdwatch.crawler.capture import FetchSettings
@@ -98,7 +75,7 @@ def writer_items(folder: Path, browser: bool = True) -> list[FormatItem]:
     if not entries:
         return []
     half = folder.parent.name
-    with tempfile.TemporaryDirectory() as tmp, _serve(folder) as base:
+    with tempfile.TemporaryDirectory() as tmp, serve_folder(folder) as base:
         db_url = f"sqlite:///{Path(tmp) / 'eval.sqlite3'}"
         registry = folder / "registry.csv"
         if registry.is_file():

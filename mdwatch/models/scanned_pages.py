@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mdwatch.analyzers.model import Page
 
-__all__ = ["scanned_pages"]
+__all__ = ["scanned_pages", "serve_folder"]
 
 _cache: dict[tuple[Path, tuple[str, ...]], dict[str, Page]] = {}
 
@@ -35,7 +35,8 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def _serve(folder: Path) -> Iterator[str]:
+def serve_folder(folder: Path) -> Iterator[str]:
+    """Serve ``folder``'s files on loopback (a free port) while the block runs; yields the base URL."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, name="mdwatch-corpus-server", daemon=True)
@@ -55,7 +56,7 @@ def scanned_pages(folder: Path, files: Sequence[str]) -> dict[str, Page]:
 
     key = (folder.resolve(), tuple(files))
     if key not in _cache:
-        with tempfile.TemporaryDirectory() as tmp, _serve(folder) as base:  # no registry: claims only
+        with tempfile.TemporaryDirectory() as tmp, serve_folder(folder) as base:  # no registry: claims only
             result = scan_urls([f"{base}/{f}" for f in files], db_url=f"sqlite:///{Path(tmp) / 'scan.sqlite3'}",
                                store=False, settings=FetchSettings(timeout_s=15), ocr_engine=None)
         _cache[key] = {f: o.page for f, o in zip(files, result.outcomes, strict=True) if o.page is not None}
