@@ -153,3 +153,11 @@ def test_denials_and_topics_are_no_claims(text: str) -> None:
 
 def test_a_denial_in_another_clause_leaves_the_claim() -> None:
     assert [c.canonical for c in scope.find_claims("不说别的，降压效果真的好。")] == ["降血压"]
+
+
+@pytest.mark.parametrize(("text", "term"), [("能治颈椎病", "颈椎病"), ("可治失眠，一贴见效", "失眠"), ("能治高血压", "高血压")])
+def test_a_modal_before_the_verb_still_makes_a_claim(text: str, term: str) -> None:
+    # jieba reads 能治 / 可治 as one word; the verb must still count as standing on a word boundary
+    assert term in [c.canonical for c in scope.find_claims(text)]
+    assert scope.find_claims("不" + text) == []  # 不能治, 不可治: negated
+    assert scope.find_claims(f"这个{text.split('，')[0]}吗？") == []  # a buyer's question asserts nothing

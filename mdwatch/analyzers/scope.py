@@ -136,6 +136,8 @@ class _Vocabulary:
             for verb in verbs[verb_kind]:
                 if len(verb) > 1:
                     self.tokenizer.add_word(verb)
+        for word in spec.get("split_words") or ():
+            self.tokenizer.del_word(word)  # a modal and a verb jieba would keep together
 
 
 # jieba's dictionary without its rarest entries (frequency below 10: 243,889 of 349,046, rare
