@@ -110,6 +110,11 @@ def main() -> int:
     pages = generate(args.root, args.products, args.shops)
     base, proc = serve(args.root)
     print(f"{pages} pages at {base}/index.html (profile: {args.root / 'bigsite.yaml'}); Ctrl-C to stop")
+    return serve_until_interrupted(proc)
+
+
+def serve_until_interrupted(proc: subprocess.Popen[str]) -> int:
+    """Wait while the server ``proc`` runs; Ctrl-C stops it."""
     try:
         while proc.poll() is None:
             time.sleep(1)

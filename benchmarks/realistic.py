@@ -588,12 +588,9 @@ def main() -> int:
     base, proc = serve(args.root)
     print(f"{platform.pages} pages ({len(platform.listings)} listings) at {base}/index.html "
           f"(profile: {args.root / 'realistic.yaml'}); generated in {platform.seconds:.1f} s; Ctrl-C to stop")
-    try:
-        while proc.poll() is None:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        proc.terminate()
-    return 0
+    from bigsite import serve_until_interrupted  # run as a script, benchmarks/ is sys.path[0]
+
+    return serve_until_interrupted(proc)
 
 
 if __name__ == "__main__":

@@ -165,15 +165,7 @@ def load_sentences(folder: Path | None = None, problems: list[str] | None = None
         if m is None:
             continue
         writer = m.group(1)
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                sentence = _parse(json.loads(line), writer)
-            except (ValueError, KeyError, TypeError) as exc:
-                if problems is not None:
-                    problems.append(f"{path.name}:{n}: {exc}")
-                continue
+        for n, sentence in _read_jsonl(path, writer, problems):
             if (writer, sentence.id) in seen:
                 if problems is not None:
                     problems.append(f"{path.name}:{n}: duplicate id {sentence.id}")
@@ -190,20 +182,25 @@ def load_extra(paths: Sequence[Path], problems: list[str] | None = None) -> list
     out: list[Sentence] = []
     seen: set[str] = set()
     for path in paths:
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                s = _parse(json.loads(line), EXTRA_WRITER)
-            except (ValueError, KeyError, TypeError) as exc:
-                if problems is not None:
-                    problems.append(f"{path.name}:{n}: {exc}")
-                continue
+        for _n, s in _read_jsonl(path, EXTRA_WRITER, problems):
             if s.norm in seen:
                 continue  # the same sentence reviewed twice: its first (oldest) line counts
             seen.add(s.norm)
             out.append(replace(s, id=f"{path.name}:{s.id}", group=f"extra:{path.name}"))
     return out
+
+
+def _read_jsonl(path: Path, writer: str, problems: list[str] | None) -> Iterator[tuple[int, Sentence]]:
+    """``(line number, sentence)`` of every well-formed line of ``path``; the others are described in
+    ``problems`` (when given) and skipped."""
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, _parse(json.loads(line), writer)
+        except (ValueError, KeyError, TypeError) as exc:
+            if problems is not None:
+                problems.append(f"{path.name}:{n}: {exc}")
 
 
 def _parse(row: Mapping[str, Any], writer: str) -> Sentence:

@@ -30,6 +30,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,8 +126,10 @@ def read_page(labelled: LabelledPage) -> Page | None:
         return None
 
 
+@cache
 def _product_files(folder: Path) -> list[str]:
-    """The files a writer's ``labels.yaml`` labels as product pages (one scan per folder)."""
+    """The files a writer's ``labels.yaml`` labels as product pages (one scan per folder; the file is
+    read once, not once per page)."""
     import yaml
 
     entries = yaml.safe_load((folder / "labels.yaml").read_text(encoding="utf-8")) or []
