@@ -67,7 +67,8 @@ def _sweep(base: str, profile: str, db: str, workers: int | None) -> dict[str, A
 
     result = run_sweep(profile, SweepOptions(db_url=db, base_url=base, browser=False, workers=workers))
     return {"responses": result.stats.get("responses_this_run", 0), "seconds": result.seconds,
-            "pages": result.pages, "findings": result.findings, "status": result.status}
+            "pages": result.pages, "findings": result.findings, "status": result.status,
+            "stages": result.stats.get("cpu_s_this_run", {})}
 
 
 def _browser(tmp: str) -> dict[str, Any]:

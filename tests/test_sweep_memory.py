@@ -38,3 +38,19 @@ def test_release_collects_cycles_and_trims_the_heap() -> None:
     finally:
         gc.enable()
     assert memory._malloc_trim() is not None  # glibc here: the heap's free pages go back
+
+
+def test_freeze_keeps_start_up_out_of_collections_until_thawed() -> None:
+    release = MemoryRelease()
+    start_up = [_Cycle()]  # alive when the sweep starts
+    release.freeze()
+    try:
+        assert gc.get_freeze_count() > 0
+        late = weakref.ref(_Cycle())  # allocated during the sweep: still collected
+        release_memory()
+        assert late() is None
+    finally:
+        release.thaw()
+    assert gc.get_freeze_count() == 0
+    release.thaw()  # twice is harmless
+    assert start_up

@@ -87,6 +87,7 @@ class SweepPipeline:
         shots = settings.getbool("MDWATCH_SCREENSHOTS", True) and bool(settings.get("PLAYWRIGHT_LAUNCH_OPTIONS"))
         evidence_open(rt, settings.getbool("MDWATCH_EVIDENCE", True), shots)
         cputime.crawl_started(rt)
+        self._memory.freeze()
         cap = settings.getint("MDWATCH_OCR_MAX_IMAGES", MAX_IMAGES_PER_PAGE)  # 0: no cap
         self._ocr_cap = cap if cap > 0 else None
         if rt.ocr_engine is not None:
@@ -122,6 +123,7 @@ class SweepPipeline:
                 self.runtime.extra["ocr"]["crawl_pauses"] = self._backpressure.pauses
             await asyncio.wrap_future(_close_in_thread(stage))
         cputime.crawl_finished(self.runtime, ocr_stats, inline)
+        self._memory.thaw()
         self._note_budget()
 
     def _note_budget(self) -> None:

@@ -64,6 +64,7 @@ class PageProcessor:
         self.ctx: Context = make_context(config.now)
         self.history = ListingHistoryStage(self.store, config.run_id)
         self.memory = MemoryRelease()
+        self.pages = 0  # items processed (stored or not)
 
     def close(self) -> None:
         self.registry.close()
@@ -76,6 +77,7 @@ class PageProcessor:
         except Exception as exc:  # one bad page never stops a sweep
             return PageDone(item.capture.url, item.role, error=f"处理 {item.capture.url} 时出错：{type(exc).__name__}：{exc}")
         finally:
+            self.pages += 1
             self.memory.tick()
 
     def _process(self, item: SweepItem, ocr: Mapping[str, ImageOutcome] | None) -> PageDone:

@@ -32,7 +32,11 @@ def _init_worker(config: ProcessorConfig, parent: int) -> None:
 
 def _work(item: SweepItem, ocr: Mapping[str, ImageOutcome] | None = None) -> PageDone:
     assert _worker is not None
-    return _worker.process(item, ocr)
+    first = _worker.pages == 0
+    done = _worker.process(item, ocr)
+    if first:  # the lexicons and the claim model load on the first page: part of the start-up
+        _worker.memory.freeze()
+    return done
 
 
 def start_pool(config: ProcessorConfig, workers: int) -> ProcessPoolExecutor:
