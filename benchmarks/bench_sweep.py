@@ -151,6 +151,11 @@ def main() -> int:
     print(f"CPU per page: bare {bare_ms:.1f} ms, sweep {sweep_ms:.1f} ms (crawl process + analysis workers); "
           f"on {cores} cores the sweep cannot pass {min(1.0, cores * bare_ms / sweep_ms):.2f} of bare "
           f"while bare uses one core")
+    stages = sweep.get("stages") or {}
+    if stages:
+        n = max(sweep["responses"], 1)
+        print("sweep CPU per page by stage: " + ", ".join(f"{k} {1000 * float(v) / n:.2f} ms" for k, v in stages.items())
+              + " (crawl: the crawl process from the spider's start; the rest: the analysis workers)")
     b_rate = browser["pages"] / browser["seconds"] if browser["seconds"] else 0.0
     b_verdict = "OK" if b_rate >= BROWSER_TARGET else "BELOW TARGET"
     print(f"browser (demo JS-only pages, Chromium): {browser['pages']:5d} pages in {browser['seconds']:6.2f} s"
