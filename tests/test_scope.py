@@ -151,6 +151,28 @@ def test_denials_and_topics_are_no_claims(text: str) -> None:
     assert scope.find_claims(text) == []
 
 
+@pytest.mark.parametrize("text", [
+    "这款护腰治不好腰间盘突出，别信夸大宣传。",  # a denial right after the verb
+    "我们不敢说能降血脂。",  # the seller declining to say it
+    "颈椎痛一直不缓解的，请及时就医。",  # the condition's state, not the product's effect
+    "胃病要去医院规范治疗。",  # someone else treats it
+    "治鼻炎要去医院，我们只是洗鼻器。",  # the act as a topic, the buyer sent to a doctor
+    "降糖还得听医生的，这个仪器只管记录。",  # the effect as a topic
+    "定时30分钟，到点后有5秒延时关机。",  # a timer's delay
+])
+def test_denials_advice_and_states_are_no_claims(text: str) -> None:
+    assert scope.find_claims(text) == []
+
+
+@pytest.mark.parametrize(("text", "term"), [
+    ("用了三天，腰痛就缓解了。", "腰腿痛"),
+    ("治鼻炎效果好，不用去医院。", "鼻炎"),
+    ("延时持久，男人的加油站", "壮阳"),
+])
+def test_claims_beside_those_words_stay(text: str, term: str) -> None:
+    assert term in [c.canonical for c in scope.find_claims(text)]
+
+
 def test_a_denial_in_another_clause_leaves_the_claim() -> None:
     assert [c.canonical for c in scope.find_claims("不说别的，降压效果真的好。")] == ["降血压"]
 

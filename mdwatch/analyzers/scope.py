@@ -104,6 +104,10 @@ class _Vocabulary:
             self.terms[name] = Term(name, kind, forms[name], narrower, tuple(dict.fromkeys(cover)), medical)
         verbs: dict[str, list[str]] = spec["verbs"]
         self.negation: tuple[str, ...] = tuple(verbs["negation"])
+        self.after_verb_negation: tuple[str, ...] = tuple(verbs.get("after_verb_negation") or ())
+        self.state_before_post: tuple[str, ...] = tuple(verbs.get("state_before_post") or ())
+        self.advice_tails: tuple[str, ...] = tuple(spec.get("advice_tails") or ())
+        self.others_treat: tuple[str, ...] = tuple(spec.get("others_treat") or ())
         self.topic_tails: tuple[str, ...] = tuple(spec.get("topic_tails") or ())
         # words just before a verb that make it describe the condition or someone else's act
         # (未控制的高血压, 医院已经确诊为…), not what the product does
@@ -265,10 +269,11 @@ def _confirm(
     """(kind, span start, span end) of the claim around ``hit`` in ``clause``, or None."""
     before = [v for v in verbs if v.end <= hit.start and hit.start - v.end <= _VERB_GAP]
     nearest = before[-1] if before else None
+    after = clause[hit.end :]
     if term.type == "effect":
         if nearest is not None and nearest.label == "measure" and hit.start - nearest.end <= 4:
             return None
-        if hit.start == 0 and clause[hit.end : hit.end + 4].startswith(vocab.topic_tails):
+        if hit.start == 0 and after.startswith((*vocab.topic_tails, *vocab.advice_tails)):
             return None  # the effect as the topic of a sentence (控糖是一件长期的事), not the product's
         if _negated(vocab, clause[: hit.start]):
             return None
@@ -277,6 +282,10 @@ def _confirm(
         lead = clause[max(0, nearest.start - 6) : nearest.start]
         if any(lead.endswith(w) for w in vocab.not_the_product.get(nearest.label, ())):
             return None
+        if clause[nearest.end :].startswith(vocab.after_verb_negation):
+            return None  # 治不了失眠: a denial
+        if nearest.start == 0 and after.startswith(vocab.advice_tails):
+            return None  # 治风湿要看医生: the act as a topic, and the buyer sent to a doctor
         if not _negated(vocab, clause[: nearest.start]):
             kind: ClaimKind = (
                 "diagnose" if nearest.label == "diagnose" else "cure" if nearest.label == "cure" else "treat"
@@ -290,9 +299,14 @@ def _confirm(
         cut = min(tail.find(m) for m in vocab.measure if m in tail)
         tail = tail[:cut]
     post = next((p for p in vocab.post if p in tail), None)
-    if post is not None and not _negated(vocab, clause[: hit.start]):
-        return "treat", hit.start, hit.end + tail.find(post) + len(post)
-    return None
+    if post is None or _negated(vocab, clause[: hit.start]):
+        return None
+    between = tail[: tail.find(post)]
+    if between.endswith(vocab.state_before_post):
+        return None  # 腰痛持续不缓解: the condition's state
+    if any(w in between for w in vocab.others_treat):
+        return None  # 关节炎要去医院规范治疗: someone else treats it
+    return "treat", hit.start, hit.end + len(between) + len(post)
 
 
 # --- registered scope ---------------------------------------------------------------------------
