@@ -190,3 +190,24 @@ def test_quoted_claims_that_name_no_wording_still_fire(text: str, rule: str) -> 
 def test_a_place_is_not_a_rank(text: str) -> None:
     assert "CLAIM_ABSOLUTE" not in sentence_rules(text)
     assert "CLAIM_ABSOLUTE" in sentence_rules(text + "全网最好的一款。")
+
+
+@pytest.mark.parametrize("text", [
+    "支持分期，最多六期免息。",  # a limit in words
+    "注水时请勿超过最高水位线。",  # a mark on the product
+    "新地址已更新，寄回请以最新地址为准。",  # the latest of something that changes
+    "小腿处压力最高，往上逐渐减小。",  # a pressure gradient
+    "舒服最重要。",  # what matters most
+    "多试几种模式，选最适合自己的就好。",  # the buyer's choice
+    "请问有没有最安静的档位？",  # a question
+    "老人穿针引线最吃力。",  # the buyer's burden
+    "我们不争第一，只把每双鞋垫做好。",  # a rank declined
+    "说这款是“第一”的都是吹的。",  # a quoted rank called bragging
+])
+def test_ordinary_uses_of_rank_words_are_not_claims(text: str) -> None:
+    assert "CLAIM_ABSOLUTE" not in sentence_rules(text)
+
+
+@pytest.mark.parametrize("text", ["国内最大的一家生产商。", "全网风速最大。", "压力最高可达第一品牌的两倍，最好用的一款。"])
+def test_ranks_beside_those_words_stay_claims(text: str) -> None:
+    assert "CLAIM_ABSOLUTE" in sentence_rules(text)
