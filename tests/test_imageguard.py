@@ -44,9 +44,9 @@ def test_truncated_jpeg_is_skipped() -> None:
 
 def test_decompression_bomb_is_refused_before_decoding() -> None:
     data = _encode(Image.new("1", (10_000, 10_000)), "PNG")  # 100 megapixels, ~12 kB
-    start = time.perf_counter()
+    start = time.process_time()  # this process's CPU: a busy machine does not count, a decode would
     out = load_image(data)
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 0.5
     assert isinstance(out, Skipped) and out.code == "too_many_pixels" and "炸弹" in out.reason
 
 
@@ -64,9 +64,9 @@ def test_thousand_frame_gif_reads_first_frame_only() -> None:
     frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=20, loop=0)
     with Image.open(io.BytesIO(buf.getvalue())) as check:
         assert getattr(check, "n_frames", 0) > 500
-    start = time.perf_counter()
+    start = time.process_time()
     out = load_image(buf.getvalue())
-    assert time.perf_counter() - start < 0.2
+    assert time.process_time() - start < 0.2
     assert isinstance(out, LoadedImage) and out.format == "GIF" and out.image.size == (16, 16)
 
 

@@ -140,13 +140,16 @@ def test_deep_nesting_is_read_whole_and_fast(depth: int) -> None:
     body = nested(depth, CLAIM + REGNO, regno=False).encode()
     # what a process builds once (extractor, automata, jieba's dictionary) is not what is timed here
     analyze(extract_page("http://shop.example/warm", nested(1, CLAIM).encode()), make_context())
-    started = time.perf_counter()
+    started = time.process_time()
     page = extract_page("http://shop.example/p", body, headers={"Content-Type": "text/html; charset=utf-8"})
     findings = {f.rule for f in analyze(page, make_context())}
-    took = time.perf_counter() - started
+    took = time.process_time() - started
     assert "包治百病" in page.text and "店铺首页" in page.text  # the deep text and what follows it
     assert "CLAIM_GUARANTEE" in findings and "PRODUCT_REGNO_MISSING" not in findings
-    assert took < 2.0, took  # ~0.4 s for 100,000 levels on one core
+    # this process's CPU, not the wall clock (other tests share the cores), against a bound far above
+    # the ~0.4 s measured: it catches a parse that grows with the square of the depth (minutes at
+    # 100,000 levels), never a busy machine; the speed itself is make bench's (bench_analysis.py)
+    assert took < 10.0, took
 
 
 def test_flatten_keeps_text_and_block_boundaries_within_the_cap() -> None:
