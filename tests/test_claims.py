@@ -211,3 +211,8 @@ def test_ordinary_uses_of_rank_words_are_not_claims(text: str) -> None:
 @pytest.mark.parametrize("text", ["国内最大的一家生产商。", "全网风速最大。", "压力最高可达第一品牌的两倍，最好用的一款。"])
 def test_ranks_beside_those_words_stay_claims(text: str) -> None:
     assert "CLAIM_ABSOLUTE" in sentence_rules(text)
+
+
+def test_sizing_advice_is_not_a_rank() -> None:
+    assert "CLAIM_ABSOLUTE" not in sentence_rules("腿围在两个尺码之间的，建议选大一码，穿着最合身。")
+    assert "CLAIM_ABSOLUTE" in sentence_rules("号称穿着最舒适的鞋垫。")
