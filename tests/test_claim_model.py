@@ -354,3 +354,18 @@ def test_training_reads_corpus_pages_as_the_scan_does(tmp_path: Path) -> None:
     assert sentence not in page_seller_text(extract_page("http://127.0.0.1/p01.html", page_file.read_bytes()))
     page = read_page(LabelledPage(page_file, "w1/pages/p01.html", frozenset(), served_from=writer))
     assert page is not None and sentence in page_seller_text(page)
+
+
+def test_by_sentence_counts_claim_sentences() -> None:
+    from mdwatch.models.claim_training import Sentence, by_sentence
+
+    def sent(labels: set[str]) -> Sentence:
+        return Sentence("x", "w1", "t", frozenset(labels), False, "", "", "own", "t")
+
+    sentences = [sent({"guarantee", "disease"}), sent({"absolute"}), sent(set()), sent({"endorsement"})]
+    predicted = [{"guarantee"}, {"comparative"}, {"absolute"}, {"endorsement", "absolute"}]
+    got = by_sentence(sentences, predicted)
+    # found: the first (one of its two classes) and the last; the second got the wrong class
+    assert (got["claim_sentences"], got["found"], got["recall"]) == (3, 2, round(2 / 3, 4))
+    # flagged 4, right 2 (the first and the last); every class right only in the first
+    assert (got["flagged"], got["right"], got["precision"], got["precision_every_class"]) == (4, 2, 0.5, 0.25)
