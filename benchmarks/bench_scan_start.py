@@ -1,6 +1,6 @@
 """Cold start of ``mdwatch scan``: one static demo product page, ``--ocr-engine none --no-store``,
 wall time from process start to exit, beside ``python -c pass`` measured the same way in the same
-run. Target ≤ 1.2 s.
+run, and beside the same scan with the claim model's loading switched off. Target ≤ 1.2 s.
 
 Each run is a fresh process (``subprocess.run`` of the installed ``mdwatch`` script; the demo
 server runs in this process, on loopback). The first run of each is discarded (it fills the
@@ -40,9 +40,16 @@ def main() -> int:
         env = {**os.environ, "XDG_DATA_HOME": str(Path(tmp) / "data"), "XDG_CACHE_HOME": str(Path(tmp) / "cache")}
         scan = [mdwatch, "scan", server.url(page), "--ocr-engine", "none", "--no-store"]
         bare = [sys.executable, "-c", "pass"]
-        times: dict[str, list[float]] = {"scan": [], "pass": []}
+        # the same scan with the claim model's loading switched off (the classifier's cost at start-up,
+        # measured side by side: both through the same ``-c`` launcher)
+        launch = "import sys; from mdwatch.scheduler.cli import main; sys.exit(main())"
+        no_model = "import mdwatch.models.claim_classifier as c; c.load_claim_model = lambda: None; " + launch
+        args_scan = scan[1:]
+        with_model_cmd = [sys.executable, "-c", launch, *args_scan]
+        no_model_cmd = [sys.executable, "-c", no_model, *args_scan]
+        times: dict[str, list[float]] = {"scan": [], "pass": [], "with": [], "without": []}
         for n in range(args.runs + 1):
-            for name, cmd in (("scan", scan), ("pass", bare)):
+            for name, cmd in (("scan", scan), ("pass", bare), ("with", with_model_cmd), ("without", no_model_cmd)):
                 wall = _wall(cmd, env)
                 if n:  # the first of each warms the caches
                     times[name].append(wall)
@@ -51,6 +58,9 @@ def main() -> int:
     print(f"mdwatch scan {page} --ocr-engine none --no-store: median {s:.2f} s wall over {args.runs} runs "
           f"(min {min(times['scan']):.2f}, max {max(times['scan']):.2f}; target ≤ {TARGET_S} s) {verdict}; "
           f"python -c pass {p:.3f} s; load average {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
+    w, wo = statistics.median(times["with"]), statistics.median(times["without"])
+    print(f"the same scan with the claim model {w:.2f} s, without it {wo:.2f} s (medians, alternated runs): "
+          f"the model adds {w - wo:+.2f} s")
     return 0
 
 
