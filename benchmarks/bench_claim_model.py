@@ -82,7 +82,7 @@ def main() -> None:
     single = _rate(score_one_by_one)
     chars = sum(len(t) for t in texts) / len(texts)
     met = "达标" if rate >= TARGET_SENTENCES_S else "未达标"
-    print(f"claim model: {len(model.vocabulary):,} features; loaded in {load_s * 1000:.0f} ms; one core")
+    print(f"claim model: {model.features:,} features; loaded in {load_s * 1000:.0f} ms; one core")
     print(f"sentences (labelled data, {len(texts)}, mean {chars:.0f} chars), batches of {BATCH}: "
           f"{rate:,.0f} sentences/s (target ≥ {TARGET_SENTENCES_S:,}: {met})")
     print(f"sentences one at a time:                      {single:,.0f} sentences/s")

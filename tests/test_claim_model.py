@@ -86,7 +86,7 @@ def test_training_is_deterministic(sample_dir: Path, tmp_path: Path) -> None:
     # the same sentences in another order: the sorted input makes the same model
     a2 = fit(sorted(sentences, key=lambda s: (s.writer, s.id)), params)
     assert a.probabilities(texts) == a2.probabilities(texts)
-    assert (a.vocabulary == b.vocabulary).all()
+    assert (a.keys == b.keys).all()
     one, two = tmp_path / "one.npz", tmp_path / "two.npz"
     kwargs = {"params": params, "trained_on": "2026-12-05", "folds": 2, "leave_one_writer_out": False}
     train(sample_dir, one, **kwargs)  # type: ignore[arg-type]
@@ -369,3 +369,30 @@ def test_by_sentence_counts_claim_sentences() -> None:
     assert (got["claim_sentences"], got["found"], got["recall"]) == (3, 2, round(2 / 3, 4))
     # flagged 4, right 2 (the first and the last); every class right only in the first
     assert (got["flagged"], got["right"], got["precision"], got["precision_every_class"]) == (4, 2, 0.5, 0.25)
+
+
+def test_a_model_written_with_its_ngrams_as_text_still_loads(sample_dir: Path, tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    import numpy as np
+
+    from mdwatch.models.claim_classifier import ClaimClassifier
+    from mdwatch.models.claim_training import Params, fit, load_sentences
+
+    sentences = load_sentences(sample_dir)
+    model = replace(fit(sentences, Params()), thresholds=dict.fromkeys(CLASSES, 0.7))
+    new, old = tmp_path / "new.npz", tmp_path / "old.npz"
+    model.save(new)
+    # the earlier layout: vocabulary.npy (the n-grams as strings) instead of keys.npy
+    grams = ["".join(chr(int(k) >> (16 * (3 - j)) & 0xFFFF) for j in range(4)).rstrip("\0") for k in model.keys]
+    with zipfile.ZipFile(new) as src, zipfile.ZipFile(old, "w") as dst:
+        for name in src.namelist():
+            if name == "keys.npy":
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.array(grams, dtype="<U4"), allow_pickle=False)
+                dst.writestr("vocabulary.npy", buf.getvalue())
+            else:
+                dst.writestr(name, src.read(name))
+    texts = [s.norm for s in sentences]
+    assert ClaimClassifier.load(old).probabilities(texts) == ClaimClassifier.load(new).probabilities(texts)

@@ -1,7 +1,7 @@
 """The shipped claim classifier: character n-grams → one-vs-rest linear model → calibrated probabilities.
 
 Trained with scikit-learn by ``mdwatch model train`` (``mdwatch.models.claim_training``), shipped
-as plain arrays in ``claim_model.npz`` (vocabulary, idf, coefficients, intercepts, the Platt
+as plain arrays in ``claim_model.npz`` (the n-gram keys, idf, coefficients, intercepts, the Platt
 sigmoid of each class, the per-class thresholds and the model card's figures). Scoring needs numpy
 only: a scan never imports scikit-learn (its import costs seconds) and loading runs no pickle.
 The arithmetic is scikit-learn's (``TfidfVectorizer`` with l2 norm, ``decision_function``,
@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["CLASSES", "MODEL_FILE", "ClaimClassifier", "char_ngrams", "load_claim_model", "model_path"]
+__all__ = ["CLASSES", "MODEL_FILE", "ClaimClassifier", "char_ngrams", "load_claim_model", "model_path", "ngram_keys"]
 
 #: the claim classes, in the order of the model's columns
 CLASSES: tuple[str, ...] = ("guarantee", "absolute", "endorsement", "comparative", "disease")
 MODEL_FILE = "claim_model.npz"
 NGRAM_RANGE = (1, 4)
-_ARRAYS = ("vocabulary", "idf", "coef", "intercept", "calib_a", "calib_b")
+_ARRAYS = ("keys", "idf", "coef", "intercept", "calib_a", "calib_b")
 
 
 def char_ngrams(text: str, lo: int = NGRAM_RANGE[0], hi: int = NGRAM_RANGE[1]) -> list[str]:
@@ -137,7 +137,7 @@ class ClaimClassifier:
     """Calibrated one-vs-rest probabilities of the claim classes for normalised sentences."""
 
     classes: tuple[str, ...]
-    vocabulary: np.ndarray  # the n-gram of each feature column (strings of ≤ 4 characters)
+    keys: np.ndarray  # the n-gram of each feature column as its 64-bit key (``ngram_keys``)
     idf: np.ndarray  # (features,)
     coef: np.ndarray  # (features, classes)
     intercept: np.ndarray  # (classes,)
@@ -151,7 +151,11 @@ class ClaimClassifier:
     _table: _KeyTable = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_table", _KeyTable.build(ngram_keys(self.vocabulary)))
+        object.__setattr__(self, "_table", _KeyTable.build(self.keys))
+
+    @property
+    def features(self) -> int:
+        return len(self.keys)
 
     def _features(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(row, column) of every n-gram occurrence of ``texts`` found in the vocabulary.
@@ -229,7 +233,7 @@ class ClaimClassifier:
         import numpy as np
 
         arrays: dict[str, np.ndarray] = {
-            "vocabulary": self.vocabulary,
+            "keys": self.keys,  # the n-grams as the scorer looks them up (no conversion at load)
             "idf": self.idf.astype(np.float64),
             "coef": self.coef.astype(np.float32),
             "intercept": self.intercept.astype(np.float64),
@@ -261,11 +265,15 @@ class ClaimClassifier:
 
         with zipfile.ZipFile(source) as zf:
             header = json.loads(zf.read("header.json").decode("utf-8"))
+            names = set(zf.namelist())
             arrays = {name: np.lib.format.read_array(io.BytesIO(zf.read(f"{name}.npy")), allow_pickle=False)
-                      for name in _ARRAYS}
+                      for name in _ARRAYS if f"{name}.npy" in names}
+            if "keys" not in arrays:  # a model written before the keys were shipped: the n-grams as text
+                vocabulary = np.lib.format.read_array(io.BytesIO(zf.read("vocabulary.npy")), allow_pickle=False)
+                arrays["keys"] = ngram_keys(vocabulary)
         return cls(
             classes=tuple(header["classes"]),
-            vocabulary=arrays["vocabulary"],
+            keys=arrays["keys"],
             idf=arrays["idf"],
             coef=arrays["coef"],  # float32 as shipped; the scoring multiplies it into float64
             intercept=arrays["intercept"],

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mdwatch.analyzers.claim_model import CLASSES, combined_classes, model_text, scorable
-from mdwatch.models.claim_classifier import NGRAM_RANGE, ClaimClassifier, char_ngrams
+from mdwatch.models.claim_classifier import NGRAM_RANGE, ClaimClassifier, char_ngrams, ngram_keys
 
 if TYPE_CHECKING:
     import numpy as np
@@ -257,7 +257,7 @@ def fit(sentences: Sequence[Sentence], params: Params | None = None, seed: int =
     grams = vectorizer.get_feature_names_out()  # in column order
     return ClaimClassifier(
         classes=CLASSES,
-        vocabulary=np.array([str(g) for g in grams], dtype=f"<U{NGRAM_RANGE[1]}"),
+        keys=ngram_keys(np.array([str(g) for g in grams], dtype=f"<U{NGRAM_RANGE[1]}")),
         idf=np.asarray(vectorizer.idf_, dtype=np.float64),
         coef=np.stack(coef, axis=1).astype(np.float32).astype(np.float64),  # as shipped (float32)
         intercept=np.array(intercept),
@@ -609,7 +609,7 @@ def train(folder: Path | None = None, out: Path | None = None, *, params: Params
         "params": asdict(params),
         "seed": seed,
         "folds": folds,
-        "features": len(model.vocabulary),
+        "features": model.features,
         "data": {"all": _summary(sentences), "development": _summary(dev_writers), "heldout": _summary(heldout)},
         "page_negatives": harvest_info,
         "extra": {"files": [p.name for p in extra], "sentences": len(fed), **_summary(fed)} if extra else {},
