@@ -43,7 +43,8 @@ def main() -> int:
         # the same scan with the claim model's loading switched off (the classifier's cost at start-up,
         # measured side by side: both through the same ``-c`` launcher)
         launch = "import sys; from mdwatch.scheduler.cli import main; sys.exit(main())"
-        no_model = "import mdwatch.models.claim_classifier as c; c.load_claim_model = lambda: None; " + launch
+        no_model = ("import mdwatch.models.claim_classifier as c, mdwatch.models.light_scorer as l; "
+                    "c.load_claim_model = l.load_light_claim_model = lambda: None; " + launch)
         args_scan = scan[1:]
         with_model_cmd = [sys.executable, "-c", launch, *args_scan]
         no_model_cmd = [sys.executable, "-c", no_model, *args_scan]

@@ -396,3 +396,41 @@ def test_a_model_written_with_its_ngrams_as_text_still_loads(sample_dir: Path, t
                 dst.writestr(name, src.read(name))
     texts = [s.norm for s in sentences]
     assert ClaimClassifier.load(old).probabilities(texts) == ClaimClassifier.load(new).probabilities(texts)
+
+
+def test_the_numpy_free_scorer_gives_the_same_probabilities(sample_dir: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from mdwatch.analyzers.claim_model import model_text
+    from mdwatch.models.claim_training import Params, fit, load_sentences
+    from mdwatch.models.light_scorer import load_light
+
+    monkeypatch.setenv("MDWATCH_CACHE_DIR", str(tmp_path / "cache"))
+    sentences = load_sentences(sample_dir)
+    model = replace(fit(sentences, Params()), thresholds=dict.fromkeys(CLASSES, 0.6))
+    path = tmp_path / "m.npz"
+    model.save(path)
+    texts = [s.norm for s in sentences] + [model_text(t) for t in ["", "x", "\U00020000最好", "包\0治百病"]]
+    first = load_light(path)  # writes the cache
+    assert list((tmp_path / "cache").glob("claim-model-*.bin"))
+    mapped = load_light(path)  # maps it
+    monkeypatch.setenv("MDWATCH_BUILD_CACHE", "0")
+    inflated = load_light(path)  # no cache at all
+    expected = model.probabilities(texts)
+    for scorer in (first, mapped, inflated):
+        assert scorer.classes == model.classes and scorer.thresholds == model.thresholds
+        got = scorer.probabilities(texts)
+        assert all(abs(a - b) < 1e-12 for row_a, row_b in zip(got, expected, strict=True)
+                   for a, b in zip(row_a, row_b, strict=True))
+
+
+def test_a_scan_scores_without_numpy_and_packs_still_switch_the_model_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mdwatch.analyzers.packs import EVERY_RULE
+    from mdwatch.models.light_scorer import LightClaimScorer
+    from mdwatch.scheduler.pipeline import _with_claim_model, few_pages_context
+
+    ctx = few_pages_context()
+    assert isinstance(ctx.claim_model, LightClaimScorer)
+    assert _with_claim_model(ctx, EVERY_RULE).claim_model is ctx.claim_model
+    # a rule pack with claim_model: false takes the scan's scorer away too
+    monkeypatch.setattr(claim_model, "claim_model_wanted", lambda packs: packs != ("no-model",))
+    assert _with_claim_model(ctx, replace(EVERY_RULE, packs=("no-model",))).claim_model is None

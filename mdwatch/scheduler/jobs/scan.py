@@ -11,7 +11,7 @@ from mdwatch.analyzers.packs import EVERY_RULE, RuleSelection
 from mdwatch.crawler.browser_fetch import RenderedFetch, fetch_rendered
 from mdwatch.crawler.capture import Capture, FetchResult, FetchSettings
 from mdwatch.crawler.fetch import StartedFetch
-from mdwatch.scheduler.pipeline import ScanOutcome, analyze_result, make_context, page_record
+from mdwatch.scheduler.pipeline import ScanOutcome, analyze_result, few_pages_context, page_record
 from mdwatch.scheduler.pipeline.capture import RunEvidence, capture_run_evidence
 from mdwatch.scheduler.pipeline.ocr import ImageOutcome, OcrBatch, OcrStage, OcrStats
 from mdwatch.scheduler.pipeline.registry import NOT_LOADED, RegistrySource
@@ -72,7 +72,7 @@ def scan_urls(
     ``early_fetch``: the crawl of these URLs begun earlier (``crawler.fetch.start_fetch``).
     """
     started = datetime.now(UTC)
-    ctx = make_context(started)
+    ctx = few_pages_context(started)
     with_ocr = ocr_engine is not None or ocr_stage is not None
     fetched = _fetch(urls, settings, with_ocr, progress, browser, early_fetch)
     results = fetched.results
@@ -131,7 +131,7 @@ def _ready_analyzers() -> None:
     analysing a small page: run while the crawl fetches, it takes that time off the answer."""
     capture = Capture.build(url="http://mdwatch.invalid/p.html", final_url="http://mdwatch.invalid/p.html",
                             status=200, headers={"content-type": "text/html; charset=utf-8"}, body=_WAKE_PAGE)
-    analyze_result(FetchResult(capture.url, capture, None), make_context(datetime.now(UTC)), "product")
+    analyze_result(FetchResult(capture.url, capture, None), few_pages_context(), "product")
 
 
 def _read_images(results: Sequence[FetchResult], ocr_engine: str | None, ocr_workers: int | None,

@@ -46,6 +46,15 @@ def make_context(now: datetime | None = None, enabled_rules: frozenset[str] | No
     return Context(now=now or datetime.now(UTC), enabled_rules=enabled_rules)
 
 
+def few_pages_context(now: datetime | None = None) -> Context:
+    """The context of a scan of a few pages: the claim model scored without numpy
+    (``models.light_scorer``: importing numpy and inflating the model would cost a one-page scan
+    more than its scoring). Sweeps keep ``make_context`` and the vectorised model."""
+    from mdwatch.models.light_scorer import load_light_claim_model
+
+    return dataclasses.replace(make_context(now), claim_model=load_light_claim_model())
+
+
 def page_from_capture(capture: Capture, kind: PageKind | None = None) -> Page:
     return extract_page(
         capture.final_url, capture.body, headers=capture.headers, encoding=capture.encoding, kind=kind
@@ -122,6 +131,8 @@ def _with_claim_model(ctx: Context, selection: RuleSelection) -> Context:
     from mdwatch.models.claim_classifier import load_claim_model
 
     if not claim_model_wanted(selection.packs):
+        return ctx if ctx.claim_model is None else dataclasses.replace(ctx, claim_model=None)
+    if ctx.claim_model is not None:  # the caller's scorer (few_pages_context)
         return ctx
     model = load_claim_model()
     return ctx if model is None else dataclasses.replace(ctx, claim_model=model)
