@@ -413,10 +413,13 @@ def test_the_numpy_free_scorer_gives_the_same_probabilities(sample_dir: Path, tm
     first = load_light(path)  # writes the cache
     assert list((tmp_path / "cache").glob("claim-model-*.bin"))
     mapped = load_light(path)  # maps it
+    (cache_file,) = (tmp_path / "cache").glob("claim-model-*.bin")
+    cache_file.write_bytes(cache_file.read_bytes()[:-8])  # a damaged cache file
+    damaged = load_light(path)  # is not mapped: the arrays are inflated instead
     monkeypatch.setenv("MDWATCH_BUILD_CACHE", "0")
     inflated = load_light(path)  # no cache at all
     expected = model.probabilities(texts)
-    for scorer in (first, mapped, inflated):
+    for scorer in (first, mapped, damaged, inflated):
         assert scorer.classes == model.classes and scorer.thresholds == model.thresholds
         got = scorer.probabilities(texts)
         assert all(abs(a - b) < 1e-12 for row_a, row_b in zip(got, expected, strict=True)

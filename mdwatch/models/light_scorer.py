@@ -106,6 +106,14 @@ def _npy(raw: bytes) -> tuple[str, tuple[int, ...], memoryview]:
     return str(header["descr"]), tuple(header["shape"]), memoryview(raw)[start + header_len :]
 
 
+def _npy_shape(start: bytes) -> tuple[int, ...]:
+    """The shape in an ``.npy`` header (``start``: the file's first bytes, header included)."""
+    size_len = 2 if start[6] == 1 else 4
+    header_len = int.from_bytes(start[8 : 8 + size_len], "little")
+    header = ast.literal_eval(start[8 + size_len : 8 + size_len + header_len].decode("latin1"))
+    return tuple(header["shape"])
+
+
 _FORMATS = {"<u8": "Q", "<f8": "d", "<f4": "f"}
 
 
@@ -169,6 +177,11 @@ def load_light(path: Path) -> LightClaimScorer:
         with zipfile.ZipFile(path) as zf:
             header = json.loads(zf.read("header.json").decode("utf-8"))
             arrays = {name: bytes(_npy(zf.read(f"{name}.npy"))[2]) for name in ("intercept", "calib_a", "calib_b")}
+            with zf.open("keys.npy") as fh:  # the header only: how many features the cache must hold
+                features = _npy_shape(fh.read(256))[0]
+        if cached.stat().st_size != features * (16 + 4 * len(header["classes"])):
+            header, arrays = _inflate(path)  # a cache file that is not this model's: never mapped
+            return _from_arrays(header, arrays)
     classes = len(header["classes"])
     with cached.open("rb") as fh:
         mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
