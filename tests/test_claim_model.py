@@ -414,7 +414,9 @@ def test_the_numpy_free_scorer_gives_the_same_probabilities(sample_dir: Path, tm
     assert list((tmp_path / "cache").glob("claim-model-*.bin"))
     mapped = load_light(path)  # maps it
     (cache_file,) = (tmp_path / "cache").glob("claim-model-*.bin")
-    cache_file.write_bytes(cache_file.read_bytes()[:-8])  # a damaged cache file
+    damaged_bytes = cache_file.read_bytes()[:-8]
+    cache_file.unlink()  # (a new file: the scorers above keep mapping the old one, as after os.replace)
+    cache_file.write_bytes(damaged_bytes)  # a damaged cache file
     damaged = load_light(path)  # is not mapped: the arrays are inflated instead
     monkeypatch.setenv("MDWATCH_BUILD_CACHE", "0")
     inflated = load_light(path)  # no cache at all
