@@ -4,7 +4,7 @@ A one-page ``mdwatch scan`` scores a few dozen sentences. Importing numpy and in
 cost it more than that scoring (≈ 0.09 s and ≈ 0.07 s of a one-second scan, on its critical path:
 ``benchmarks/bench_scan_start.py``), so a scan reads the same arrays another way: the first time,
 they are written uncompressed to the user's cache (``analyzers.buildcache.cache_dir``, ≈ 10 MB,
-under the model file's size and time); from then on they are mapped from there, and the n-grams
+under the arrays' CRC-32s); from then on they are mapped from there, and the n-grams
 are looked up by binary search in the sorted keys. Sweeps, which score hundreds of thousands of
 sentences, keep the vectorised :class:`~mdwatch.models.claim_classifier.ClaimClassifier`.
 
@@ -133,16 +133,17 @@ def _inflate(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
 _PARTS = ("keys", "idf", "coef")  # the large arrays, in the cache file in this order
 
 
-def _cached(path: Path, arrays: dict[str, bytes] | None) -> Path | None:
-    """The cache file of ``path``'s large arrays; written from ``arrays`` when missing (None: only look)."""
+def _cache_file(key: str) -> Path | None:
+    """Where the large arrays of the model with content ``key`` are kept (None: no cache)."""
     from mdwatch.analyzers.buildcache import cache_dir
 
     if os.environ.get(_CACHE_ENV, "1") == "0":
         return None
-    st = path.stat()
-    target = cache_dir() / f"claim-model-{st.st_size}-{st.st_mtime_ns}.bin"
-    if target.is_file() or arrays is None:
-        return target if target.is_file() else None
+    return cache_dir() / f"claim-model-{key}.bin"
+
+
+def _write_cache(target: Path, arrays: dict[str, bytes]) -> bool:
+    """Write the large arrays to ``target`` whole or not at all (parallel scans never map half a file)."""
     with contextlib.suppress(OSError):
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".claim-model-", suffix=".tmp")
@@ -150,12 +151,12 @@ def _cached(path: Path, arrays: dict[str, bytes] | None) -> Path | None:
             with os.fdopen(fd, "wb") as fh:
                 for name in _PARTS:
                     fh.write(arrays[name])
-            os.replace(tmp, target)  # whole or not at all: parallel scans never map half a file
+            os.replace(tmp, target)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-        return target
-    return None
+        return True
+    return False
 
 
 def _small(raw: bytes, fmt: str) -> list[float]:
@@ -167,31 +168,28 @@ def load_light(path: Path) -> LightClaimScorer:
     if sys.byteorder != "little":  # the file's arrays are little-endian: swapped, never mapped
         header, arrays = _inflate(path)
         return _from_arrays(header, arrays, swap=True)
-    cached = _cached(path, None)
-    if cached is None:
-        header, arrays = _inflate(path)
-        cached = _cached(path, arrays)
-        if cached is None:  # no cache: the arrays as inflated
-            return _from_arrays(header, arrays)
-    else:
-        with zipfile.ZipFile(path) as zf:
-            header = json.loads(zf.read("header.json").decode("utf-8"))
-            arrays = {name: bytes(_npy(zf.read(f"{name}.npy"))[2]) for name in ("intercept", "calib_a", "calib_b")}
-            with zf.open("keys.npy") as fh:  # the header only: how many features the cache must hold
-                features = _npy_shape(fh.read(256))[0]
-        if cached.stat().st_size != features * (16 + 4 * len(header["classes"])):
-            header, arrays = _inflate(path)  # a cache file that is not this model's: never mapped
-            return _from_arrays(header, arrays)
+    with zipfile.ZipFile(path) as zf:
+        header = json.loads(zf.read("header.json").decode("utf-8"))
+        # the cache file is named by the large arrays' CRC-32s (the zip directory holds them): a
+        # retrained model never maps another model's arrays
+        key = "-".join(f"{zf.getinfo(f'{name}.npy').CRC:08x}" for name in _PARTS)
+        small = {name: bytes(_npy(zf.read(f"{name}.npy"))[2]) for name in ("intercept", "calib_a", "calib_b")}
+        with zf.open("keys.npy") as fh:  # the header only: how many features the cache must hold
+            features = _npy_shape(fh.read(256))[0]
     classes = len(header["classes"])
-    with cached.open("rb") as fh:
+    target = _cache_file(key)
+    if target is None or not (target.is_file() and target.stat().st_size == features * (16 + 4 * classes)):
+        header, arrays = _inflate(path)  # no cache yet, none wanted, or one that is not this model's
+        if target is None or not _write_cache(target, arrays):
+            return _from_arrays(header, arrays)
+    with target.open("rb") as fh:
         mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     view = memoryview(mapped)
-    features = len(view) // (8 + 8 + 4 * classes)
     keys = view[: 8 * features].cast("Q")
     idf = view[8 * features : 16 * features].cast("d")
     coef = view[16 * features : (16 + 4 * classes) * features].cast("f")
-    return LightClaimScorer(header, keys, idf, coef, _small(arrays["intercept"], "d"),
-                            _small(arrays["calib_a"], "d"), _small(arrays["calib_b"], "d"), keep=mapped)
+    return LightClaimScorer(header, keys, idf, coef, _small(small["intercept"], "d"),
+                            _small(small["calib_a"], "d"), _small(small["calib_b"], "d"), keep=mapped)
 
 
 def _from_arrays(header: dict[str, Any], arrays: dict[str, bytes], swap: bool = False) -> LightClaimScorer:
