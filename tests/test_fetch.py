@@ -72,7 +72,8 @@ ROUTES = {
     "/chain2": redirect("/chain3", status=307),
     "/chain3": redirect("/utf8", status=303),
     "/missing": Reply(body="gone", status=404, headers={"Content-Type": "text/html"}),
-    "/slow": Reply(body="<html>slow</html>", delay=3),
+    # far longer than FAST's 1 s timeout plus a crawl process's start on a busy machine
+    "/slow": Reply(body="<html>slow</html>", delay=8),
     "/huge": _stream_50mb,
     "/huge-declared": _declared_50mb,
     "/logo.png": Reply(body=b"\x89PNG\r\n\x1a\n" + b"\0" * 64, headers={"Content-Type": "image/png"}),
@@ -171,7 +172,7 @@ def test_timeout(site: LocalSite) -> None:
     started = time.monotonic()
     result = _one(site, "/slow")
     assert result.error is not None and result.error.kind == "timeout"
-    assert time.monotonic() - started < 2.9
+    assert time.monotonic() - started < 6  # the timeout, not the 8 s answer
 
 
 @pytest.mark.parametrize("path", ["/huge", "/huge-declared"])
@@ -242,7 +243,9 @@ def test_callable_repeatedly_and_cheaply(site: LocalSite) -> None:
     for _ in range(3):
         [result] = fetch_pages([site.url("/utf8")], FAST)
         assert result.ok
-    assert (time.monotonic() - started) / 3 < 1.0
+    # ≈ 0.5 s each here; the bound catches a crawl that re-imports or waits on every call, not a busy
+    # machine (the figure itself is bench_scan_start.py's)
+    assert (time.monotonic() - started) / 3 < 2.5
 
 
 def test_spawn_start_method_works_too(site: LocalSite, monkeypatch: pytest.MonkeyPatch) -> None:
