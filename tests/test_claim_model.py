@@ -371,7 +371,8 @@ def test_by_sentence_counts_claim_sentences() -> None:
     assert (got["flagged"], got["right"], got["precision"], got["precision_every_class"]) == (4, 2, 0.5, 0.25)
 
 
-def test_a_model_written_with_its_ngrams_as_text_still_loads(sample_dir: Path, tmp_path: Path) -> None:
+def test_a_model_written_with_its_ngrams_as_text_still_loads(sample_dir: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import io
     import zipfile
 
@@ -396,6 +397,17 @@ def test_a_model_written_with_its_ngrams_as_text_still_loads(sample_dir: Path, t
                 dst.writestr(name, src.read(name))
     texts = [s.norm for s in sentences]
     assert ClaimClassifier.load(old).probabilities(texts) == ClaimClassifier.load(new).probabilities(texts)
+    # a scan cannot read that layout without numpy: it gets no light scorer, and the page pipeline
+    # loads the vectorised model instead
+    import mdwatch.models.claim_classifier as classifier_module
+    from mdwatch.models import light_scorer
+
+    light_scorer.load_light_claim_model.cache_clear()
+    monkeypatch.setattr(classifier_module, "model_path", lambda: old)
+    try:
+        assert light_scorer.load_light_claim_model() is None
+    finally:
+        light_scorer.load_light_claim_model.cache_clear()
 
 
 def test_the_numpy_free_scorer_gives_the_same_probabilities(sample_dir: Path, tmp_path: Path,

@@ -92,26 +92,23 @@ class LightClaimScorer:
         return counts
 
 
-def _npy(raw: bytes) -> tuple[str, tuple[int, ...], memoryview]:
-    """(dtype, shape, data) of an ``.npy`` file's bytes (format versions 1–3, C order)."""
+def _npy_header(raw: bytes) -> tuple[dict[str, Any], int]:
+    """The header of an ``.npy`` file (format versions 1–3) and where its data starts."""
     if raw[:6] != b"\x93NUMPY":
         raise ValueError("not an .npy array")
-    major = raw[6]
-    size_len = 2 if major == 1 else 4
+    size_len = 2 if raw[6] == 1 else 4
     header_len = int.from_bytes(raw[8 : 8 + size_len], "little")
     start = 8 + size_len
     header = ast.literal_eval(raw[start : start + header_len].decode("latin1"))
+    return header, start + header_len
+
+
+def _npy(raw: bytes) -> tuple[str, tuple[int, ...], memoryview]:
+    """(dtype, shape, data) of an ``.npy`` file's bytes (C order)."""
+    header, data = _npy_header(raw)
     if header.get("fortran_order"):
         raise ValueError("Fortran-ordered array")
-    return str(header["descr"]), tuple(header["shape"]), memoryview(raw)[start + header_len :]
-
-
-def _npy_shape(start: bytes) -> tuple[int, ...]:
-    """The shape in an ``.npy`` header (``start``: the file's first bytes, header included)."""
-    size_len = 2 if start[6] == 1 else 4
-    header_len = int.from_bytes(start[8 : 8 + size_len], "little")
-    header = ast.literal_eval(start[8 + size_len : 8 + size_len + header_len].decode("latin1"))
-    return tuple(header["shape"])
+    return str(header["descr"]), tuple(header["shape"]), memoryview(raw)[data:]
 
 
 _FORMATS = {"<u8": "Q", "<f8": "d", "<f4": "f"}
@@ -175,7 +172,7 @@ def load_light(path: Path) -> LightClaimScorer:
         key = "-".join(f"{zf.getinfo(f'{name}.npy').CRC:08x}" for name in _PARTS)
         small = {name: bytes(_npy(zf.read(f"{name}.npy"))[2]) for name in ("intercept", "calib_a", "calib_b")}
         with zf.open("keys.npy") as fh:  # the header only: how many features the cache must hold
-            features = _npy_shape(fh.read(256))[0]
+            features = int(_npy_header(fh.read(256))[0]["shape"][0])
     classes = len(header["classes"])
     target = _cache_file(key)
     if target is None or not (target.is_file() and target.stat().st_size == features * (16 + 4 * classes)):
@@ -210,4 +207,9 @@ def load_light_claim_model() -> LightClaimScorer | None:
     from mdwatch.models.claim_classifier import model_path
 
     path = model_path()
-    return load_light(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return load_light(path)
+    except (KeyError, ValueError, OSError, SyntaxError):  # a file in another layout: the numpy model reads it
+        return None

@@ -49,7 +49,8 @@ def make_context(now: datetime | None = None, enabled_rules: frozenset[str] | No
 def few_pages_context(now: datetime | None = None) -> Context:
     """The context of a scan of a few pages: the claim model scored without numpy
     (``models.light_scorer``: importing numpy and inflating the model would cost a one-page scan
-    more than its scoring). Sweeps keep ``make_context`` and the vectorised model."""
+    more than its scoring). Sweeps keep ``make_context`` and the vectorised model, which is also
+    what a scan falls back to when the light scorer cannot read the model file."""
     from mdwatch.models.light_scorer import load_light_claim_model
 
     return dataclasses.replace(make_context(now), claim_model=load_light_claim_model())
