@@ -173,6 +173,20 @@ def test_claims_beside_those_words_stay(text: str, term: str) -> None:
     assert term in [c.canonical for c in scope.find_claims(text)]
 
 
+@pytest.mark.parametrize(("text", "term", "kind"), [
+    ("用了两个月，便秘慢慢就好了。", "便秘", "treat"),  # the result said after the condition
+    ("贴了三天，关节痛也减轻了不少。", "关节痛", "treat"),
+    ("坚持用，颈椎病可根治。", "颈椎病", "cure"),  # a cure, as 根治颈椎病 is
+])
+def test_a_result_said_after_the_condition_is_a_claim(text: str, term: str, kind: str) -> None:
+    claims = [(c.canonical, c.kind) for c in scope.find_claims(text)]
+    assert any(t == term and k == kind for t, k in claims), claims
+
+
+def test_listen_up_is_no_recovery() -> None:
+    assert scope.find_claims("颈椎病的朋友们听好了，今天直播间有福利。") == []
+
+
 def test_a_denial_in_another_clause_leaves_the_claim() -> None:
     assert [c.canonical for c in scope.find_claims("不说别的，降压效果真的好。")] == ["降血压"]
 

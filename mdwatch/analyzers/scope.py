@@ -107,6 +107,7 @@ class _Vocabulary:
         self.negation: tuple[str, ...] = tuple(verbs["negation"])
         self.after_verb_negation: tuple[str, ...] = tuple(verbs.get("after_verb_negation") or ())
         self.state_before_post: tuple[str, ...] = tuple(verbs.get("state_before_post") or ())
+        self.not_before_post: tuple[str, ...] = tuple(verbs.get("not_before_post") or ())
         self.advice_tails: tuple[str, ...] = tuple(spec.get("advice_tails") or ())
         self.others_treat: tuple[str, ...] = tuple(spec.get("others_treat") or ())
         self.topic_tails: tuple[str, ...] = tuple(spec.get("topic_tails") or ())
@@ -318,9 +319,12 @@ def _confirm(
     between = tail[: tail.find(post)]
     if between.endswith(vocab.state_before_post):
         return None  # 腰痛持续不缓解: the condition's state
+    if post == "好了" and between.endswith(vocab.not_before_post):
+        return None  # 家人听好了: no recovery
     if any(w in between for w in vocab.others_treat):
         return None  # 关节炎要去医院规范治疗: someone else treats it
-    return "treat", hit.start, hit.end + len(between) + len(post)
+    said: ClaimKind = "cure" if post in vocab.cure else "treat"  # 颈椎病可根治: a cure, as 根治颈椎病 is
+    return said, hit.start, hit.end + len(between) + len(post)
 
 
 # --- registered scope ---------------------------------------------------------------------------
