@@ -86,6 +86,20 @@ def main() -> None:
     print(f"sentences (labelled data, {len(texts)}, mean {chars:.0f} chars), batches of {BATCH}: "
           f"{rate:,.0f} sentences/s (target ≥ {TARGET_SENTENCES_S:,}: {met})")
     print(f"sentences one at a time:                      {single:,.0f} sentences/s")
+    # the numpy-free scorer a scan uses (models/light_scorer.py; its arrays mapped from the user's cache)
+    from mdwatch.models.light_scorer import load_light
+
+    load_light(model_path())  # writes the cache if needed
+    start = time.perf_counter()
+    light = load_light(model_path())
+    light_load = time.perf_counter() - start
+
+    def light_all() -> int:
+        for batch in batches:
+            light.probabilities([model_text(t) for t in batch])
+        return len(texts)
+
+    print(f"numpy-free scorer (scans): loaded in {light_load * 1000:.1f} ms, {_rate(light_all):,.0f} sentences/s")
     lexicon_only = _rate(pages_rate(plain))
     combined = _rate(pages_rate(with_model))
     print(f"claim analyzer on {len(pages)} demo product pages: lexicon only {lexicon_only:,.0f} pages/s, "
