@@ -157,20 +157,16 @@ class _Vocabulary:
 MIN_WORD_FREQUENCY = 10
 
 
-def _tokenizer() -> jieba.Tokenizer:
+def _prefix_dict(words: Iterable[str], split: Iterable[str]) -> tuple[dict[str, int], int]:
+    """jieba's prefix dictionary of its words of at least MIN_WORD_FREQUENCY, with ``words`` added
+    (our terms and verbs stand as words) and ``split`` removed (a modal and a verb jieba would keep
+    together: 能治)."""
     path = Path(jieba.__file__).parent / "dict.txt"
     with path.open("rb") as fh:
         kept = b"".join(line for line in fh if int(line.split()[1]) >= MIN_WORD_FREQUENCY)
     tokenizer = jieba.Tokenizer()
     tokenizer.FREQ, tokenizer.total = jieba.Tokenizer.gen_pfdict(io.BytesIO(kept))
     tokenizer.initialized = True  # never initialize(): that would load the whole dictionary
-    return tokenizer
-
-
-def _prefix_dict(words: Iterable[str], split: Iterable[str]) -> tuple[dict[str, int], int]:
-    """jieba's prefix dictionary (``_tokenizer``) with ``words`` added (our terms and verbs stand
-    as words) and ``split`` removed (a modal and a verb jieba would keep together: 能治)."""
-    tokenizer = _tokenizer()
     for word in words:
         tokenizer.add_word(word)
     for word in split:

@@ -111,23 +111,16 @@ def _npy(raw: bytes) -> tuple[str, tuple[int, ...], memoryview]:
     return str(header["descr"]), tuple(header["shape"]), memoryview(raw)[data:]
 
 
-_FORMATS = {"<u8": "Q", "<f8": "d", "<f4": "f"}
+_PARTS = (("keys", "<u8"), ("idf", "<f8"), ("coef", "<f4"))  # the large arrays, in the cache file in this order
+_SMALL = ("intercept", "calib_a", "calib_b")  # float64, one value per class
 
 
-def _inflate(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """The model file's header and its arrays' raw little-endian bytes."""
-    with zipfile.ZipFile(path) as zf:
-        header = json.loads(zf.read("header.json").decode("utf-8"))
-        arrays: dict[str, bytes] = {}
-        for name in ("keys", "idf", "coef", "intercept", "calib_a", "calib_b"):
-            descr, _shape, data = _npy(zf.read(f"{name}.npy"))
-            if descr not in _FORMATS:
-                raise ValueError(f"{name}: dtype {descr}")
-            arrays[name] = bytes(data)
-    return header, arrays
-
-
-_PARTS = ("keys", "idf", "coef")  # the large arrays, in the cache file in this order
+def _raw(zf: zipfile.ZipFile, name: str, descr: str) -> bytes:
+    """The data bytes of the array ``name`` in the model file, which must be of type ``descr``."""
+    got, _shape, data = _npy(zf.read(f"{name}.npy"))
+    if got != descr:
+        raise ValueError(f"{name}: dtype {got}")
+    return bytes(data)
 
 
 def _cache_file(key: str) -> Path | None:
@@ -139,15 +132,15 @@ def _cache_file(key: str) -> Path | None:
     return cache_dir() / f"claim-model-{key}.bin"
 
 
-def _write_cache(target: Path, arrays: dict[str, bytes]) -> bool:
+def _write_cache(target: Path, large: dict[str, bytes]) -> bool:
     """Write the large arrays to ``target`` whole or not at all (parallel scans never map half a file)."""
     with contextlib.suppress(OSError):
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".claim-model-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
-                for name in _PARTS:
-                    fh.write(arrays[name])
+                for name, _descr in _PARTS:
+                    fh.write(large[name])
             os.replace(tmp, target)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -156,49 +149,33 @@ def _write_cache(target: Path, arrays: dict[str, bytes]) -> bool:
     return False
 
 
-def _small(raw: bytes, fmt: str) -> list[float]:
-    return list(array(fmt, raw))
-
-
 def load_light(path: Path) -> LightClaimScorer:
     """The model at ``path`` for scoring without numpy (its large arrays mapped from the cache)."""
-    if sys.byteorder != "little":  # the file's arrays are little-endian: swapped, never mapped
-        header, arrays = _inflate(path)
-        return _from_arrays(header, arrays, swap=True)
+    if sys.byteorder != "little":  # the file's arrays are little-endian; the numpy model reads them there
+        raise ValueError("big-endian machine")
     with zipfile.ZipFile(path) as zf:
         header = json.loads(zf.read("header.json").decode("utf-8"))
+        intercept, calib_a, calib_b = (list(array("d", _raw(zf, name, "<f8"))) for name in _SMALL)
         # the cache file is named by the large arrays' CRC-32s (the zip directory holds them): a
         # retrained model never maps another model's arrays
-        key = "-".join(f"{zf.getinfo(f'{name}.npy').CRC:08x}" for name in _PARTS)
-        small = {name: bytes(_npy(zf.read(f"{name}.npy"))[2]) for name in ("intercept", "calib_a", "calib_b")}
+        key = "-".join(f"{zf.getinfo(f'{name}.npy').CRC:08x}" for name, _descr in _PARTS)
         with zf.open("keys.npy") as fh:  # the header only: how many features the cache must hold
             features = int(_npy_header(fh.read(256))[0]["shape"][0])
-    classes = len(header["classes"])
-    target = _cache_file(key)
-    if target is None or not (target.is_file() and target.stat().st_size == features * (16 + 4 * classes)):
-        header, arrays = _inflate(path)  # no cache yet, none wanted, or one that is not this model's
-        if target is None or not _write_cache(target, arrays):
-            return _from_arrays(header, arrays)
+        classes = len(header["classes"])
+        target = _cache_file(key)
+        if target is None or not (target.is_file() and target.stat().st_size == features * (16 + 4 * classes)):
+            # no cache yet, none wanted, or a file that is not this model's
+            large = {name: _raw(zf, name, descr) for name, descr in _PARTS}
+            if target is None or not _write_cache(target, large):  # the arrays as inflated
+                return LightClaimScorer(header, array("Q", large["keys"]), array("d", large["idf"]),
+                                        array("f", large["coef"]), intercept, calib_a, calib_b)
     with target.open("rb") as fh:
         mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     view = memoryview(mapped)
     keys = view[: 8 * features].cast("Q")
     idf = view[8 * features : 16 * features].cast("d")
     coef = view[16 * features : (16 + 4 * classes) * features].cast("f")
-    return LightClaimScorer(header, keys, idf, coef, _small(small["intercept"], "d"),
-                            _small(small["calib_a"], "d"), _small(small["calib_b"], "d"), keep=mapped)
-
-
-def _from_arrays(header: dict[str, Any], arrays: dict[str, bytes], swap: bool = False) -> LightClaimScorer:
-    parts = {}
-    for name, fmt in (("keys", "Q"), ("idf", "d"), ("coef", "f"), ("intercept", "d"), ("calib_a", "d"),
-                      ("calib_b", "d")):
-        a = array(fmt, arrays[name])
-        if swap:
-            a.byteswap()
-        parts[name] = a
-    return LightClaimScorer(header, parts["keys"], parts["idf"], parts["coef"], parts["intercept"],
-                            parts["calib_a"], parts["calib_b"])
+    return LightClaimScorer(header, keys, idf, coef, intercept, calib_a, calib_b, keep=mapped)
 
 
 @cache
