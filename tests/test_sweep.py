@@ -93,6 +93,28 @@ def test_full_sweep(full: tuple[Path, list[tuple[str, str]]], demo: DemoServer) 
     assert linked >= 100
 
 
+def test_full_sweep_evidence_written_by_the_workers(full: tuple[Path, list[tuple[str, str]]]) -> None:
+    """With a pool of analysis workers and no screenshots, each worker writes the pages it stores to a
+    WARC part of its own, closed and registered (with its SHA-256) when the pool shuts down."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    from mdwatch.storage.evidence import _hash_file
+
+    db, _ = full
+    with sqlite3.connect(db) as conn:
+        parts = conn.execute("SELECT path, sha256 FROM evidence_files WHERE run_id = 1 AND kind = 'warc'").fetchall()
+        stored = {u for (u,) in conn.execute(
+            "SELECT c.final_url FROM sweep_pages s JOIN pages p ON p.id = s.page_id JOIN captures c ON c.id = p.capture_id "
+            "WHERE s.run_id = 1")}
+    assert parts
+    recorded: set[str] = set()
+    for path, sha in parts:
+        assert _hash_file(Path(path)) == sha
+        with open(path, "rb") as fh:
+            recorded |= {r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(fh) if r.rec_type == "response"}
+    assert stored and stored <= recorded
+
+
 def test_budget(demo: DemoServer, tmp_path: Path) -> None:
     db = tmp_path / "budget.db"
     proc = _sweep(db, "demo", "--base-url", demo.base_url, "--budget", "12", "--workers", "0")

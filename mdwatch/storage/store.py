@@ -218,7 +218,7 @@ class Store:
         cap = tables["captures"]
         stmts: dict[str, Any] = {
             "capture_id": select(cap.c.id).where(cap.c.sha256 == bindparam("sha256")),
-            "capture_insert": self._insert(cap).on_conflict_do_nothing(index_elements=["sha256"]),
+            "capture_insert": self._insert(cap).on_conflict_do_nothing(index_elements=["sha256"]).returning(cap.c.id),
             "page": insert(tables["pages"]).returning(tables["pages"].c.id),
             "page_capture": insert(tables["page_captures"]),
             "finding": insert(tables["findings"]),
@@ -255,7 +255,7 @@ class Store:
         existing = conn.execute(st["capture_id"], {"sha256": sha}).scalar()
         if existing is not None:
             return int(existing)
-        conn.execute(
+        inserted = conn.execute(
             st["capture_insert"],
             {
                 "sha256": sha,
@@ -268,7 +268,10 @@ class Store:
                 "method": capture.method,
                 "fetched_at": capture.fetched_at,
             },
-        )
+        ).scalar()
+        if inserted is not None:
+            return int(inserted)
+        # another writer stored the same bytes between the two statements
         return int(conn.execute(st["capture_id"], {"sha256": sha}).scalar_one())
 
     def _upsert_seen(self, session: Session, table: Table, values: Mapping[str, Any]) -> int:

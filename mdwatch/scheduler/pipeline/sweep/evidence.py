@@ -1,5 +1,5 @@
-"""Evidence in a sweep (crawl process, where the browser lives): each committed page's captures
-go to this process's WARC part, and each committed page with findings is screenshotted at once,
+"""Evidence in a sweep (crawl process, where the browser lives): each committed page with findings
+is screenshotted at once (its captures went to the WARC part of the process that stored it),
 rendered from its captured bytes, while the crawl goes on (the screenshotter renders several
 pages at a time on its own thread). At the end only the screenshots still running, and those of
 pages that failed or were stored by another part, remain.
@@ -112,8 +112,13 @@ def _content_type(headers: Any) -> str:
 
 def evidence_open(runtime: SweepRuntime, enabled: bool, screenshots: bool = False) -> None:
     """EVIDENCE (crawl process, start of this process's part of the sweep): a new WARC part, and
-    with ``screenshots`` the screenshotter that renders committed pages with findings at once."""
-    if not enabled:
+    with ``screenshots`` the screenshotter that renders committed pages with findings at once.
+
+    The part holds the screenshots and, when pages are processed inline, their captures; with a
+    pool of analysis workers and no screenshots this process writes no WARC (each worker writes
+    the pages it stores to a part of its own: warc_part.py).
+    """
+    if not enabled or (not screenshots and runtime.workers > 0):
         return
     from mdwatch.scheduler.pipeline.capture import open_sweep_warc
 
@@ -124,17 +129,11 @@ def evidence_open(runtime: SweepRuntime, enabled: bool, screenshots: bool = Fals
 
 
 def evidence_after_store(runtime: SweepRuntime, item: SweepItem, done: PageDone) -> None:
-    """EVIDENCE HOOK (crawl process): WARC records of the committed page and its related captures."""
-    writer = runtime.extra.get("warc")
-    if writer is None or not done.stored:
+    """EVIDENCE HOOK (crawl process): the committed page's screenshot, when it has findings.
+
+    Its WARC records were written by the process that stored it (warc_part.py)."""
+    if not done.stored:
         return
-    try:
-        with runtime.extra["warc_lock"]:
-            writer.write_capture(item.capture)
-            for related in item.related:
-                writer.write_capture(related)
-    except Exception as exc:  # a full disk must not lose the page (it is committed already)
-        runtime.error(f"写入 WARC 证据文件失败：{type(exc).__name__}：{exc}")
     live: LiveShots | None = runtime.extra.get("live_shots")
     if live is not None and done.findings and done.page_id is not None:
         cap = item.capture

@@ -24,6 +24,7 @@ from mdwatch.scheduler.pipeline.sweep.evidence import evidence_after_store, evid
 from mdwatch.scheduler.pipeline.sweep.memory import MemoryRelease
 from mdwatch.scheduler.pipeline.sweep.processor import PageDone, PageProcessor
 from mdwatch.scheduler.pipeline.sweep.runtime import SweepRuntime
+from mdwatch.scheduler.pipeline.sweep.warc_part import WarcPart
 from mdwatch.scheduler.pipeline.sweep.workers import start_pool, submit_page
 from mdwatch.storage.sweeps import note_budget_exhausted, open_sweep_store
 
@@ -85,7 +86,8 @@ class SweepPipeline:
         settings = self.crawler.settings
         # screenshots need the browser: none when the sweep runs without it (--no-browser)
         shots = settings.getbool("MDWATCH_SCREENSHOTS", True) and bool(settings.get("PLAYWRIGHT_LAUNCH_OPTIONS"))
-        evidence_open(rt, settings.getbool("MDWATCH_EVIDENCE", True), shots)
+        evidence = settings.getbool("MDWATCH_EVIDENCE", True)
+        evidence_open(rt, evidence, shots)
         cputime.crawl_started(rt)
         self._memory.freeze()
         cap = settings.getint("MDWATCH_OCR_MAX_IMAGES", MAX_IMAGES_PER_PAGE)  # 0: no cap
@@ -100,10 +102,13 @@ class SweepPipeline:
             self._ocr = OcrStage(rt.ocr_engine, workers=rt.ocr_workers, db_url=rt.config.db_url, queue=queue)
             if queue is None:  # the queue's workers are elsewhere, as many as the operator runs
                 self._backpressure = OcrBackpressure(self.crawler, self._ocr.workers)
-        if rt.workers <= 0:
-            self._inline = PageProcessor(rt.config)
-        else:
-            self._executor = start_pool(rt.config, rt.workers)
+        if rt.workers <= 0:  # the crawl process's own WARC part, shared with its screenshots
+            writer = rt.extra.get("warc")
+            warc = None if writer is None else WarcPart(rt.config.db_url, rt.config.run_id, writer,
+                                                        rt.extra["warc_lock"])
+            self._inline = PageProcessor(rt.config, warc)
+        else:  # each worker writes the pages it stores to a WARC part of its own
+            self._executor = start_pool(dataclasses.replace(rt.config, evidence=evidence), rt.workers)
 
     async def close_spider(self) -> None:
         if self._executor is not None:

@@ -21,6 +21,7 @@ from mdwatch.scheduler.pipeline.ocr import CAP_CODE, ImageOutcome, ImageSkip
 from mdwatch.scheduler.pipeline.sweep.cputime import ClockedRegistry
 from mdwatch.scheduler.pipeline.sweep.history import ListingHistoryStage
 from mdwatch.scheduler.pipeline.sweep.memory import MemoryRelease
+from mdwatch.scheduler.pipeline.sweep.warc_part import WarcPart
 from mdwatch.storage.sweeps import open_sweep_store, save_sweep_page
 
 __all__ = ["PageDone", "PageProcessor", "ProcessorConfig"]
@@ -34,6 +35,7 @@ class ProcessorConfig:
     run_id: int
     now: datetime  # the sweep's analysis time (Context.now)
     selection: RuleSelection = EVERY_RULE  # the sweep's rule packs
+    evidence: bool = False  # write each stored page's captures to this process's WARC part
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,7 @@ class PageDone:
     page_id: int | None = None
     error: str | None = None
     cpu: tuple[float, float, float] = (0.0, 0.0, 0.0)  # CPU seconds: extract, analysis, storage (cputime.py)
+    warning: str | None = None  # stored, but its evidence could not be written (Chinese)
 
     @property
     def findings(self) -> int:
@@ -57,8 +60,13 @@ class PageDone:
 class PageProcessor:
     """Analyze and store pages of one sweep; one per process (it holds the DB connections)."""
 
-    def __init__(self, config: ProcessorConfig) -> None:
+    def __init__(self, config: ProcessorConfig, warc: WarcPart | None = None) -> None:
+        """``warc``: where stored pages' captures go (default: a part of this process's own when
+        the config asks for evidence)."""
         self.config = config
+        if warc is None and config.evidence:
+            warc = WarcPart(config.db_url, config.run_id)
+        self.warc = warc
         self.store = open_sweep_store(config.db_url)
         self.registry = ClockedRegistry(config.db_url)
         self.ctx: Context = make_context(config.now)
@@ -66,9 +74,12 @@ class PageProcessor:
         self.memory = MemoryRelease()
         self.pages = 0  # items processed (stored or not)
 
-    def close(self) -> None:
+    def close(self) -> str | None:
+        """Close the databases and this process's WARC part; an error line if the part could not be closed."""
+        warning = self.warc.close() if self.warc is not None else None
         self.registry.close()
         self.store.close()
+        return warning
 
     def process(self, item: SweepItem, ocr: Mapping[str, ImageOutcome] | None = None) -> PageDone:
         """Analyze and store one page; ``ocr`` (None: the sweep runs without OCR) is what its images read."""
@@ -108,11 +119,13 @@ class PageProcessor:
                 pending(session, page_id)
 
         page_id = save_sweep_page(self.store, self.config.run_id, url, item.role, page_record(outcome), also)
+        # the evidence record of a stored page counts as storage
+        warning = self.warc.write(item) if self.warc is not None and page_id is not None else None
         cpu = (extracted_at - started, analysed - extracted_at, time.thread_time() - analysed)
         rules = tuple(f.rule for f in outcome.findings)
         if page_id is None:
             return PageDone(url, item.role, kind, rules, stored=False, cpu=cpu)
-        return PageDone(url, item.role, kind, rules, stored=True, page_id=page_id, cpu=cpu)
+        return PageDone(url, item.role, kind, rules, stored=True, page_id=page_id, cpu=cpu, warning=warning)
 
 
 def _ocr_limit(ocr: Mapping[str, ImageOutcome]) -> str | None:

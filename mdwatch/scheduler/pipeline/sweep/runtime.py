@@ -47,6 +47,8 @@ class SweepRuntime:
             self.skipped += 1
             return
         self.pages += 1
+        if done.warning is not None:
+            self.error(done.warning)
         self.findings += done.findings
         if done.rules:
             self.flagged += 1

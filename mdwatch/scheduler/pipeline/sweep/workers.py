@@ -8,7 +8,10 @@ of a sweep leaves no orphan behind).
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.util
 import os
+import signal
+import sys
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -27,7 +30,22 @@ def _init_worker(config: ProcessorConfig, parent: int) -> None:
     # the sweep was killed: stop, leaving committed pages as they are (the pool's processes are
     # started by the crawl's reactor thread, which lives as long as the sweep)
     die_with_parent(parent)
+    # Ctrl-C is the crawl process's to handle: it stops fetching and lets the pool finish the
+    # pages it was given, then shuts the pool down (which closes each worker's WARC part)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker = PageProcessor(config)
+    # a worker ends when the pool shuts down: close its databases and its WARC part then
+    # (multiprocessing runs these finalizers as a worker process exits normally)
+    multiprocessing.util.Finalize(None, _close_worker, exitpriority=10)
+
+
+def _close_worker() -> None:
+    global _worker
+    worker, _worker = _worker, None
+    if worker is not None:
+        warning = worker.close()
+        if warning is not None:
+            print(f"mdwatch: {warning}", file=sys.stderr, flush=True)
 
 
 def _work(item: SweepItem, ocr: Mapping[str, ImageOutcome] | None = None) -> PageDone:
