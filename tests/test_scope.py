@@ -197,3 +197,14 @@ def test_a_modal_before_the_verb_still_makes_a_claim(text: str, term: str) -> No
     assert term in [c.canonical for c in scope.find_claims(text)]
     assert scope.find_claims("不" + text) == []  # 不能治, 不可治: negated
     assert scope.find_claims(f"这个{text.split('，')[0]}吗？") == []  # a buyer's question asserts nothing
+
+
+def test_jieba_loads_without_pkg_resources() -> None:
+    """jieba finds its files next to its modules; pkg_resources (0.12 s of start-up) is never imported."""
+    import subprocess
+    import sys
+
+    code = ("import sys, mdwatch.analyzers.scope as s; "
+            "print('pkg_resources' in sys.modules, len(list(s.jieba.Tokenizer().cut('医用冷敷贴'))) > 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]

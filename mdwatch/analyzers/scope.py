@@ -25,18 +25,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import ahocorasick
-import jieba
 
 from mdwatch.analyzers.buildcache import cached_build
 from mdwatch.analyzers.catalogue import finding
 from mdwatch.analyzers.domain import is_drug_listing
 from mdwatch.analyzers.evasion import OffsetMap, fold_for_matching
+from mdwatch.analyzers.jieba_loader import load_jieba
 from mdwatch.analyzers.model import Context, Evidence, EvidenceSource, Finding, Page, Registration
 from mdwatch.analyzers.normalize import fold, snippet
 from mdwatch.analyzers.reference import find_device_numbers, has_device_number
 from mdwatch.analyzers.regno import REGISTRATION_KINDS, page_numbers
 from mdwatch.analyzers.voices import page_seller_text
 from mdwatch.lexicons import load_yaml
+
+jieba = load_jieba()
 
 RULES = ("CLAIM_SCOPE_EXCEEDED", "CLAIM_NONDEVICE_MEDICAL")
 KINDS = ("product",)
@@ -161,7 +163,7 @@ def _prefix_dict(words: Iterable[str], split: Iterable[str]) -> tuple[dict[str, 
     """jieba's prefix dictionary of its words of at least MIN_WORD_FREQUENCY, with ``words`` added
     (our terms and verbs stand as words) and ``split`` removed (a modal and a verb jieba would keep
     together: 能治)."""
-    path = Path(jieba.__file__).parent / "dict.txt"
+    path = Path(str(jieba.__file__)).parent / "dict.txt"
     with path.open("rb") as fh:
         kept = b"".join(line for line in fh if int(line.split()[1]) >= MIN_WORD_FREQUENCY)
     tokenizer = jieba.Tokenizer()
