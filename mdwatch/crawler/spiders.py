@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import scrapy
+from lxml import etree
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
@@ -44,7 +45,7 @@ from .images import ImageCapture, decode_data_uri, image_urls, is_data_uri
 from .netguard import BROWSER_REFUSALS_META, FetchRefused, take_browser_refusals
 from .urlcheck import url_problem
 
-__all__ = ["CaptureSpider", "classify_failure", "detect_encoding", "is_html", "qualification_links"]
+__all__ = ["CaptureSpider", "classify_failure", "detect_encoding", "is_html", "page_hrefs", "qualification_links"]
 
 Sink = Callable[[int, FetchResult], None]
 
@@ -93,6 +94,23 @@ def _html_response(response: Response) -> TextResponse:
     if isinstance(response, TextResponse):
         return response
     return HtmlResponse(url=response.url, status=response.status, headers=response.headers, body=response.body)
+
+
+_LINK_PARSER = etree.HTMLParser(recover=True, encoding="utf-8")
+
+
+def page_hrefs(page: TextResponse) -> list[str]:
+    """The ``href`` of every ``<a>`` of ``page``, as ``page.css("a::attr(href)").getall()`` gives them.
+
+    The same parse as parsel's (Scrapy's decoded text, stripped, NULs dropped, as UTF-8, libxml2
+    recovering), with one XPath on the tree instead of a Selector per link: a third of the
+    crawl process's cost per page for its links, on every page it fetches.
+    """
+    text = page.text.strip().replace("\x00", "")
+    root = etree.fromstring(text.encode("utf-8"), _LINK_PARSER) if text else None
+    if root is None:
+        return []
+    return [str(href) for href in root.xpath("//a/@href")]
 
 
 def detect_encoding(page: TextResponse) -> str | None:

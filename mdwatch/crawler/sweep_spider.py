@@ -56,6 +56,7 @@ from .spiders import (
     classify_failure,
     detect_encoding,
     is_html,
+    page_hrefs,
     qualification_links,
 )
 from .sweep_items import SweepFailure, SweepItem
@@ -224,7 +225,7 @@ class SweepSpider(scrapy.Spider):
             return
         page = _html_response(response)
         try:
-            hrefs = page.css("a::attr(href)").getall()
+            hrefs = page_hrefs(page)
         except Exception:  # a pathological page: no links rather than no page
             hrefs = []
         url = capture.url

@@ -227,9 +227,12 @@ def _crawl(options: SweepOptions, run: _Run, db_url: str, settings: dict[str, An
             progress.final(runtime)
     finally:
         trap_log.removeHandler(lines)
+    seconds = time.monotonic() - t0
+    if crawler.stats is not None and "responses" not in runtime.extra:  # a crawl without the sweep's pipeline
+        runtime.extra["responses"] = int(crawler.stats.get_value("response_received_count", 0) or 0)
     guard = getattr(crawler.spider, "traps", None)
     traps = guard.report() if guard is not None else []
-    return _Crawl(runtime, workers, time.monotonic() - t0, failures, traps)
+    return _Crawl(runtime, workers, seconds, failures, traps)
 
 
 def _crawl_status(crawl: _Crawl, run_id: int, options: SweepOptions) -> str:
