@@ -76,7 +76,7 @@ def _sweep(base: str, profile: str, db: str, workers: int | None, analysis: bool
                                              extra_settings=extra))
     return {"responses": result.stats.get("responses_this_run", 0), "seconds": result.seconds,
             "pages": result.pages, "findings": result.findings, "status": result.status,
-            "stages": result.stats.get("cpu_s_this_run", {})}
+            "stages": result.stats.get("cpu_s_this_run", {}), "workers": result.stats.get("workers", 1)}
 
 
 def _browser(tmp: str) -> dict[str, Any]:
@@ -170,6 +170,15 @@ def main() -> int:
         n = max(sweep["responses"], 1)
         print("sweep CPU per page by stage: " + ", ".join(f"{k} {1000 * float(v) / n:.2f} ms" for k, v in stages.items())
               + " (crawl: the crawl process from the spider's start; the rest: the analysis workers)")
+        # the crawl is one process and each page is analysed by one worker: neither can go faster
+        # than its own CPU seconds, whatever the cores
+        crawl_s = float(stages.get("crawl", 0.0))
+        work_s = sum(float(v) for k, v in stages.items() if k != "crawl")
+        workers = max(int(sweep.get("workers") or 1), 1)
+        floor_s = max(crawl_s, work_s / workers, (crawl_s + work_s) / cores)
+        if floor_s > 0:
+            print(f"at best {bare['seconds'] / floor_s:.2f} of bare here: the crawl process needs {crawl_s:.2f} CPU s, "
+                  f"{workers} analysis worker(s) {work_s:.2f} CPU s after their start-up, {cores} cores")
     b_rate = browser["pages"] / browser["seconds"] if browser["seconds"] else 0.0
     b_verdict = "OK" if b_rate >= BROWSER_TARGET else "BELOW TARGET"
     print(f"browser (demo JS-only pages, Chromium): {browser['pages']:5d} pages in {browser['seconds']:6.2f} s"

@@ -1,8 +1,8 @@
 """Sweeps in storage: the ``sweep_pages`` table and the queries of a resumable sweep.
 
 A sweep is a ``runs`` row (kind ``sweep``, status ``running`` → ``done`` | ``interrupted``) whose
-pages are committed one by one, each in its own transaction together with its
-``sweep_pages(run_id, url)`` row. That row is unique, so a page is never stored twice for one
+pages are committed a few at a time (the batch an analysis worker was handed), each page together
+with its ``sweep_pages(run_id, url)`` row. That row is unique, so a page is never stored twice for one
 sweep (and its findings, keyed by run, URL and rule, never duplicated), and the set of
 ``sweep_pages`` URLs is exactly what a resumed sweep need not store again.
 """
@@ -10,7 +10,7 @@ sweep (and its findings, keyed by run, URL and rule, never duplicated), and the 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from .store import Store, create_store_engine
 
 __all__ = [
     "SWEEP_KIND",
+    "PendingPage",
     "SweepHistory",
     "SweepPage",
     "SweepRun",
@@ -35,6 +36,7 @@ __all__ = [
     "note_budget_exhausted",
     "rule_pages",
     "save_sweep_page",
+    "save_sweep_pages",
     "start_sweep",
     "sweep_counts",
     "sweep_findings",
@@ -188,6 +190,41 @@ def _insert(store: Store, table: Table) -> sqlite.Insert | postgresql.Insert:
     return postgresql.insert(table) if store.dialect == "postgresql" else sqlite.insert(table)
 
 
+@dataclass(frozen=True, slots=True)
+class PendingPage:
+    """A page of a sweep to store: its URL and role, its record, and what else its transaction writes."""
+
+    url: str
+    role: str
+    record: PageRecord
+    also: Callable[[Session, int], object] | None = None  # also(session, page_id), e.g. its history
+
+
+def save_sweep_pages(store: Store, run_id: int, pages: Sequence[PendingPage]) -> list[int | None]:
+    """Store pages of a sweep in one transaction: each page's id, None for a page stored already
+    (nothing of it is written). All of them are committed, or none.
+
+    A page's ``also(session, page_id)`` runs in the same transaction once the page is written (e.g.
+    the listing's history snapshot), so it is committed exactly when the page is.
+    """
+    claim, link = _claim_statements(store)
+    ids: list[int | None] = []
+    with store.transaction() as session:
+        conn = session.connection()
+        for page in pages:
+            claimed = conn.execute(claim, {"run_id": run_id, "url": page.url, "role": page.role, "page_id": None,
+                                           "stored_at": datetime.now(UTC)}).first()
+            if claimed is None:
+                ids.append(None)
+                continue
+            page_id = store.save_page(session, run_id, page.record)
+            conn.execute(link, {"claim_id": claimed[0], "page_id": page_id})
+            if page.also is not None:
+                page.also(session, page_id)
+            ids.append(page_id)
+    return ids
+
+
 def save_sweep_page(
     store: Store,
     run_id: int,
@@ -196,23 +233,8 @@ def save_sweep_page(
     page: PageRecord,
     also: Callable[[Session, int], object] | None = None,
 ) -> int | None:
-    """Store one page of a sweep in one transaction; None (nothing written) if it is stored already.
-
-    ``also(session, page_id)`` runs inside the same transaction once the page is written (e.g. the
-    listing's history snapshot), so it is committed exactly when the page is.
-    """
-    claim, link = _claim_statements(store)
-    with store.transaction() as session:
-        conn = session.connection()
-        claimed = conn.execute(claim, {"run_id": run_id, "url": url, "role": role, "page_id": None,
-                                       "stored_at": datetime.now(UTC)}).first()
-        if claimed is None:
-            return None
-        page_id = store.save_page(session, run_id, page)
-        conn.execute(link, {"claim_id": claimed[0], "page_id": page_id})
-        if also is not None:
-            also(session, page_id)
-        return page_id
+    """Store one page of a sweep in one transaction; None (nothing written) if it is stored already."""
+    return save_sweep_pages(store, run_id, [PendingPage(url, role, page, also)])[0]
 
 
 def _claim_statements(store: Store) -> tuple[Any, Any]:

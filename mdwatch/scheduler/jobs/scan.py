@@ -11,7 +11,13 @@ from mdwatch.analyzers.packs import EVERY_RULE, RuleSelection
 from mdwatch.crawler.browser_fetch import RenderedFetch, fetch_rendered
 from mdwatch.crawler.capture import Capture, FetchResult, FetchSettings
 from mdwatch.crawler.fetch import StartedFetch
-from mdwatch.scheduler.pipeline import ScanOutcome, analyze_result, few_pages_context, page_record
+from mdwatch.scheduler.pipeline import (
+    ScanOutcome,
+    analyze_result,
+    few_pages_context,
+    page_record,
+    ready_analyzers,
+)
 from mdwatch.scheduler.pipeline.capture import RunEvidence, capture_run_evidence
 from mdwatch.scheduler.pipeline.ocr import ImageOutcome, OcrBatch, OcrStage, OcrStats
 from mdwatch.scheduler.pipeline.registry import NOT_LOADED, RegistrySource
@@ -119,19 +125,10 @@ def _fetch(urls: Sequence[str], settings: FetchSettings | None, with_ocr: bool,
                           meanwhile=_ready_analyzers, started=started)
 
 
-#: a page that wakes every analyzer: a product page with a number, a claim, a warning and a shop
-_WAKE_PAGE = ("<html><head><title>电子血压计</title></head><body><h1>电子血压计</h1>"
-              "<p>注册证编号：苏械注准20172070123</p><p>最好的血压计，三天见效。</p>"
-              "<p>请仔细阅读产品说明书或者在医务人员的指导下购买和使用。</p>"
-              "<p>店铺：康瑞医疗器械旗舰店 营业执照 医疗器械经营许可证</p></body></html>").encode()
-
-
 def _ready_analyzers() -> None:
-    """Build what the analyzers build once per process (automata, word lists, patterns) by
-    analysing a small page: run while the crawl fetches, it takes that time off the answer."""
-    capture = Capture.build(url="http://mdwatch.invalid/p.html", final_url="http://mdwatch.invalid/p.html",
-                            status=200, headers={"content-type": "text/html; charset=utf-8"}, body=_WAKE_PAGE)
-    analyze_result(FetchResult(capture.url, capture, None), few_pages_context(), "product")
+    """Build what the analyzers build once per process while the crawl fetches: it takes that
+    time off the answer."""
+    ready_analyzers(few_pages_context())
 
 
 def _read_images(results: Sequence[FetchResult], ocr_engine: str | None, ocr_workers: int | None,

@@ -194,6 +194,21 @@ def analyze_result(
     )
 
 
+#: a page that wakes every analyzer: a product page with a number, a claim, a warning and a shop
+_WAKE_PAGE = ("<html><head><title>电子血压计</title></head><body><h1>电子血压计</h1>"
+              "<p>注册证编号：苏械注准20172070123</p><p>最好的血压计，三天见效。</p>"
+              "<p>请仔细阅读产品说明书或者在医务人员的指导下购买和使用。</p>"
+              "<p>店铺：康瑞医疗器械旗舰店 营业执照 医疗器械经营许可证</p></body></html>").encode()
+
+
+def ready_analyzers(ctx: Context) -> None:
+    """Build what the analyzers build once per process (automata, word lists, patterns, the claim
+    model ``ctx`` leads to) by analysing a small page, before the first real one arrives."""
+    capture = Capture.build(url="http://mdwatch.invalid/p.html", final_url="http://mdwatch.invalid/p.html",
+                            status=200, headers={"content-type": "text/html; charset=utf-8"}, body=_WAKE_PAGE)
+    analyze_result(FetchResult(capture.url, capture, None), ctx, "product")
+
+
 def outcome_json(outcome: ScanOutcome) -> dict[str, object]:
     """The JSON contract of ``mdwatch scan URL --json`` (shared/DESIGN.md)."""
     assert outcome.capture is not None and outcome.page is not None

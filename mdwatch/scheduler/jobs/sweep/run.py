@@ -256,7 +256,8 @@ def _crawl_stats(crawl: _Crawl) -> dict[str, Any]:
         stats["ocr_this_run"] = runtime.extra["ocr"]
     if crawl.traps:  # this process's trap stops (a distributed sweep applies the limits per process)
         stats["traps_this_run"] = [count.to_stats() for count in crawl.traps]
-    for key in ("screenshots", "screenshots_during_crawl", "evidence_tail_s", "cpu_s"):  # cpu_s: pipeline/sweep/cputime.py
+    for key in ("screenshots", "screenshots_during_crawl", "evidence_tail_s", "cpu_s",  # cpu_s: pipeline/sweep/cputime.py
+                "analysis_batches"):
         if key in runtime.extra:
             stats[f"{key}_this_run" if key != "evidence_tail_s" else key] = runtime.extra[key]
     return stats

@@ -20,12 +20,13 @@ from mdwatch.crawler.sweep_items import SweepFailure, SweepItem
 from mdwatch.scheduler.pipeline.ocr import MAX_IMAGES_PER_PAGE, ImageOutcome, OcrStage
 from mdwatch.scheduler.pipeline.sweep import cputime
 from mdwatch.scheduler.pipeline.sweep.backpressure import OcrBackpressure
+from mdwatch.scheduler.pipeline.sweep.batches import PageBatcher
 from mdwatch.scheduler.pipeline.sweep.evidence import evidence_after_store, evidence_finish, evidence_open
 from mdwatch.scheduler.pipeline.sweep.memory import MemoryRelease
 from mdwatch.scheduler.pipeline.sweep.processor import PageDone, PageProcessor
 from mdwatch.scheduler.pipeline.sweep.runtime import SweepRuntime
 from mdwatch.scheduler.pipeline.sweep.warc_part import WarcPart
-from mdwatch.scheduler.pipeline.sweep.workers import start_pool, submit_page
+from mdwatch.scheduler.pipeline.sweep.workers import start_pool
 from mdwatch.storage.sweeps import note_budget_exhausted, open_sweep_store
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class SweepPipeline:
         self.crawler = crawler
         self.runtime = runtime
         self._executor: ProcessPoolExecutor | None = None
+        self._batcher: PageBatcher | None = None  # hands pages to the executor a few at a time
         self._inline: PageProcessor | None = None
         self._ocr: OcrStage | None = None
         self._ocr_cap: int | None = MAX_IMAGES_PER_PAGE  # distinct images read per page (None: all)
@@ -109,8 +111,13 @@ class SweepPipeline:
             self._inline = PageProcessor(rt.config, warc)
         else:  # each worker writes the pages it stores to a WARC part of its own
             self._executor = start_pool(dataclasses.replace(rt.config, evidence=evidence), rt.workers)
+            self._batcher = PageBatcher(self._executor)
 
     async def close_spider(self) -> None:
+        if self._batcher is not None:
+            self._batcher.flush()  # nothing waits by now, normally: every item was processed
+            self.runtime.extra["analysis_batches"] = self._batcher.batches
+            self._batcher = None
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=False)
             self._executor = None
@@ -200,5 +207,5 @@ class SweepPipeline:
         """Analyze and store the page inline (``workers=0``) or in the worker pool."""
         if self._inline is not None:
             return self._inline.process(item, ocr)
-        assert self._executor is not None
-        return await asyncio.wrap_future(submit_page(self._executor, item, ocr))
+        assert self._batcher is not None
+        return await self._batcher.analyze(item, ocr)

@@ -69,6 +69,10 @@ class MemoryRelease:
         gc.freeze()
         self._frozen = True
 
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
     def thaw(self) -> None:
         """Undo :meth:`freeze` (the sweep is over; the process may go on to other work)."""
         if self._frozen:

@@ -12,7 +12,7 @@ import multiprocessing.util
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from mdwatch.crawler.lifeline import die_with_parent
@@ -20,7 +20,7 @@ from mdwatch.crawler.sweep_items import SweepItem
 from mdwatch.scheduler.pipeline.ocr import ImageOutcome
 from mdwatch.scheduler.pipeline.sweep.processor import PageDone, PageProcessor, ProcessorConfig
 
-__all__ = ["start_pool", "submit_page"]
+__all__ = ["start_pool", "submit_batch"]
 
 _worker: PageProcessor | None = None  # this worker process's processor (set by _init_worker)
 
@@ -48,26 +48,42 @@ def _close_worker() -> None:
             print(f"mdwatch: {warning}", file=sys.stderr, flush=True)
 
 
-def _work(item: SweepItem, ocr: Mapping[str, ImageOutcome] | None = None) -> PageDone:
+def _warm_up() -> None:
+    """Load the lexicons and the claim model now, while the crawl fetches its first pages; they
+    are the end of the start-up, frozen out of the collections with it."""
     assert _worker is not None
-    first = _worker.pages == 0
-    done = _worker.process(item, ocr)
-    if first:  # the lexicons and the claim model load on the first page: part of the start-up
+    if not _worker.memory.frozen:
+        _worker.warm_up()
+        _worker.memory.freeze()
+
+
+def _work(batch: Sequence[tuple[SweepItem, Mapping[str, ImageOutcome] | None]]) -> list[PageDone]:
+    assert _worker is not None
+    done = _worker.process_batch(batch)
+    if not _worker.memory.frozen:  # a worker that got no warm-up: its first batch loaded the rest
         _worker.memory.freeze()
     return done
 
 
 def start_pool(config: ProcessorConfig, workers: int) -> ProcessPoolExecutor:
-    """``workers`` analysis processes for the sweep ``config`` describes, watching this process."""
-    return ProcessPoolExecutor(
+    """``workers`` analysis processes for the sweep ``config`` describes, watching this process.
+
+    They start now, each with a warm-up task (the pool would start a process only when a page
+    arrives for it, and the process would then spend most of a second loading before its first
+    page): by the time the crawl has its first pages, the workers are ready for them.
+    """
+    pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
         initargs=(config, os.getpid()),
     )
+    for _ in range(workers):
+        pool.submit(_warm_up)
+    return pool
 
 
-def submit_page(pool: ProcessPoolExecutor, item: SweepItem,
-                ocr: Mapping[str, ImageOutcome] | None) -> Future[PageDone]:
-    """Analyze and store ``item`` in one of the pool's processes."""
-    return pool.submit(_work, item, ocr)
+def submit_batch(pool: ProcessPoolExecutor,
+                 batch: Sequence[tuple[SweepItem, Mapping[str, ImageOutcome] | None]]) -> Future[list[PageDone]]:
+    """Analyze and store ``batch`` (each item with what its images read) in one of the pool's processes."""
+    return pool.submit(_work, batch)
