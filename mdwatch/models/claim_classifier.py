@@ -174,8 +174,8 @@ class ClaimClassifier:
         lo, hi = self.ngram_range
         key = np.zeros(size, dtype=np.uint64)
         ok = np.ones(size, dtype=bool)
-        rows: list[np.ndarray] = []
-        cols: list[np.ndarray] = []
+        starts: list[np.ndarray] = []
+        keys: list[np.ndarray] = []
         for j in range(hi):
             part = padded[j : j + size]
             key |= part << np.uint64(16 * (3 - j))
@@ -185,13 +185,15 @@ class ClaimClassifier:
             at = np.flatnonzero(ok)
             if not len(at):
                 break
-            col = self._table.lookup(key[at])
-            hit = col >= 0
-            rows.append(row_of[at[hit]])
-            cols.append(col[hit])
-        if not rows:
+            starts.append(at)
+            keys.append(key[at])  # a copy: ``key`` grows by one code point per size
+        if not keys:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        return np.concatenate(rows), np.concatenate(cols)
+        # every size looked up at once: a page has few sentences, and each look-up is a dozen numpy calls
+        at = np.concatenate(starts)
+        col = self._table.lookup(np.concatenate(keys))
+        hit = col >= 0
+        return row_of[at[hit]], col[hit]
 
     def decision(self, texts: Sequence[str]) -> np.ndarray:
         """The linear model's decision values, shape (len(texts), classes)."""
