@@ -88,3 +88,26 @@ def test_a_sweep_hands_its_pages_over_in_batches(tmp_path: Path) -> None:
     assert len(urls) == len(set(urls)) >= 150
     assert 1 <= batches < len(urls)
 
+
+
+def test_recent_snapshots_of_a_batch_in_one_query_equal_one_query_each(db_url: str) -> None:
+    from datetime import timedelta
+
+    from mdwatch.storage.sweeps import SweepHistory
+
+    urls = [f"http://shop.test/products/p{n}.html" for n in range(3)]
+    with open_sweep_store(db_url) as store:
+        history = SweepHistory(store)
+        runs = [start_sweep(store, "history", {}) for _ in range(24)]
+        base = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+        with store.transaction() as session:
+            for i, run in enumerate(runs):
+                for n, url in enumerate(urls[:2]):  # the third listing has no history
+                    history.save(session, run, url, base + timedelta(days=i, minutes=n), f"{i:064x}",
+                                 price=10.0 + i, original_price=None, rules=["PRODUCT_REGNO_MISSING"][: i % 2],
+                                 warnings=[], claims=[])
+        current = runs[-1]
+        many = history.recent_many([*urls, urls[0]], current)
+        assert many == {u: history.recent(u, current) for u in urls}
+        assert [len(many[u]) for u in urls] == [20, 20, 0]
+        assert many[urls[0]][0].fetched_at == base + timedelta(days=22)  # newest first, the current run left out

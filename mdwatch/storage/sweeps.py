@@ -237,6 +237,14 @@ def save_sweep_page(
     return save_sweep_pages(store, run_id, [PendingPage(url, role, page, also)])[0]
 
 
+def _snapshot(r: Any) -> SnapshotRow:
+    return SnapshotRow(
+        id=r.id, run_id=r.run_id, url=r.listing_url, fetched_at=r.fetched_at, seen_until=r.seen_until,
+        sha256=r.sha256, price=r.price, original_price=r.original_price,
+        rules=frozenset(r.rules or ()), warnings=frozenset(r.warnings or ()), claims=frozenset(r.claims or ()),
+    )
+
+
 def _claim_statements(store: Store) -> tuple[Any, Any]:
     """The claim of a page's ``sweep_pages`` row and the link to its page, built once per Store
     (building them per page, SQLAlchemy's cache-key work alone cost about a third of a millisecond)."""
@@ -313,6 +321,22 @@ class SweepHistory:
             .order_by(c.fetched_at.desc(), c.id.desc())
             .limit(20)
         )
+        # the same, for several URLs: each URL's newest 20 by a window over its snapshots
+        ranked = (
+            select(c.id, c.run_id, c.listing_url, c.fetched_at, c.seen_until, c.sha256, c.price,
+                   c.original_price, c.rules, c.warnings, c.claims,
+                   func.row_number().over(partition_by=c.listing_url,
+                                          order_by=(c.fetched_at.desc(), c.id.desc())).label("rank"))
+            .where(c.listing_url.in_(bindparam("urls", expanding=True)), c.run_id != bindparam("run_id"))
+            .subquery()
+        )
+        r = ranked.c
+        self._recent_many = (
+            select(r.id, r.run_id, r.listing_url, r.fetched_at, r.seen_until, r.sha256, r.price,
+                   r.original_price, r.rules, r.warnings, r.claims)
+            .where(r.rank <= 20)
+            .order_by(r.listing_url, r.fetched_at.desc(), r.id.desc())
+        )
         ins = _insert(store, table)
         keep = ("listing_url", "run_id")
         cols = ("fetched_at", "seen_until", "sha256", "price", "original_price", "rules", "warnings", "claims")
@@ -325,14 +349,18 @@ class SweepHistory:
         """The listing's latest snapshots from other runs, newest first (at most 20)."""
         with self.store.engine.connect() as conn:
             rows = conn.execute(self._recent, {"url": url, "run_id": run_id}).all()
-        return [
-            SnapshotRow(
-                id=r.id, run_id=r.run_id, url=r.listing_url, fetched_at=r.fetched_at, seen_until=r.seen_until,
-                sha256=r.sha256, price=r.price, original_price=r.original_price,
-                rules=frozenset(r.rules or ()), warnings=frozenset(r.warnings or ()), claims=frozenset(r.claims or ()),
-            )
-            for r in rows
-        ]
+        return [_snapshot(r) for r in rows]
+
+    def recent_many(self, urls: Iterable[str], run_id: int) -> dict[str, list[SnapshotRow]]:
+        """:meth:`recent` of several listings in one query (a batch of pages): URL → its snapshots."""
+        wanted = sorted(set(urls))
+        found: dict[str, list[SnapshotRow]] = {u: [] for u in wanted}
+        if not wanted:
+            return found
+        with self.store.engine.connect() as conn:
+            for r in conn.execute(self._recent_many, {"urls": wanted, "run_id": run_id}):
+                found[r.listing_url].append(_snapshot(r))
+        return found
 
     def save(self, session: Session, run_id: int, url: str, fetched_at: datetime, sha256: str, *,
              price: float | None, original_price: float | None, rules: Iterable[str], warnings: Iterable[str],

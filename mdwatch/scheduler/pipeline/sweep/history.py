@@ -45,6 +45,7 @@ class ListingHistoryStage:
         self._history: SweepHistory | None = None
         self._recent: list[Any] = []
         self._listing: ListingHistory | None = None
+        self._prefetched: dict[str, list[Any]] = {}  # URL → its recent snapshots, for the batch at hand
 
     @property
     def history(self) -> SweepHistory:
@@ -52,13 +53,18 @@ class ListingHistoryStage:
             self._history = SweepHistory(self._store)
         return self._history
 
+    def prefetch(self, urls: list[str]) -> None:
+        """Read the recent snapshots of a batch's pages in one query (none was its own query)."""
+        self._prefetched = self.history.recent_many(urls, self._run_id) if urls else {}
+
     def context_for(self, page: Page, ctx: Context, result: FetchResult) -> Context:
         self._recent, self._listing = [], None
         cap = result.capture
         if page.kind != "product" or cap is None:
             return ctx
         # one query: the listing's latest snapshots from other runs
-        self._recent = self.history.recent(result.url, self._run_id)
+        known = self._prefetched.pop(result.url, None)
+        self._recent = known if known is not None else self.history.recent(result.url, self._run_id)
         previous = tuple(from_stored(r) for r in self._recent if r.fetched_at < cap.fetched_at)
         self._listing = ListingHistory(result.url, cap.fetched_at, cap.sha256.lower(), previous)
         return dataclasses.replace(ctx, history=self._listing)
