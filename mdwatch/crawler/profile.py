@@ -12,6 +12,7 @@ what the sweep spider and ``mdwatch profile check`` use to classify a URL and th
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -116,10 +117,7 @@ class Profile:
 
     def hosts(self) -> frozenset[str]:
         """Hosts a sweep may fetch from."""
-        hosts = {d.lower().lstrip(".") for d in self.allowed_domains}
-        if not hosts:
-            hosts = {(urlsplit(u).hostname or "").lower() for u in self.start_urls}
-        return frozenset(h for h in hosts if h)
+        return _hosts(self.allowed_domains, self.start_urls)
 
     def allows(self, url: str) -> bool:
         host = (urlsplit(url).hostname or "").lower()
@@ -186,15 +184,60 @@ class Profile:
         return None
 
 
+@functools.lru_cache(maxsize=64)
+def _hosts(allowed_domains: tuple[str, ...], start_urls: tuple[str, ...]) -> frozenset[str]:
+    """Profile.hosts, worked out once per profile rather than for every link checked against it."""
+    hosts = {d.lower().lstrip(".") for d in allowed_domains}
+    if not hosts:
+        hosts = {(urlsplit(u).hostname or "").lower() for u in start_urls}
+    return frozenset(h for h in hosts if h)
+
+
 def absolute_link(page_url: str, href: str) -> str | None:
     """The absolute http(s) URL of ``href`` without its fragment, or None for non-page links."""
     href = href.strip()
     if not href or href.lower().startswith(_SKIP_SCHEMES):
         return None
+    quick = _plain_join(page_url, href)
+    if quick is not None:
+        return quick
     url = urldefrag(urljoin(page_url, href))[0]
     if urlsplit(url).scheme not in ("http", "https"):
         return None
     return url
+
+
+# What urljoin and urldefrag would change in an href besides joining it: dot segments, characters
+# urlsplit drops, an empty query, fragment or ``;params`` it leaves out
+_NOT_PLAIN = re.compile(r"/\.|[\t\r\n\\;]|\?#|[?#]$")
+
+
+def _plain_join(page_url: str, href: str) -> str | None:
+    """``absolute_link`` of the two commonest hrefs, an absolute http(s) URL and a path from the
+    site's root, without urllib's parsing: what urljoin would return for them, fragment dropped;
+    None for any other href (urllib decides). Most links of a page are one of these two, and the
+    crawl process resolves every link of every page it fetches."""
+    if href.startswith(("http://", "https://")):
+        same_scheme = href.startswith("https:" if page_url.startswith("https:") else "http:")
+        rest = href[href.index("//") + 2 :]
+        slash = rest.find("/")
+        # urljoin returns another scheme's URL as it is; a bare host or an odd one, urllib decides
+        if not same_scheme or slash <= 0 or any(c in rest[:slash] for c in "?#[]") or _NOT_PLAIN.search(href):
+            return None
+        return href.split("#", 1)[0]
+    # a root path with "//" in it: urljoin merges the empty segments
+    if href.startswith("/") and "//" not in href and not _NOT_PLAIN.search(href):
+        if page_url.startswith("http://"):
+            end = page_url.find("/", 7)
+        elif page_url.startswith("https://"):
+            end = page_url.find("/", 8)
+        else:
+            return None
+        root = page_url if end < 0 else page_url[:end]
+        if "?" in root or "#" in root:
+            return None
+        return root + href.split("#", 1)[0]
+    return None
 
 
 def _profiles_root() -> Any:
