@@ -9,6 +9,7 @@ sweep (and its findings, keyed by run, URL and rule, never duplicated), and the 
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -79,10 +80,24 @@ def tune_sqlite(store: Store) -> None:
     """
     if store.dialect != "sqlite":
         return
+    from sqlalchemy.exc import OperationalError
+
     with store.engine.connect() as conn:
         database = conn.engine.url.database
-        if database and database != ":memory:":
-            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        if not database or database == ":memory:":
+            return
+        if str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower() == "wal":
+            return  # the mode is the file's: set once, by whoever opened it first
+        # switching needs the file to itself: processes opening a new database together (a sweep's
+        # workers) wait for one another here rather than fail
+        for attempt in range(100):
+            try:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.05)
 
 
 def _sqlite_synchronous_normal(dbapi_connection: Any, connection_record: Any) -> None:
