@@ -134,11 +134,22 @@ class Store:
         """A session in its own transaction (committed on exit, rolled back on error)."""
         return self._sessions.begin()
 
-    def save_page(self, session: Session, run_id: int, page: PageRecord) -> int:
-        """Write one page of an existing run inside ``session``'s transaction; returns its id."""
-        return self._save_page(session, run_id, page, datetime.now(UTC))
+    def save_page(self, session: Session, run_id: int, page: PageRecord,
+                  findings_out: list[dict[str, Any]] | None = None) -> int:
+        """Write one page of an existing run inside ``session``'s transaction; returns its id.
 
-    def _save_page(self, session: Session, run_id: int, page: PageRecord, now: datetime) -> int:
+        With ``findings_out``, the page's finding rows are appended there instead of written: the
+        caller writes the rows of several pages in one statement (:meth:`insert_findings`).
+        """
+        return self._save_page(session, run_id, page, datetime.now(UTC), findings_out)
+
+    def insert_findings(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        """Write finding rows collected by :meth:`save_page` (one statement for all of them)."""
+        if rows:
+            session.connection().execute(self._statements()["finding"], rows)
+
+    def _save_page(self, session: Session, run_id: int, page: PageRecord, now: datetime,
+                   findings_out: list[dict[str, Any]] | None = None) -> int:
         # Core statements built once per Store (see _statements), executed on the session's
         # connection: no ORM unit of work, no statement construction or compilation per page.
         conn = session.connection()
@@ -177,7 +188,11 @@ class Store:
         if related:
             conn.execute(st["page_capture"], [{"page_id": page_id, "capture_id": r} for r in related])
         if page.findings:
-            conn.execute(st["finding"], [self._finding_values(run_id, page_id, f, now) for f in page.findings])
+            rows = [self._finding_values(run_id, page_id, f, now) for f in page.findings]
+            if findings_out is not None:
+                findings_out.extend(rows)
+            else:
+                conn.execute(st["finding"], rows)
         return page_id
 
     @staticmethod

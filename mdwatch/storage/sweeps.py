@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from .store import Store, create_store_engine
 
 __all__ = [
     "SWEEP_KIND",
+    "HistoryRows",
     "PendingPage",
     "SweepHistory",
     "SweepPage",
@@ -215,15 +216,19 @@ class PendingPage:
     also: Callable[[Session, int], object] | None = None  # also(session, page_id), e.g. its history
 
 
-def save_sweep_pages(store: Store, run_id: int, pages: Sequence[PendingPage]) -> list[int | None]:
+def save_sweep_pages(store: Store, run_id: int, pages: Sequence[PendingPage],
+                     finish: Callable[[Session], object] | None = None) -> list[int | None]:
     """Store pages of a sweep in one transaction: each page's id, None for a page stored already
     (nothing of it is written). All of them are committed, or none.
 
     A page's ``also(session, page_id)`` runs in the same transaction once the page is written (e.g.
-    the listing's history snapshot), so it is committed exactly when the page is.
+    the listing's history snapshot), so it is committed exactly when the page is; ``finish(session)``
+    runs last in the transaction (e.g. writing what the ``also`` calls noted, in one statement).
     """
     claim, link = _claim_statements(store)
     ids: list[int | None] = []
+    links: list[dict[str, int]] = []
+    findings: list[dict[str, Any]] = []
     with store.transaction() as session:
         conn = session.connection()
         for page in pages:
@@ -232,11 +237,18 @@ def save_sweep_pages(store: Store, run_id: int, pages: Sequence[PendingPage]) ->
             if claimed is None:
                 ids.append(None)
                 continue
-            page_id = store.save_page(session, run_id, page.record)
-            conn.execute(link, {"claim_id": claimed[0], "page_id": page_id})
+            page_id = store.save_page(session, run_id, page.record, findings)
+            links.append({"claim_id": claimed[0], "page_id": page_id})
             if page.also is not None:
                 page.also(session, page_id)
             ids.append(page_id)
+        # the rows every page of the batch has: one statement each for all of them (a round trip
+        # per page and statement is what a database server costs most)
+        if links:
+            conn.execute(link, links)
+        store.insert_findings(session, findings)
+        if finish is not None:
+            finish(session)
     return ids
 
 
@@ -379,16 +391,45 @@ class SweepHistory:
 
     def save(self, session: Session, run_id: int, url: str, fetched_at: datetime, sha256: str, *,
              price: float | None, original_price: float | None, rules: Iterable[str], warnings: Iterable[str],
-             claims: Iterable[str]) -> None:
-        """This run's snapshot of ``url`` (replaces this run's earlier one: a resumed sweep)."""
-        session.connection().execute(self._save, {
+             claims: Iterable[str], rows: HistoryRows | None = None) -> None:
+        """This run's snapshot of ``url`` (replaces this run's earlier one: a resumed sweep); with
+        ``rows``, noted there for :meth:`write` instead of written now."""
+        params = {
             "listing_url": url, "run_id": run_id, "fetched_at": fetched_at, "seen_until": None,
             "sha256": sha256.lower(), "price": price, "original_price": original_price,
             "rules": sorted(set(rules)), "warnings": sorted(set(warnings)), "claims": sorted(set(claims)),
-        })
+        }
+        if rows is not None:
+            rows.saves.append(params)
+        else:
+            session.connection().execute(self._save, params)
 
-    def seen_again(self, session: Session, last: SnapshotRow, at: datetime) -> None:
+    def seen_again(self, session: Session, last: SnapshotRow, at: datetime, rows: HistoryRows | None = None) -> None:
         """Unchanged content seen again at ``at``: move the last snapshot's ``seen_until`` forward
-        (the listing's ``last_seen`` moves with the page's own listing upsert)."""
+        (the listing's ``last_seen`` moves with the page's own listing upsert); ``rows`` as for :meth:`save`."""
         if at > (last.seen_until or last.fetched_at):
-            session.connection().execute(self._seen, {"sid": last.id, "at": at})
+            if rows is not None:
+                rows.seen.append({"sid": last.id, "at": at})
+            else:
+                session.connection().execute(self._seen, {"sid": last.id, "at": at})
+
+    def write(self, session: Session, rows: HistoryRows) -> None:
+        """Write the rows noted in ``rows`` (one statement per kind) and empty it."""
+        conn = session.connection()
+        if rows.saves:
+            conn.execute(self._save, rows.saves)
+        if rows.seen:
+            conn.execute(self._seen, rows.seen)
+        rows.clear()
+
+
+@dataclass(slots=True)
+class HistoryRows:
+    """Listing snapshots noted for one transaction, written together by :meth:`SweepHistory.write`."""
+
+    saves: list[dict[str, Any]] = field(default_factory=list)
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+    def clear(self) -> None:
+        self.saves.clear()
+        self.seen.clear()

@@ -19,7 +19,7 @@ from mdwatch.crawler.capture import FetchResult
 from mdwatch.scheduler.pipeline import ScanOutcome
 from mdwatch.storage.history import HistoryStore
 from mdwatch.storage.store import Store
-from mdwatch.storage.sweeps import SweepHistory, done_urls, get_sweep, sweep_counts
+from mdwatch.storage.sweeps import HistoryRows, SweepHistory, done_urls, get_sweep, sweep_counts
 
 __all__ = ["ListingHistoryStage", "budget_exhausted", "history_sweep_finished"]
 
@@ -46,6 +46,7 @@ class ListingHistoryStage:
         self._recent: list[Any] = []
         self._listing: ListingHistory | None = None
         self._prefetched: dict[str, list[Any]] = {}  # URL → its recent snapshots, for the batch at hand
+        self._rows = HistoryRows()  # the snapshots of the transaction under way (write_pending)
 
     @property
     def history(self) -> SweepHistory:
@@ -69,6 +70,14 @@ class ListingHistoryStage:
         self._listing = ListingHistory(result.url, cap.fetched_at, cap.sha256.lower(), previous)
         return dataclasses.replace(ctx, history=self._listing)
 
+    def write_pending(self, session: Session) -> None:
+        """Write the snapshots the pages of this transaction noted (``finish`` of save_sweep_pages)."""
+        self.history.write(session, self._rows)
+
+    def drop_pending(self) -> None:
+        """Forget what a failed transaction noted (its pages are stored again, one by one)."""
+        self._rows.clear()
+
     def pending_write(self, outcome: ScanOutcome, ctx: Context) -> Callable[[Session, int], None] | None:
         listing, page = self._listing, outcome.page
         if listing is None or page is None:
@@ -78,7 +87,7 @@ class ListingHistoryStage:
             last, fetched_at = self._recent[0], listing.fetched_at
 
             def seen(session: Session, page_id: int) -> None:
-                hs.seen_again(session, last, fetched_at)
+                hs.seen_again(session, last, fetched_at, self._rows)
 
             return seen
         cur = current_snapshot(page, dataclasses.replace(ctx, history=listing), outcome.findings)
@@ -86,7 +95,8 @@ class ListingHistoryStage:
 
         def save(session: Session, page_id: int) -> None:
             hs.save(session, run_id, cur.url, cur.fetched_at, cur.sha256, price=cur.price,
-                    original_price=cur.original_price, rules=cur.rules, warnings=cur.warnings, claims=cur.claims)
+                    original_price=cur.original_price, rules=cur.rules, warnings=cur.warnings, claims=cur.claims,
+                    rows=self._rows)
 
         return save
 

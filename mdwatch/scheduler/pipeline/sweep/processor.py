@@ -143,9 +143,10 @@ class PageProcessor:
         """Store ``ready`` (one transaction; page by page if that fails) and write the stored pages' WARC records."""
         started = time.thread_time()
         try:
-            ids: list[int | Exception | None] = list(save_sweep_pages(self.store, self.config.run_id,
-                                                                      [p.pending for p in ready]))
+            ids: list[int | Exception | None] = list(save_sweep_pages(
+                self.store, self.config.run_id, [p.pending for p in ready], finish=self.history.write_pending))
         except Exception:  # which page failed is not known: each alone, the others stored all the same
+            self.history.drop_pending()
             ids = [self._store_alone(p) for p in ready]
         for prepared, page_id in zip(ready, ids, strict=True):
             prepared.store_outcome(page_id, self.warc)
@@ -156,8 +157,10 @@ class PageProcessor:
 
     def _store_alone(self, prepared: _Prepared) -> int | Exception | None:
         try:
-            return save_sweep_pages(self.store, self.config.run_id, [prepared.pending])[0]
+            return save_sweep_pages(self.store, self.config.run_id, [prepared.pending],
+                                    finish=self.history.write_pending)[0]
         except Exception as exc:
+            self.history.drop_pending()
             return exc
 
 
