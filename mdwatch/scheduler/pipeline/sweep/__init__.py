@@ -1,15 +1,16 @@
-"""The sweep's Scrapy item pipeline: SweepItem → Page → registry snapshot → analyze → store one page.
+"""The sweep's Scrapy item pipeline: SweepItem → Page → registry snapshot → analyze → store.
 
 The analysis is the same as ``scan``'s (:func:`mdwatch.scheduler.pipeline.analyze_result`: build
 the page, a shop together with its qualification pages, the registry snapshot, every analyzer).
-Each page is stored in its own transaction together with its ``sweep_pages`` row
-(:func:`mdwatch.storage.sweeps.save_sweep_page`), so a page is never stored twice and an
+Each page is stored together with its ``sweep_pages`` row, in the transaction of the batch it came
+in (:func:`mdwatch.storage.sweeps.save_sweep_pages`), so a page is never stored twice and an
 interrupted sweep knows exactly what is done.
 
-The work of one page (:class:`PageProcessor`) runs either inline in the crawl's thread
-(``workers=0``) or in a pool of worker processes, so extraction, analysis and the database
-commit run beside Scrapy's engine rather than stalling it. Workers exit when their parent dies
-(``kill -9`` of a sweep leaves no orphan behind).
+The work on pages (:class:`PageProcessor`) runs either inline in the crawl's thread
+(``workers=0``) or in a pool of worker processes, which the crawl process hands pages a few at a
+time (``batches``), so extraction, analysis and the database commit run beside Scrapy's engine
+rather than stalling it. Each worker writes the WARC records of the pages it stores
+(``warc_part``). Workers exit when their parent dies (``kill -9`` of a sweep leaves no orphan behind).
 
 OCR (``SweepRuntime.ocr_engine``; issue 4 item 5): the spider hands each page over together with
 its downloaded images (``SweepItem.images``). Their reading goes to one :class:`OcrStage`
@@ -22,7 +23,8 @@ Hooks for the other parts of issue 5: history (before / after a page is stored, 
 sweep; ``history``) and evidence (after a page is stored, in the crawl process, where the browser
 lives; ``evidence``).
 
-Modules: ``processor`` (the work of one page), ``workers`` (the analysis process pool),
+Modules: ``processor`` (the work on pages), ``workers`` (the analysis process pool), ``batches``
+(pages handed over a few at a time), ``warc_part`` (each storing process's WARC part),
 ``runtime`` (the crawl process's live state), ``item_pipeline`` (the Scrapy pipeline),
 ``history`` and ``evidence`` (the hooks), ``cputime`` (CPU seconds by stage, in the run's stats)
 and ``backpressure`` (the crawl waits while a few pages wait for OCR; issue 15).

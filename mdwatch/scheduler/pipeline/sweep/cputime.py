@@ -3,10 +3,10 @@
 Stages, as recorded in the run's stats (``cpu_s_this_run``):
 
 - ``crawl``: the crawl process (Scrapy's engine, link extraction, page and image downloads, the
-  pipeline's glue, WARC evidence), less the OCR stage's threads and pages processed inline;
+  pipeline's glue, handing pages to the workers), less the OCR stage's threads and pages processed inline;
 - ``extract``: the page model from the HTML, the images' text merged in (analysis workers);
 - ``analysis``: the registry snapshot and every analyzer (analysis workers);
-- ``storage``: the page's transaction (analysis workers);
+- ``storage``: the page's share of its batch's transaction, and its WARC records (analysis workers);
 - ``ocr``: the OCR workers (guard, decode, triage, engine) and the OCR stage's threads in the
   crawl process (cache look-ups, image rows).
 
