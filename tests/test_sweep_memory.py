@@ -43,14 +43,16 @@ def test_release_collects_cycles_and_trims_the_heap() -> None:
 def test_freeze_keeps_start_up_out_of_collections_until_thawed() -> None:
     release = MemoryRelease()
     start_up = [_Cycle()]  # alive when the sweep starts
+    before = gc.get_threshold()
     release.freeze()
     try:
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == memory.SWEEP_GC_THRESHOLDS  # young collections less often
         late = weakref.ref(_Cycle())  # allocated during the sweep: still collected
         release_memory()
         assert late() is None
     finally:
         release.thaw()
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
     release.thaw()  # twice is harmless
     assert start_up

@@ -30,6 +30,12 @@ from functools import cache
 __all__ = ["MemoryRelease", "release_memory"]
 
 INTERVAL_S = 3.0
+# CPython collects its youngest generation every 700 net allocations of container objects. A
+# sweep's processes allocate Requests, Deferreds and parse results by the million and free nearly
+# all of them by reference counting, so those collections found little: in the crawl process of a
+# 2,122-page sweep, 842 young and 76 middle collections cost 0.29 s, 8 % of its CPU. Every tenth
+# of that frequency loses nothing the periodic full collection (every INTERVAL_S) does not find.
+SWEEP_GC_THRESHOLDS = (10_000, 20, 100)
 
 
 @cache
@@ -62,12 +68,16 @@ class MemoryRelease:
         self._last = clock()
         self.releases = 0
         self._frozen = False
+        self._thresholds = gc.get_threshold()
 
     def freeze(self) -> None:
-        """Leave the objects that exist now (the process's start-up) out of every later collection."""
+        """Leave the objects that exist now (the process's start-up) out of every later collection,
+        and collect the young generations less often (see :data:`SWEEP_GC_THRESHOLDS`)."""
         gc.collect()  # what is garbage already goes now, not into the permanent generation
         gc.freeze()
         self._frozen = True
+        self._thresholds = gc.get_threshold()
+        gc.set_threshold(*SWEEP_GC_THRESHOLDS)
 
     @property
     def frozen(self) -> bool:
@@ -77,6 +87,7 @@ class MemoryRelease:
         """Undo :meth:`freeze` (the sweep is over; the process may go on to other work)."""
         if self._frozen:
             gc.unfreeze()
+            gc.set_threshold(*self._thresholds)
             self._frozen = False
 
     def tick(self) -> bool:
