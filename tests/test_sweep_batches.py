@@ -111,3 +111,24 @@ def test_recent_snapshots_of_a_batch_in_one_query_equal_one_query_each(db_url: s
         assert many == {u: history.recent(u, current) for u in urls}
         assert [len(many[u]) for u in urls] == [20, 20, 0]
         assert many[urls[0]][0].fetched_at == base + timedelta(days=22)  # newest first, the current run left out
+
+
+def test_pages_waiting_for_a_broken_pool_fail_instead_of_hanging() -> None:
+    """Every page of a batch the pool cannot take gets the pool's error (none waits for ever), both
+    when a full batch is handed over at once and when the timer hands over a partial one."""
+    import asyncio
+    from concurrent.futures import ProcessPoolExecutor
+
+    from mdwatch.scheduler.pipeline.sweep.batches import PageBatcher
+
+    pool = ProcessPoolExecutor(max_workers=1)
+    pool.shutdown()
+
+    async def run(size: int, pages: int) -> list[BaseException | object]:
+        batcher = PageBatcher(pool, size=size, wait_s=0.01)
+        jobs = [batcher.analyze(_item(n), None) for n in range(pages)]
+        return await asyncio.wait_for(asyncio.gather(*jobs, return_exceptions=True), timeout=10)
+
+    for size, pages in ((3, 3), (16, 2)):
+        outcomes = asyncio.run(run(size, pages))
+        assert len(outcomes) == pages and all(isinstance(o, RuntimeError) for o in outcomes)

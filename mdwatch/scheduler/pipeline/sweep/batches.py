@@ -58,7 +58,13 @@ class PageBatcher:
         if not batch:
             return
         self.batches += 1
-        submitted = submit_batch(self._pool, [(item, ocr) for item, ocr, _ in batch])
+        try:
+            submitted = submit_batch(self._pool, [(item, ocr) for item, ocr, _ in batch])
+        except Exception as exc:  # the pool is broken or shut down: every page of the batch says so
+            for _, _, waiting in batch:
+                if not waiting.done():
+                    waiting.set_exception(exc)
+            return
         loop = batch[0][2].get_loop()
 
         def back(done: Future[list[PageDone]]) -> None:  # on the pool's thread
