@@ -166,6 +166,48 @@ def test_resume_after_ctrl_c(full: tuple[Path, list[tuple[str, str]]], demo: Dem
     assert again.returncode == 2 and "已完成" in again.stderr
 
 
+def _analysis_workers(pid: int) -> list[int]:
+    """The sweep's analysis worker processes (spawned children running multiprocessing's spawn_main)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and "spawn_main" in cmdline and "resource_tracker" not in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_killed_analysis_worker_stops_the_sweep_with_one_line(full: tuple[Path, list[tuple[str, str]]],
+                                                                  demo: DemoServer, tmp_path: Path) -> None:
+    """A worker killed (the OOM killer, an operator): the sweep stops at once with one line saying
+    so, as an interrupted sweep, and a resume completes it with every finding, none twice."""
+    _, expected = full
+    db = tmp_path / "lost.db"
+    proc = subprocess.Popen(_cmd(db, "demo", "--base-url", demo.base_url, "--concurrency", "2", "--workers", "1"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + SWEEP_TIMEOUT
+    while _stored(db) < 20:
+        assert proc.poll() is None, "the sweep ended before its worker could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    workers = _analysis_workers(proc.pid)
+    assert len(workers) == 1
+    os.kill(workers[0], signal.SIGKILL)
+    out, err = proc.communicate(timeout=SWEEP_TIMEOUT)
+    assert proc.returncode == 130, err
+    assert _status(db) == "interrupted"
+    assert out.count("分析进程意外退出") == 1 and "--resume 1" in out, out
+    assert "Traceback" not in err, err[-2000:]
+    resumed = _sweep(db, "demo", "--resume", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert Counter(_findings(db)) == Counter(expected)
+
+
 def test_robots_txt_obeyed_and_switchable(tmp_path: Path) -> None:
     page = "<html><head><meta charset='utf-8'><title>{t}</title></head><body><p>{t}</p>{links}</body></html>"
     routes = {

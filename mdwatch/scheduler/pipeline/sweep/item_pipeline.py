@@ -8,10 +8,11 @@ import dataclasses
 import threading
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DropItem, NotConfigured
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
@@ -32,7 +33,9 @@ from mdwatch.storage.sweeps import note_budget_exhausted, open_sweep_store
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-__all__ = ["SweepPipeline"]
+__all__ = ["ANALYSIS_LOST", "SweepPipeline"]
+
+ANALYSIS_LOST = "analysis_lost"  # the close reason of a sweep whose analysis worker died
 
 
 def _without_bodies(item: SweepItem) -> SweepItem:
@@ -68,6 +71,7 @@ class SweepPipeline:
         self.runtime = runtime
         self._executor: ProcessPoolExecutor | None = None
         self._batcher: PageBatcher | None = None  # hands pages to the executor a few at a time
+        self._lost: asyncio.Future[None] | None = None  # the spider's closing, once a worker died
         self._inline: PageProcessor | None = None
         self._ocr: OcrStage | None = None
         self._ocr_cap: int | None = MAX_IMAGES_PER_PAGE  # distinct images read per page (None: all)
@@ -194,7 +198,11 @@ class SweepPipeline:
                     if self._backpressure is not None:
                         self._backpressure.leave()
                 item = _without_bodies(item)
-        done = await self._analyze(item, ocr)
+        try:
+            done = await self._analyze(item, ocr)
+        except BrokenProcessPool:
+            self._analysis_lost()
+            raise DropItem("analysis pool lost") from None  # not stored: a resume takes it
         rt.record(done)
         cputime.add_page(rt, done)
         if item.via_browser and done.stored:
@@ -202,6 +210,18 @@ class SweepPipeline:
         if done.error is None:
             evidence_after_store(rt, item, done)
         return item
+
+    def _analysis_lost(self) -> None:
+        """An analysis worker died (killed, out of memory): say so once and stop the sweep, which
+        a resume takes up where the committed pages end (the pages handed over are not stored)."""
+        if self._lost is not None:
+            return
+        rt = self.runtime
+        rt.error(f"分析进程意外退出（可能被终止或内存不足），巡查已停止；已保存的页面不受影响，"
+                 f"可用 --resume {rt.config.run_id} 续扫。")
+        engine = self.crawler.engine
+        if engine is not None:
+            self._lost = asyncio.ensure_future(engine.close_spider_async(reason=ANALYSIS_LOST))
 
     async def _analyze(self, item: SweepItem, ocr: Mapping[str, ImageOutcome] | None) -> PageDone:
         """Analyze and store the page inline (``workers=0``) or in the worker pool."""
