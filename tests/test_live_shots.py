@@ -36,6 +36,7 @@ def test_shots_leave_once_saved_and_the_overflow_goes_to_the_final_pass(monkeypa
     for page_id in range(30):
         live.add(page_id, f"http://shop.test/p/{page_id}.html", body, "text/html; charset=utf-8", "0" * 64)
     assert live.deferred >= 30 - 8  # submitted faster than Chromium renders: the rest left for later
-    live.finish(wait=True)
+    live.drain(wait=True)
+    live.close()
     assert not live.pending
     assert live.saved == len(kept) == 30 - live.deferred and live.failed == []

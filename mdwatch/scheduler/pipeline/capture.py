@@ -4,6 +4,7 @@ screenshots rendered from what was captured. Export and verification (jobs/evide
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,13 +48,13 @@ def _content_type(record: CaptureRecord) -> str:
     return "text/html"
 
 
-def _shoot(shooter: Screenshotter, store: EvidenceStore, page: PageRef, live: bool) -> bytes:
+def _start_shot(shooter: Screenshotter, store: EvidenceStore, page: PageRef, live: bool) -> Future[bytes]:
     if live:
-        return shooter.full_page_png(page.url)
+        return shooter.submit(page.url)
     record = store.capture(page.capture_sha256)
     if record is None:
         raise ScreenshotError(f"页面 {page.id} 的抓取记录不存在。")
-    return shooter.full_page_png(record.final_url, record.body, _content_type(record))
+    return shooter.submit(record.final_url, record.body, _content_type(record))
 
 
 def _pages(store: EvidenceStore, run_id: int, pages_with_findings: Sequence[int] | None) -> list[PageRef]:
@@ -62,19 +63,26 @@ def _pages(store: EvidenceStore, run_id: int, pages_with_findings: Sequence[int]
     return [p for p in (store.page(pid) for pid in pages_with_findings) if p is not None]
 
 
-def _screenshot_page(shooter: Screenshotter, store: EvidenceStore, page: PageRef, *, live: bool,
-                     warc: WarcWriter | None, result: EvidenceResult) -> None:
-    """Screenshot one page unless it has a screenshot already; the outcome goes into ``result``."""
-    if any(f.kind == "screenshot" for f in store.files_for_page(page.id)):
-        result.skipped.append(page.id)
-        return
-    try:
-        png = _shoot(shooter, store, page, live)
-    except Exception as exc:  # one page's failure must not stop the others
-        result.failed[page.id] = str(exc)
-        return
+def _screenshot_pages(shooter: Screenshotter, store: EvidenceStore, pages: Sequence[PageRef], *, live: bool,
+                      warc: WarcWriter | None, result: EvidenceResult) -> None:
+    """Screenshot ``pages`` at the same time (the browser renders several at once); the outcomes
+    go into ``result``, each page's on its own."""
+    started: list[tuple[PageRef, Future[bytes] | Exception]] = []
+    for page in pages:
+        try:
+            started.append((page, _start_shot(shooter, store, page, live)))
+        except Exception as exc:  # one page's failure must not stop the others
+            started.append((page, exc))
     note = "live" if live else "rendered-from-capture"
-    result.saved[page.id] = keep_screenshot(store, page.id, page.url, page.capture_sha256, png, warc, note=note)
+    for page, shot in started:
+        try:
+            if isinstance(shot, Exception):
+                raise shot
+            png = shot.result(timeout=shooter.timeout_s * 3 + 30)
+        except Exception as exc:
+            result.failed[page.id] = str(exc)
+            continue
+        result.saved[page.id] = keep_screenshot(store, page.id, page.url, page.capture_sha256, png, warc, note=note)
 
 
 def keep_screenshot(store: EvidenceStore, page_id: int, url: str, capture_sha256: str, png: bytes,
@@ -110,8 +118,17 @@ def capture_evidence(
     shooter = screenshotter or Screenshotter()
     try:
         with EvidenceStore(db_url, data_dir=data_dir) as store:
+            todo = []
             for page in _pages(store, run_id, pages_with_findings):
-                _screenshot_page(shooter, store, page, live=live, warc=warc, result=result)
+                if any(f.kind == "screenshot" for f in store.files_for_page(page.id)):
+                    result.skipped.append(page.id)
+                else:
+                    todo.append(page)
+            # as many at a time as the browser renders at once (its reused pages), twice over so
+            # that the next one is ready when one finishes
+            step = max(1, 2 * shooter.pages)
+            for start in range(0, len(todo), step):
+                _screenshot_pages(shooter, store, todo[start : start + step], live=live, warc=warc, result=result)
     finally:
         if own:
             shooter.close()

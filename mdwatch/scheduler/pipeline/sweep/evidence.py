@@ -87,8 +87,8 @@ class LiveShots:
             keep_screenshot(self._store, page_id, url, capture_sha256, png, self.writer)
         self.saved += 1
 
-    def finish(self, wait: bool) -> None:
-        """Wait for what is running (``wait``) or drop it; then close the browser and the store."""
+    def drain(self, wait: bool) -> None:
+        """Wait for what is running and saving (``wait``) or drop it; the browser stays open."""
         if wait:
             deadline = time.monotonic() + 300  # one bound for all: a stuck shot never holds the sweep long
             with self._pending_lock:
@@ -98,6 +98,9 @@ class LiveShots:
                     fut.result(timeout=max(0.0, deadline - time.monotonic()))
             time.sleep(0.05)  # the last done callbacks queue their saves
         self.saver.shutdown(wait=wait, cancel_futures=not wait)
+
+    def close(self) -> None:
+        """Close the browser and the store (after :meth:`drain`)."""
         self.shooter.close()
         if self._store is not None:
             self._store.close()
@@ -161,14 +164,15 @@ def evidence_finish(runtime: SweepRuntime, screenshots: bool) -> None:
     tail_started = time.monotonic()
     live: LiveShots | None = runtime.extra.pop("live_shots", None)
     if live is not None:
-        live.finish(wait=finished)
+        live.drain(wait=finished)
         runtime.extra["screenshots_during_crawl"] = live.saved
     try:
         if screenshots and finished:
             from mdwatch.crawler.evidence import Screenshotter
 
             try:
-                with Screenshotter() as shared:
+                # the pages left go to the browser already running (no second start-up), several at once
+                with contextlib.nullcontext(live.shooter) if live is not None else Screenshotter() as shared:
                     result = capture_evidence(db_url, run_id, None, screenshotter=shared, warc=writer)
                 runtime.extra["screenshots"] = len(result.saved)
                 for page_id, reason in list(result.failed.items())[:5]:
@@ -176,6 +180,8 @@ def evidence_finish(runtime: SweepRuntime, screenshots: bool) -> None:
             except Exception as exc:
                 runtime.error(f"截图失败：{type(exc).__name__}：{exc}")
     finally:
+        if live is not None:
+            live.close()
         close_sweep_warc(db_url, run_id, writer)
         # the evidence tail: how long the sweep went on after its last page was processed
         runtime.extra["evidence_tail_s"] = round(time.monotonic() - tail_started, 3)
