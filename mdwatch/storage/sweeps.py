@@ -37,7 +37,6 @@ __all__ = [
     "get_sweep",
     "note_budget_exhausted",
     "rule_pages",
-    "save_sweep_page",
     "save_sweep_pages",
     "start_sweep",
     "sweep_counts",
@@ -252,18 +251,6 @@ def save_sweep_pages(store: Store, run_id: int, pages: Sequence[PendingPage],
     return ids
 
 
-def save_sweep_page(
-    store: Store,
-    run_id: int,
-    url: str,
-    role: str,
-    page: PageRecord,
-    also: Callable[[Session, int], object] | None = None,
-) -> int | None:
-    """Store one page of a sweep in one transaction; None (nothing written) if it is stored already."""
-    return save_sweep_pages(store, run_id, [PendingPage(url, role, page, also)])[0]
-
-
 def _snapshot(r: Any) -> SnapshotRow:
     return SnapshotRow(
         id=r.id, run_id=r.run_id, url=r.listing_url, fetched_at=r.fetched_at, seen_until=r.seen_until,
@@ -341,14 +328,7 @@ class SweepHistory:
         self.store = store
         self.table = table
         c = table.c
-        self._recent = (
-            select(c.id, c.run_id, c.listing_url, c.fetched_at, c.seen_until, c.sha256, c.price,
-                   c.original_price, c.rules, c.warnings, c.claims)
-            .where(c.listing_url == bindparam("url"), c.run_id != bindparam("run_id"))
-            .order_by(c.fetched_at.desc(), c.id.desc())
-            .limit(20)
-        )
-        # the same, for several URLs: each URL's newest 20 by a window over its snapshots
+        # each listing's newest 20 snapshots from other runs, for several listings at once
         ranked = (
             select(c.id, c.run_id, c.listing_url, c.fetched_at, c.seen_until, c.sha256, c.price,
                    c.original_price, c.rules, c.warnings, c.claims,
@@ -374,9 +354,7 @@ class SweepHistory:
 
     def recent(self, url: str, run_id: int) -> list[SnapshotRow]:
         """The listing's latest snapshots from other runs, newest first (at most 20)."""
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(self._recent, {"url": url, "run_id": run_id}).all()
-        return [_snapshot(r) for r in rows]
+        return self.recent_many([url], run_id)[url]
 
     def recent_many(self, urls: Iterable[str], run_id: int) -> dict[str, list[SnapshotRow]]:
         """:meth:`recent` of several listings in one query (a batch of pages): URL → its snapshots."""

@@ -228,7 +228,7 @@ def _crawl(options: SweepOptions, run: _Run, db_url: str, settings: dict[str, An
     finally:
         trap_log.removeHandler(lines)
     seconds = time.monotonic() - t0
-    if crawler.stats is not None and "responses" not in runtime.extra:  # a crawl without the sweep's pipeline
+    if crawler.stats is not None:
         runtime.extra["responses"] = int(crawler.stats.get_value("response_received_count", 0) or 0)
     guard = getattr(crawler.spider, "traps", None)
     traps = guard.report() if guard is not None else []

@@ -55,8 +55,12 @@ class ListingHistoryStage:
         return self._history
 
     def prefetch(self, urls: list[str]) -> None:
-        """Read the recent snapshots of a batch's pages in one query (none was its own query)."""
-        self._prefetched = self.history.recent_many(urls, self._run_id) if urls else {}
+        """Read the recent snapshots of a batch's pages in one query; if that fails, each page
+        reads its own in :meth:`context_for` (where a failure is that page's alone)."""
+        try:
+            self._prefetched = self.history.recent_many(urls, self._run_id) if urls else {}
+        except Exception:
+            self._prefetched = {}
 
     def context_for(self, page: Page, ctx: Context, result: FetchResult) -> Context:
         self._recent, self._listing = [], None

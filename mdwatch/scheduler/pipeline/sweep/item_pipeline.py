@@ -159,9 +159,6 @@ class SweepPipeline:
 
     def _spider_closed(self, spider: Any, reason: str) -> Deferred[None]:
         self.runtime.close_reason = reason
-        stats = self.crawler.stats
-        if stats is not None:
-            self.runtime.extra["responses"] = int(stats.get_value("response_received_count", 0) or 0)
         # after the pipeline closed (every page committed) and now that the reason is known;
         # screenshots block (a browser on its own thread): never on the reactor thread
         settings = self.crawler.settings
